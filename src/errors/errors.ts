@@ -1,0 +1,64 @@
+// Typed errors: a stable machine code, a kind that decides the gRPC status, the cause.
+export type ErrorKind =
+  | 'invalid-argument'
+  | 'not-found'
+  | 'already-exists'
+  | 'failed-precondition'
+  | 'deadline-exceeded'
+  | 'unavailable'
+  | 'unauthenticated'
+  | 'permission-denied'
+  | 'resource-exhausted'
+  | 'unimplemented'
+  | 'cancelled'
+  | 'aborted'
+  | 'internal';
+
+export interface BerthErrorOptions {
+  cause?: unknown;
+  fields?: Record<string, unknown>;
+}
+
+export class BerthError extends Error {
+  readonly kind: ErrorKind;
+  readonly code: string;
+  readonly fields: Record<string, unknown>;
+  constructor(kind: ErrorKind, code: string, message: string, options: BerthErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BerthError';
+    this.kind = kind;
+    this.code = code;
+    this.fields = options.fields ?? {};
+  }
+}
+
+const make =
+  (kind: ErrorKind) =>
+  (code: string, message: string, options?: BerthErrorOptions): BerthError =>
+    new BerthError(kind, code, message, options);
+
+export const invalidArgument = make('invalid-argument');
+export const notFound = make('not-found');
+export const alreadyExists = make('already-exists');
+export const failedPrecondition = make('failed-precondition');
+export const deadlineExceeded = make('deadline-exceeded');
+export const unavailable = make('unavailable');
+export const unauthenticated = make('unauthenticated');
+export const permissionDenied = make('permission-denied');
+export const resourceExhausted = make('resource-exhausted');
+export const unimplemented = make('unimplemented');
+export const cancelled = make('cancelled');
+export const internal = make('internal');
+
+export function isBerthError(e: unknown, kind?: ErrorKind): e is BerthError {
+  return e instanceof BerthError && (kind === undefined || e.kind === kind);
+}
+
+/** Wraps anything thrown into a BerthError; an AbortSignal's reason becomes `cancelled` or `deadline-exceeded`. */
+export function toBerthError(e: unknown): BerthError {
+  if (e instanceof BerthError) return e;
+  if (e instanceof Error && e.name === 'TimeoutError') return deadlineExceeded('timeout', e.message, { cause: e });
+  if (e instanceof Error && e.name === 'AbortError') return cancelled('cancelled', e.message, { cause: e });
+  const message = e instanceof Error ? e.message : String(e);
+  return internal('internal', message, { cause: e });
+}
