@@ -1,0 +1,31 @@
+#!/bin/bash
+# Installs everything berth needs on Debian 12, idempotently: the Debian packages of the node
+# stack, Node.js 24 and the npm libraries (into ./node_modules), and a default CNI network.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+debs=(runc crun conmon containernetworking-plugins iproute2 iptables util-linux mount attr coreutils ca-certificates)
+missing=()
+for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "berth: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node.js 24 comes from the npm package `node`; npm ci is skipped when the lock file is unchanged.
+stamp=node_modules/.berth-lock
+if [ ! -x node_modules/node/bin/node ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "berth: installing Node.js 24 and libraries (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+# A default bridge network when the node has none, as the kubelet's runtimes expect.
+conf_dir=/etc/cni/net.d
+if ! ls "$conf_dir"/*.conflist "$conf_dir"/*.conf >/dev/null 2>&1; then
+  mkdir -p "$conf_dir"
+  cp "$top/scripts/cni/10-berth-bridge.conflist" "$conf_dir/"
+  echo "berth: installed $conf_dir/10-berth-bridge.conflist"
+fi

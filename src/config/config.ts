@@ -1,0 +1,160 @@
+// The daemon's configuration: TOML on disk, every key with a default, unknown keys refused.
+import { readFile } from 'node:fs/promises';
+import { parse as parseToml } from 'smol-toml';
+import { invalidArgument } from '../errors/errors.ts';
+import { parseDuration } from '../util/duration.ts';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export interface RegistryHostConfig {
+  /** Endpoints tried in order before the host itself; each carries its scheme. */
+  mirrors: string[];
+  /** Talk plain HTTP to the host itself. */
+  insecure: boolean;
+}
+
+export interface Config {
+  root: string;
+  state: string;
+  socket: string;
+  log_level: LogLevel;
+  image: {
+    /** A pull fails when no byte arrives for this long (ms); 0 disables. */
+    pull_progress_timeout_ms: number;
+    max_concurrent_downloads: number;
+  };
+  registries: Record<string, RegistryHostConfig>;
+  cni: { conf_dir: string; bin_dirs: string[] };
+}
+
+export function defaultConfig(): Config {
+  return {
+    root: '/var/lib/berth',
+    state: '/run/berth',
+    socket: '/run/berth/berth.sock',
+    log_level: 'info',
+    image: { pull_progress_timeout_ms: 60_000, max_concurrent_downloads: 3 },
+    registries: {},
+    cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/usr/lib/cni', '/opt/cni/bin'] },
+  };
+}
+
+const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+type Table = Record<string, unknown>;
+
+class Reader {
+  readonly source: string;
+  constructor(source: string) {
+    this.source = source;
+  }
+  fail(key: string, problem: string): never {
+    throw invalidArgument('bad-config', `${this.source}: ${key}: ${problem}`, { fields: { key } });
+  }
+  table(value: unknown, key: string): Table {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(key, 'must be a table');
+    return value as Table;
+  }
+  known(table: Table, prefix: string, keys: string[]): void {
+    for (const k of Object.keys(table)) {
+      if (!keys.includes(k)) this.fail(prefix ? `${prefix}.${k}` : k, `unknown key (known: ${keys.join(', ')})`);
+    }
+  }
+  absPath(value: unknown, key: string): string {
+    if (typeof value !== 'string' || !value.startsWith('/')) this.fail(key, 'must be an absolute path');
+    return value.replace(/\/+$/, '') || '/';
+  }
+  pathList(value: unknown, key: string): string[] {
+    if (!Array.isArray(value)) this.fail(key, 'must be a list of absolute paths');
+    return value.map((v, i) => this.absPath(v, `${key}[${i}]`));
+  }
+  duration(value: unknown, key: string): number {
+    const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+    if (ms === undefined) this.fail(key, `must be a duration such as "30s" or "1m", got ${JSON.stringify(value)}`);
+    return ms;
+  }
+  positiveInt(value: unknown, key: string): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) this.fail(key, 'must be a positive integer');
+    return value;
+  }
+  bool(value: unknown, key: string): boolean {
+    if (typeof value !== 'boolean') this.fail(key, 'must be true or false');
+    return value;
+  }
+  url(value: unknown, key: string): string {
+    if (typeof value !== 'string') this.fail(key, 'must be a URL string');
+    let u: URL;
+    try {
+      u = new URL(value);
+    } catch {
+      this.fail(key, `invalid URL ${JSON.stringify(value)}`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') this.fail(key, `must be http:// or https://, got ${value}`);
+    if (u.pathname !== '/' && u.pathname !== '') this.fail(key, `must not have a path, got ${value}`);
+    return `${u.protocol}//${u.host}`;
+  }
+}
+
+/** Validates a parsed TOML document over the defaults. */
+export function configFromObject(doc: Table, source = 'config'): Config {
+  const r = new Reader(source);
+  const c = defaultConfig();
+  r.known(doc, '', ['root', 'state', 'socket', 'log_level', 'image', 'registries', 'cni']);
+  if ('root' in doc) c.root = r.absPath(doc.root, 'root');
+  if ('state' in doc) c.state = r.absPath(doc.state, 'state');
+  if ('socket' in doc) c.socket = r.absPath(doc.socket, 'socket');
+  if ('log_level' in doc) {
+    const level = doc.log_level as LogLevel;
+    if (!LOG_LEVELS.includes(level)) r.fail('log_level', `must be one of ${LOG_LEVELS.join(', ')}`);
+    c.log_level = level;
+  }
+  if ('image' in doc) {
+    const t = r.table(doc.image, 'image');
+    r.known(t, 'image', ['pull_progress_timeout', 'max_concurrent_downloads']);
+    if ('pull_progress_timeout' in t) c.image.pull_progress_timeout_ms = r.duration(t.pull_progress_timeout, 'image.pull_progress_timeout');
+    if ('max_concurrent_downloads' in t) c.image.max_concurrent_downloads = r.positiveInt(t.max_concurrent_downloads, 'image.max_concurrent_downloads');
+  }
+  if ('registries' in doc) {
+    const regs = r.table(doc.registries, 'registries');
+    for (const [host, value] of Object.entries(regs)) {
+      const key = `registries."${host}"`;
+      if (!/^[a-zA-Z0-9.-]+(:\d+)?$/.test(host)) r.fail(key, 'must be a registry host such as "registry.k8s.io" or "127.0.0.1:5000"');
+      const t = r.table(value, key);
+      r.known(t, key, ['mirrors', 'insecure']);
+      const mirrors = 'mirrors' in t ? (Array.isArray(t.mirrors) ? t.mirrors : r.fail(`${key}.mirrors`, 'must be a list of URLs')) : [];
+      c.registries[host] = {
+        mirrors: mirrors.map((m, i) => r.url(m, `${key}.mirrors[${i}]`)),
+        insecure: 'insecure' in t ? r.bool(t.insecure, `${key}.insecure`) : false,
+      };
+    }
+  }
+  if ('cni' in doc) {
+    const t = r.table(doc.cni, 'cni');
+    r.known(t, 'cni', ['conf_dir', 'bin_dirs']);
+    if ('conf_dir' in t) c.cni.conf_dir = r.absPath(t.conf_dir, 'cni.conf_dir');
+    if ('bin_dirs' in t) c.cni.bin_dirs = r.pathList(t.bin_dirs, 'cni.bin_dirs');
+  }
+  return c;
+}
+
+export function parseConfig(text: string, source = 'config'): Config {
+  let doc: Table;
+  try {
+    doc = parseToml(text) as Table;
+  } catch (e) {
+    throw invalidArgument('bad-config', `${source}: not valid TOML: ${(e as Error).message}`, { cause: e });
+  }
+  return configFromObject(doc, source);
+}
+
+/** Reads FILE; with no file given, the defaults. */
+export async function loadConfig(file: string | undefined): Promise<Config> {
+  if (file === undefined) return defaultConfig();
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw invalidArgument('bad-config', `cannot read config file ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  return parseConfig(text, file);
+}

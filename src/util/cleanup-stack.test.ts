@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { withCleanup } from './cleanup-stack.ts';
+import { KeyedLock, SingleFlight } from './keyed-lock.ts';
+
+test('a failure unwinds the steps in reverse, and rethrows', async () => {
+  const order: string[] = [];
+  await assert.rejects(
+    withCleanup(async (stack) => {
+      stack.push('a', () => order.push('a'));
+      stack.push('b', () => {
+        order.push('b');
+        throw new Error('undo of b fails');
+      });
+      stack.push('c', () => order.push('c'));
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
+  assert.deepEqual(order, ['c', 'b', 'a']);
+});
+
+test('success releases the steps', async () => {
+  const order: string[] = [];
+  const v = await withCleanup(async (stack) => {
+    stack.push('a', () => order.push('a'));
+    return 42;
+  });
+  assert.equal(v, 42);
+  assert.deepEqual(order, []);
+});
+
+test('KeyedLock serialises one key and not others', async () => {
+  const lock = new KeyedLock();
+  const log: string[] = [];
+  const slow = (tag: string, ms: number) => async () => {
+    log.push(`${tag}+`);
+    await new Promise((r) => setTimeout(r, ms));
+    log.push(`${tag}-`);
+  };
+  await Promise.all([lock.run('k', slow('a', 20)), lock.run('k', slow('b', 1)), lock.run('other', slow('c', 1))]);
+  assert.ok(log.indexOf('a-') < log.indexOf('b+'));
+  assert.ok(log.indexOf('c-') < log.indexOf('a-'));
+});
+
+test('SingleFlight shares one call', async () => {
+  const sf = new SingleFlight<number>();
+  let calls = 0;
+  const body = async () => {
+    calls++;
+    await new Promise((r) => setTimeout(r, 5));
+    return 7;
+  };
+  const [x, y] = await Promise.all([sf.run('k', body), sf.run('k', body)]);
+  assert.equal(x + y, 14);
+  assert.equal(calls, 1);
+});
