@@ -1,0 +1,86 @@
+// berth daemon: builds the concrete objects from the config, serves the CRI, stops on SIGTERM.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { type Config, loadConfig } from '../config/config.ts';
+import { ImageService, RuntimeService } from '../cri/gen/runtime/v1/api_pb.js';
+import { runtimeServiceHandlers } from '../cri/runtime-service.ts';
+import { type ServiceBinding, startCriServer } from '../cri/server.ts';
+import { imageServiceHandlers } from '../cri/image-service.ts';
+import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
+import { createLogger, type Logger } from '../util/logger.ts';
+import { openImageSubsystem } from './daemon-images.ts';
+import type { Command } from './command.ts';
+import { parseArgs } from 'node:util';
+
+const DEFAULT_CONFIG_FILE = '/etc/berth/config.toml';
+
+export const daemonCommand: Command = {
+  name: 'daemon',
+  summary: 'Run the CRI runtime daemon',
+  usage: 'daemon [--config FILE] [--log-level LEVEL]',
+  async run(argv) {
+    let values: { config?: string; 'log-level'?: string };
+    try {
+      ({ values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string', short: 'l' } } }));
+    } catch (e) {
+      throw invalidArgument('bad-flag', (e as Error).message);
+    }
+    const file = values.config ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+    const config = await loadConfig(file);
+    if (values['log-level']) config.log_level = values['log-level'] as Config['log_level'];
+    const logger = createLogger(config.log_level);
+    return runDaemon(config, logger, file);
+  },
+};
+
+async function claimPidFile(state: string): Promise<() => Promise<void>> {
+  const pidFile = path.join(state, 'berth.pid');
+  try {
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    if (pid > 0 && pid !== process.pid) {
+      let alive = true;
+      try {
+        process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      const comm = alive ? await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '') : '';
+      if (alive && comm.includes('daemon')) throw failedPrecondition('daemon-running', `another berth daemon (pid ${pid}) uses ${state}`);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  await writeFile(pidFile, `${process.pid}\n`);
+  return () => rm(pidFile, { force: true });
+}
+
+export async function runDaemon(config: Config, logger: Logger, configFile?: string): Promise<number> {
+  if (process.getuid?.() !== 0) throw failedPrecondition('not-root', 'berth daemon must run as root');
+  await mkdir(config.root, { recursive: true, mode: 0o700 });
+  await mkdir(config.state, { recursive: true, mode: 0o700 });
+  const releasePid = await claimPidFile(config.state);
+  logger.info({ config: configFile ?? '(defaults)', root: config.root, state: config.state }, 'starting berth daemon');
+
+  const images = await openImageSubsystem(config, logger);
+  const bindings: ServiceBinding[] = [
+    {
+      service: RuntimeService,
+      handlers: runtimeServiceHandlers({ config, runtimeHandlerNames: ['runc'], cgroupDriver: 'cgroupfs' }),
+    } as ServiceBinding,
+    { service: ImageService, handlers: imageServiceHandlers(images.service) } as ServiceBinding,
+  ];
+  const server = await startCriServer(config.socket, bindings, logger);
+
+  const stopped = new Promise<string>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
+  });
+  const signal = await stopped;
+  logger.info({ signal }, 'shutting down');
+  await server.close();
+  images.close();
+  await releasePid();
+  logger.info('stopped');
+  logger.flush();
+  return 0;
+}

@@ -1,0 +1,58 @@
+// berth version, berth info: what the runtime says of itself.
+import { connectCri } from '../cri/cri-client.ts';
+import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
+import { formatStructured, parseOutputFormat } from './output.ts';
+
+const versionCommand: Command = {
+  name: 'version',
+  summary: 'Show the runtime version information',
+  usage: 'version',
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {});
+    const ep = endpointsFrom(values);
+    const cri = connectCri(ep.runtime, ep.image);
+    try {
+      const v = await cri.runtime.version({ version: 'v1' }, { timeoutMs: ep.timeoutMs });
+      process.stdout.write(
+        `Version:  ${v.version}\nRuntimeName:  ${v.runtimeName}\nRuntimeVersion:  ${v.runtimeVersion}\nRuntimeApiVersion:  ${v.runtimeApiVersion}\n`,
+      );
+    } finally {
+      cri.close();
+    }
+    return 0;
+  },
+};
+
+const infoCommand: Command = {
+  name: 'info',
+  summary: 'Display information of the container runtime',
+  usage: 'info [-o json|yaml]',
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, { output: { type: 'string', short: 'o' } });
+    const format = parseOutputFormat(values.output, 'json');
+    const ep = endpointsFrom(values);
+    const cri = connectCri(ep.runtime, ep.image);
+    try {
+      const s = await cri.runtime.status({ verbose: true }, { timeoutMs: ep.timeoutMs });
+      const out: Record<string, unknown> = {
+        status: {
+          conditions: (s.status?.conditions ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
+        },
+        runtimeHandlers: s.runtimeHandlers.map((h) => ({ name: h.name, features: h.features })),
+      };
+      for (const [k, v] of Object.entries(s.info)) {
+        try {
+          out[k] = JSON.parse(v);
+        } catch {
+          out[k] = v;
+        }
+      }
+      process.stdout.write(formatStructured(out, format === 'table' ? 'json' : format));
+    } finally {
+      cri.close();
+    }
+    return 0;
+  },
+};
+
+export const infoCommands: Command[] = [versionCommand, infoCommand];

@@ -1,0 +1,95 @@
+// ImageService: CRI requests ⇄ berth's image services.
+import type { ImageRecord } from '../image/image-store.ts';
+import type { ImageConfig } from '../oci/image-spec.ts';
+import { invalidArgument } from '../errors/errors.ts';
+import type { ImageDeps } from '../services/image-deps.ts';
+import { imageFsInfo } from '../services/image-fs-info.ts';
+import { imageStatus, listImages } from '../services/image-list.ts';
+import { pullImage } from '../services/image-pull.ts';
+import { removeImage } from '../services/image-remove.ts';
+import type { AuthConfig } from '../image/registry/auth.ts';
+import type { ImageService, AuthConfig as CriAuthConfig } from './gen/runtime/v1/api_pb.js';
+import type { ServiceHandlers } from './grpc-service.ts';
+
+export function imageServiceHandlers(deps: ImageDeps): Partial<ServiceHandlers<typeof ImageService.method>> {
+  return {
+    async listImages(request) {
+      const images = listImages(deps, request.filter?.image?.image);
+      return { images: await Promise.all(images.map(async (image) => toCriImage(image, await deps.readConfig(image.config.digest)))) };
+    },
+
+    async imageStatus(request) {
+      const ref = request.image?.image ?? '';
+      if (ref === '') throw invalidArgument('bad-reference', 'ImageStatus needs an image');
+      const found = await imageStatus(deps, ref);
+      if (!found) return {};
+      const info: Record<string, string> = {};
+      if (request.verbose) {
+        info.info = JSON.stringify({
+          id: found.image.id,
+          chainID: found.image.chainIds.at(-1) ?? '',
+          manifestDigest: found.image.manifest.digest,
+          layers: found.image.layers,
+          imageSpec: found.config,
+        });
+      }
+      return { image: toCriImage(found.image, found.config), info };
+    },
+
+    async pullImage(request, context) {
+      const ref = request.image?.image ?? '';
+      const image = await pullImage(deps, ref, { auth: fromCriAuth(request.auth), signal: context.signal });
+      return { imageRef: image.id };
+    },
+
+    async removeImage(request) {
+      const ref = request.image?.image ?? '';
+      if (ref === '') throw invalidArgument('bad-reference', 'RemoveImage needs an image');
+      await removeImage(deps, ref);
+      return {};
+    },
+
+    async imageFsInfo() {
+      const u = await imageFsInfo(deps);
+      const usage = {
+        timestamp: u.timestampNs,
+        fsId: { mountpoint: u.mountpoint },
+        usedBytes: { value: BigInt(u.bytes) },
+        inodesUsed: { value: BigInt(u.inodes) },
+      };
+      return { imageFilesystems: [usage], containerFilesystems: [] };
+    },
+  };
+}
+
+function fromCriAuth(auth: CriAuthConfig | undefined): AuthConfig | undefined {
+  if (!auth) return undefined;
+  const out: AuthConfig = {};
+  if (auth.username) out.username = auth.username;
+  if (auth.password) out.password = auth.password;
+  if (auth.auth) out.auth = auth.auth;
+  if (auth.serverAddress) out.serverAddress = auth.serverAddress;
+  if (auth.identityToken) out.identityToken = auth.identityToken;
+  if (auth.registryToken) out.registryToken = auth.registryToken;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** uid when the image's user is numeric, username otherwise (containerd's getUserFromImage). */
+function imageUser(config: ImageConfig): { uid?: { value: bigint }; username: string } {
+  const user = (config.config?.User ?? '').split(':')[0] ?? '';
+  if (user === '') return { username: '' };
+  if (/^\d+$/.test(user)) return { uid: { value: BigInt(user) }, username: '' };
+  return { username: user };
+}
+
+function toCriImage(image: ImageRecord, config: ImageConfig) {
+  return {
+    id: image.id,
+    repoTags: image.repoTags,
+    repoDigests: image.repoDigests,
+    size: BigInt(image.size),
+    ...imageUser(config),
+    spec: { image: image.id, annotations: {} },
+    pinned: image.pinned,
+  };
+}

@@ -1,0 +1,100 @@
+// The CRI gRPC server on a unix socket: 0660 socket, 0700 directory, every call logged.
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
+import type { Logger } from '../util/logger.ts';
+import { toBerthError } from '../errors/errors.ts';
+import { AuthorityFixingStream } from './authority-rewrite.ts';
+import { addService, type CallContext, type ServiceHandlers } from './grpc-service.ts';
+
+export interface ServiceBinding<T extends GenServiceMethods = GenServiceMethods> {
+  service: GenService<T>;
+  handlers: Partial<ServiceHandlers<T>>;
+}
+
+export interface CriServer {
+  /** Stops taking calls, lets running ones finish for up to `graceMs`, then cuts them. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export async function startCriServer(socket: string, bindings: ServiceBinding[], logger: Logger): Promise<CriServer> {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  });
+  for (const { service, handlers } of bindings) addService(server, service, logged(handlers, logger));
+
+  await mkdir(path.dirname(socket), { recursive: true, mode: 0o700 });
+  await chmod(path.dirname(socket), 0o700);
+  await rm(socket, { force: true });
+  // Connections are accepted here and injected into the gRPC server, through the rewrite that lets
+  // older clients (which send the socket path as :authority) in.
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const listener = net.createServer((conn) => injector.injectConnection(new AuthorityFixingStream(conn)));
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(socket, () => resolve());
+  });
+  await chmod(socket, 0o660);
+  logger.info({ socket }, 'serving CRI');
+
+  return {
+    close: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        listener.close();
+        const timer = setTimeout(() => {
+          injector.destroy();
+          server.forceShutdown();
+        }, graceMs);
+        injector.drain(graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          injector.destroy();
+          resolve();
+        });
+      }).finally(() => rm(socket, { force: true })),
+  };
+}
+
+type AnyHandler = (request: unknown, context: CallContext) => unknown;
+
+/** Wraps every handler: debug log per call, warn with code and kind when it fails. */
+function logged<T extends GenServiceMethods>(handlers: Partial<ServiceHandlers<T>>, logger: Logger): Partial<ServiceHandlers<T>> {
+  const out: Record<string, AnyHandler> = {};
+  for (const [name, handler] of Object.entries(handlers) as [string, AnyHandler][]) {
+    out[name] = (request, context) => {
+      const started = performance.now();
+      const report = (e?: unknown) => {
+        const ms = Math.round((performance.now() - started) * 10) / 10;
+        if (e === undefined) {
+          logger.debug({ method: context.method, ms }, 'call');
+          return;
+        }
+        const err = toBerthError(e);
+        const level = err.kind === 'internal' ? 'error' : 'warn';
+        logger[level]({ method: context.method, ms, kind: err.kind, code: err.code, err: err.kind === 'internal' ? e : undefined }, err.message);
+      };
+      const result = handler(request, context);
+      if (result && typeof (result as Promise<unknown>).then === 'function') {
+        return (result as Promise<unknown>).then(
+          (v) => {
+            report();
+            return v;
+          },
+          (e) => {
+            report(e);
+            throw e;
+          },
+        );
+      }
+      if (result && typeof (result as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') return result;
+      report();
+      return result;
+    };
+  }
+  return out as Partial<ServiceHandlers<T>>;
+}
