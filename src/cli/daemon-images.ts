@@ -7,6 +7,7 @@ import { collectGarbage } from '../image/image-gc.ts';
 import { ImagePuller } from '../image/image-pull.ts';
 import { ImageStore } from '../image/image-store.ts';
 import { isExtractKey } from '../image/layer-unpack.ts';
+import { cleanupLayerApplyMounts } from '../image/layer-apply.ts';
 import { RegistryClient } from '../image/registry/client.ts';
 import type { Digest } from '../oci/digest.ts';
 import { type ImageConfig, parseImageConfig } from '../oci/image-spec.ts';
@@ -27,6 +28,8 @@ export interface ImageSubsystem {
 export async function openImageSubsystem(config: Config, logger: Logger): Promise<ImageSubsystem> {
   const log = logger.child({ component: 'images' });
   const snapshotRoot = path.join(config.root, 'snapshots');
+  const tempDir = path.join(config.root, 'tmp');
+  await mkdir(tempDir, { recursive: true, mode: 0o700 });
   await mkdir(path.join(config.root), { recursive: true, mode: 0o700 });
   const meta = new MetadataStore(path.join(config.root, 'metadata.db'));
   const content = new FileContentStore(path.join(config.root, 'content'));
@@ -43,6 +46,7 @@ export async function openImageSubsystem(config: Config, logger: Logger): Promis
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
     noProgressTimeoutMs: config.image.pull_progress_timeout_ms,
     gcLock,
+    tempDir,
     logger: log,
   });
 
@@ -58,6 +62,7 @@ export async function openImageSubsystem(config: Config, logger: Logger): Promis
 
   // A daemon killed mid-pull leaves temp files and half-unpacked snapshots: drop them, then
   // everything no image holds.
+  await cleanupLayerApplyMounts(tempDir);
   await content.cleanupIngests();
   await snapshotter.cleanup((s) => s.kind === 'active' && isExtractKey(s.key));
   await collectGarbage({ images, content, snapshotter, puller, logger: log });

@@ -8,7 +8,7 @@ test('tables align columns', () => {
 
 test('sizes and ages read like crictl', () => {
   assert.equal(humanSize(999), '999B');
-  assert.equal(humanSize(1_234_567), '1.235MB');
+  assert.equal(humanSize(1_234_567), '1.23MB');
   const now = 1_000_000_000_000;
   assert.equal(ago(BigInt(now - 5000) * 1_000_000n, now), '5 seconds ago');
   assert.equal(ago(BigInt(now - 3_600_000) * 1_000_000n, now), 'About an hour ago');

@@ -40,7 +40,7 @@ export function humanSize(bytes: number): string {
     v /= 1000;
     i++;
   }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
+  return `${Number(v.toPrecision(3))}${units[i]}`;
 }
 
 /** "2 minutes ago": how long since a time in nanoseconds, as crictl shows CREATED. */

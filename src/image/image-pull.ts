@@ -38,6 +38,8 @@ export interface ImagePullerDeps {
   noProgressTimeoutMs: number;
   /** Taken while the new record is written, so that GC never sees leased content without its image. */
   gcLock: KeyedLock;
+  /** Temporary mounts while unpacking. */
+  tempDir: string;
   logger: Logger;
 }
 
@@ -114,6 +116,7 @@ export class ImagePuller {
         layers,
         chainIds: chain,
         lock: this.#unpackLock,
+        tempDir: this.#deps.tempDir,
         ready: (i) => downloads[i]!,
         onEvent: (i, phase) => options.onEvent?.({ kind: 'layer', digest: layers[i]!.digest, phase, written: layers[i]!.size, total: layers[i]!.size }),
         signal: options.signal,

@@ -19,6 +19,8 @@ export interface UnpackRequest {
   /** Resolves when layer i's blob is in the content store. */
   ready: (i: number) => Promise<void>;
   onEvent?: (i: number, phase: 'unpacking' | 'done') => void;
+  /** Where temporary overlay mounts of the parent chain go (under the daemon's root). */
+  tempDir?: string;
   signal?: AbortSignal;
 }
 
@@ -41,6 +43,7 @@ export async function unpackLayers(req: UnpackRequest): Promise<void> {
         blob: req.content.openRead(layer.digest),
         mediaType: layer.mediaType,
         expectedDiffId: layer.diffId,
+        tempDir: req.tempDir,
         signal: req.signal,
       });
       try {
