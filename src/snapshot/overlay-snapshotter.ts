@@ -93,6 +93,7 @@ export class OverlaySnapshotter implements Snapshotter {
   readonly #indexOff: boolean;
   #state: State;
   #queue: Promise<unknown> = Promise.resolve();
+  #committedUsage = new Map<number, SnapshotUsage>();
 
   private constructor(root: string, state: State, indexOff: boolean) {
     this.root = root;
@@ -324,9 +325,18 @@ export class OverlaySnapshotter implements Snapshotter {
   async usage(key: string, signal?: AbortSignal): Promise<SnapshotUsage> {
     const r = this.#state.snapshots.get(key);
     if (r === undefined) throw notFound('snapshot-not-found', `snapshot "${key}" not found`, { fields: { key } });
+    // A committed snapshot never changes: walk it once (ImageFsInfo asks every few seconds).
+    const cached = this.#committedUsage.get(r.id);
+    if (cached !== undefined && r.kind === 'committed') return cached;
+    const u = await this.#walkUsage(r.id, signal);
+    if (r.kind === 'committed') this.#committedUsage.set(r.id, u);
+    return u;
+  }
+
+  async #walkUsage(id: number, signal?: AbortSignal): Promise<SnapshotUsage> {
     const seen = new Set<string>();
     let bytes = 0;
-    const pending = [this.fsPath(r.id)];
+    const pending = [this.fsPath(id)];
     while (pending.length > 0) {
       throwIfAborted(signal);
       const p = pending.pop()!;
