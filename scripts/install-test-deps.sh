@@ -4,11 +4,12 @@
 #   docker-registry  the OCI distribution server the pull tests talk to
 #   apache2-utils    htpasswd -B, to write bcrypt password files for registry auth
 #   busybox-static   a static /bin/busybox, the payload of the test images
+#   skopeo, umoci    real tools that write image archives, for the import tests
 # Idempotent: does nothing when every package is present, and runs
 # apt-get update only when something has to be installed.
 set -euo pipefail
 
-packages=(docker-registry apache2-utils busybox-static)
+packages=(docker-registry apache2-utils busybox-static skopeo umoci)
 
 missing=()
 for pkg in "${packages[@]}"; do

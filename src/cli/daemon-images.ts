@@ -16,6 +16,7 @@ import type { ImageDeps } from '../services/image-deps.ts';
 import { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.ts';
 import { MetadataStore } from '../store/metadata-store.ts';
 import { KeyedLock } from '../util/keyed-lock.ts';
+import { Leases } from '../util/semaphore.ts';
 import type { Logger } from '../util/logger.ts';
 import { RUNTIME_NAME, RUNTIME_VERSION } from '../services/runtime-info.ts';
 
@@ -37,15 +38,20 @@ export async function openImageSubsystem(config: Config, logger: Logger): Promis
   const images = new ImageStore(meta);
   const registry = new RegistryClient({ registries: config.registries, userAgent: `${RUNTIME_NAME}/${RUNTIME_VERSION}` });
   const gcLock = new KeyedLock();
+  const unpackLock = new KeyedLock();
+  const leases = { blobs: new Leases(), snapshots: new Leases() };
+  const platform = currentPlatform();
   const puller = new ImagePuller({
     registry,
     content,
     snapshotter,
     images,
-    platform: currentPlatform(),
+    platform,
     maxConcurrentDownloads: config.image.max_concurrent_downloads,
     noProgressTimeoutMs: config.image.pull_progress_timeout_ms,
     gcLock,
+    unpackLock,
+    leases,
     tempDir,
     logger: log,
   });
@@ -65,10 +71,10 @@ export async function openImageSubsystem(config: Config, logger: Logger): Promis
   await cleanupLayerApplyMounts(tempDir);
   await content.cleanupIngests();
   await snapshotter.cleanup((s) => s.kind === 'active' && isExtractKey(s.key));
-  await collectGarbage({ images, content, snapshotter, puller, logger: log });
+  await collectGarbage({ images, content, snapshotter, leases, logger: log });
 
   return {
-    service: { images, content, snapshotter, puller, snapshotRoot, gcLock, readConfig, logger: log },
+    service: { images, content, snapshotter, puller, snapshotRoot, gcLock, unpackLock, leases, platform, readConfig, logger: log },
     meta,
     close() {
       registry.close();

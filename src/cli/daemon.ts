@@ -5,8 +5,12 @@ import path from 'node:path';
 import { type Config, loadConfig } from '../config/config.ts';
 import { ImageService, RuntimeService } from '../cri/gen/runtime/v1/api_pb.js';
 import { runtimeServiceHandlers } from '../cri/runtime-service.ts';
-import { type ServiceBinding, startCriServer } from '../cri/server.ts';
+import { bindService, startCriServer } from '../cri/server.ts';
 import { imageServiceHandlers } from '../cri/image-service.ts';
+import { berthImagesHandlers } from '../cri/berth-images-service.ts';
+import { Images } from '../cri/gen/berth/v1/images_pb.js';
+import { importImages } from '../services/image-import.ts';
+import { pullImage } from '../services/image-pull.ts';
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { openImageSubsystem } from './daemon-images.ts';
@@ -63,12 +67,16 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
   logger.info({ config: configFile ?? '(defaults)', root: config.root, state: config.state }, 'starting berth daemon');
 
   const images = await openImageSubsystem(config, logger);
-  const bindings: ServiceBinding[] = [
-    {
-      service: RuntimeService,
-      handlers: runtimeServiceHandlers({ config, runtimeHandlerNames: ['runc'], cgroupDriver: 'cgroupfs' }),
-    } as ServiceBinding,
-    { service: ImageService, handlers: imageServiceHandlers(images.service) } as ServiceBinding,
+  const bindings = [
+    bindService(RuntimeService, runtimeServiceHandlers({ config, runtimeHandlerNames: ['runc'], cgroupDriver: 'cgroupfs' })),
+    bindService(ImageService, imageServiceHandlers(images.service)),
+    bindService(
+      Images,
+      berthImagesHandlers({
+        importArchive: (file, baseName, signal) => importImages(images.service, file, baseName, signal),
+        pull: (ref, auth, signal, onEvent) => pullImage(images.service, ref, { auth, signal, onEvent }),
+      }),
+    ),
   ];
   const server = await startCriServer(config.socket, bindings, logger);
 

@@ -1,6 +1,9 @@
 // crictl-style image commands: pull, images, inspecti, rmi, imagefsinfo — against any CRI endpoint.
 import { toJson as protoToJson } from '@bufbuild/protobuf';
+import path from 'node:path';
 import { connectCri, type CriClient } from '../cri/cri-client.ts';
+import { Images } from '../cri/gen/berth/v1/images_pb.js';
+import { makeClient } from '../cri/grpc-service.ts';
 import { FilesystemUsageSchema, type Image, ImageSchema } from '../cri/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
@@ -60,7 +63,7 @@ const pullCommand: Command = {
 
 const imagesCommand: Command = {
   name: 'images',
-  aliases: ['image', 'img'],
+  aliases: ['img'],
   summary: 'List images',
   usage: 'images [-q] [--digests] [--no-trunc] [-o table|json|yaml] [IMAGE]',
   async run(argv) {
@@ -177,4 +180,27 @@ const imageFsInfoCommand: Command = {
   },
 };
 
-export const imageCommands: Command[] = [pullCommand, imagesCommand, inspectiCommand, rmiCommand, imageFsInfoCommand];
+const imageCommand: Command = {
+  name: 'image',
+  summary: 'Manage images: "image import FILE" loads an archive; "image" alone lists images',
+  usage: 'image import [--base-name NAME] FILE | image [images flags]',
+  async run(argv) {
+    if (argv[0] !== 'import') return imagesCommand.run(argv);
+    const { values, positionals } = parseCommandArgs(argv.slice(1), { 'base-name': { type: 'string' } });
+    if (positionals.length !== 1) throw invalidArgument('bad-flag', 'image import needs exactly one archive file');
+    const ep = endpointsFrom(values);
+    const client = makeClient(Images, ep.image);
+    try {
+      const r = await client.import({ path: path.resolve(positionals[0]!), baseName: values['base-name'] ?? '' }, { timeoutMs: ep.timeoutMs });
+      for (const image of r.images) {
+        const names = image.repoTags.length > 0 ? image.repoTags.join(', ') : '(untagged)';
+        process.stdout.write(`Imported ${names} as ${image.id}\n`);
+      }
+    } finally {
+      client.close();
+    }
+    return 0;
+  },
+};
+
+export const imageCommands: Command[] = [pullCommand, imagesCommand, imageCommand, inspectiCommand, rmiCommand, imageFsInfoCommand];

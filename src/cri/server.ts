@@ -98,3 +98,8 @@ function logged<T extends GenServiceMethods>(handlers: Partial<ServiceHandlers<T
   }
   return out as Partial<ServiceHandlers<T>>;
 }
+
+/** A service with its handlers, typed together, for startCriServer. */
+export function bindService<T extends GenServiceMethods>(service: GenService<T>, handlers: Partial<ServiceHandlers<T>>): ServiceBinding {
+  return { service, handlers } as unknown as ServiceBinding;
+}

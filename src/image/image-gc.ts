@@ -3,20 +3,21 @@ import type { ContentStore } from '../content/content-store.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import type { Logger } from '../util/logger.ts';
 import type { ImageStore } from './image-store.ts';
-import type { ImagePuller } from './image-pull.ts';
+import type { Leases } from '../util/semaphore.ts';
 import { isBerthError } from '../errors/errors.ts';
 
 export interface GcDeps {
   images: ImageStore;
   content: ContentStore;
   snapshotter: Snapshotter;
-  puller: ImagePuller;
+  /** What pulls and imports in flight hold. */
+  leases: { blobs: Leases; snapshots: Leases };
   logger: Logger;
 }
 
 export async function collectGarbage(deps: GcDeps): Promise<{ blobs: number; snapshots: number }> {
-  const liveBlobs = new Set<string>(deps.puller.leasedBlobs());
-  const liveSnapshots = new Set<string>(deps.puller.leasedSnapshots());
+  const liveBlobs = new Set<string>(deps.leases.blobs.keys());
+  const liveSnapshots = new Set<string>(deps.leases.snapshots.keys());
   for (const image of deps.images.list()) {
     for (const d of image.contentRefs) liveBlobs.add(d);
     for (const c of image.chainIds) liveSnapshots.add(c);

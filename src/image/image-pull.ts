@@ -9,9 +9,9 @@ import { type Descriptor, type ImageConfig, type ImageManifest, isIndexMediaType
 import { type Platform, selectManifest } from '../oci/platform.ts';
 import { type ImageReference, parseReference } from '../oci/reference.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
-import { KeyedLock, SingleFlight } from '../util/keyed-lock.ts';
+import { type KeyedLock, SingleFlight } from '../util/keyed-lock.ts';
 import type { Logger } from '../util/logger.ts';
-import { Leases, Semaphore } from '../util/semaphore.ts';
+import { type Leases, Semaphore } from '../util/semaphore.ts';
 import type { AuthConfig } from './registry/auth.ts';
 import type { RegistryClient } from './registry/client.ts';
 import type { RegistryEndpoint } from './registry/hosts.ts';
@@ -38,6 +38,10 @@ export interface ImagePullerDeps {
   noProgressTimeoutMs: number;
   /** Taken while the new record is written, so that GC never sees leased content without its image. */
   gcLock: KeyedLock;
+  /** Shared with imports: one unpack of a chainID at a time. */
+  unpackLock: KeyedLock;
+  /** Shared with imports and GC: what operations in flight hold. */
+  leases: { blobs: Leases; snapshots: Leases };
   /** Temporary mounts while unpacking. */
   tempDir: string;
   logger: Logger;
@@ -48,21 +52,10 @@ export class ImagePuller {
   #pulls = new SingleFlight<ImageRecord>();
   #downloads = new SingleFlight<void>();
   #downloadSlots: Semaphore;
-  #blobLeases = new Leases();
-  #snapshotLeases = new Leases();
-  #unpackLock = new KeyedLock();
 
   constructor(deps: ImagePullerDeps) {
     this.#deps = deps;
     this.#downloadSlots = new Semaphore(deps.maxConcurrentDownloads);
-  }
-
-  leasedBlobs(): string[] {
-    return this.#blobLeases.keys();
-  }
-
-  leasedSnapshots(): string[] {
-    return this.#snapshotLeases.keys();
   }
 
   /** Pulls `reference` (familiar or canonical); concurrent pulls of it with the same credentials share one run. */
@@ -77,7 +70,7 @@ export class ImagePuller {
     const started = performance.now();
     const request = { auth: options.auth, signal: options.signal, noProgressTimeoutMs: this.#deps.noProgressTimeoutMs };
     const releases: (() => void)[] = [];
-    const leaseBlobs = (digests: Digest[]) => releases.push(this.#blobLeases.hold(digests));
+    const leaseBlobs = (digests: Digest[]) => releases.push(this.#deps.leases.blobs.hold(digests));
     try {
       const resolved = await registry.resolve(ref, request);
       const top = resolved.descriptor;
@@ -104,7 +97,7 @@ export class ImagePuller {
       const layers = manifest.layers.map((l, i) => ({ digest: l.digest as Digest, size: l.size, mediaType: l.mediaType, diffId: diffIds[i]! }));
       const chain = chainIds(diffIds);
       leaseBlobs(layers.map((l) => l.digest));
-      releases.push(this.#snapshotLeases.hold(chain));
+      releases.push(this.#deps.leases.snapshots.hold(chain));
       options.onEvent?.({ kind: 'resolved', reference: ref.string(), digest: top.digest, layers: layers.map(({ digest, size }) => ({ digest, size })) });
 
       const downloads = layers.map((layer) => this.#download(resolved.endpoint, ref, layer, request, options));
@@ -115,7 +108,7 @@ export class ImagePuller {
         content,
         layers,
         chainIds: chain,
-        lock: this.#unpackLock,
+        lock: this.#deps.unpackLock,
         tempDir: this.#deps.tempDir,
         ready: (i) => downloads[i]!,
         onEvent: (i, phase) => options.onEvent?.({ kind: 'layer', digest: layers[i]!.digest, phase, written: layers[i]!.size, total: layers[i]!.size }),

@@ -7,6 +7,8 @@ import type { KeyedLock } from '../util/keyed-lock.ts';
 import type { ImagePuller } from '../image/image-pull.ts';
 import type { ImageConfig } from '../oci/image-spec.ts';
 import type { Digest } from '../oci/digest.ts';
+import type { Leases } from '../util/semaphore.ts';
+import type { Platform } from '../oci/platform.ts';
 
 export interface ImageDeps {
   images: ImageStore;
@@ -17,6 +19,9 @@ export interface ImageDeps {
   snapshotRoot: string;
   /** Held by image removal and the collector, and by a pull while it records its image. */
   gcLock: KeyedLock;
+  unpackLock: KeyedLock;
+  leases: { blobs: Leases; snapshots: Leases };
+  platform: Platform;
   readConfig(digest: Digest): Promise<ImageConfig>;
   logger: Logger;
 }
