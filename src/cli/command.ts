@@ -1,5 +1,5 @@
 // What every subcommand looks like, and the flags they all share (crictl's global flags).
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { invalidArgument } from '../errors/errors.ts';
 
 export interface Command {

@@ -1,24 +1,25 @@
 // Builds the image subsystem from the config, and cleans up what a killed daemon left half-done.
-import path from 'node:path';
+
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import { FileContentStore } from '../content/file-content-store.ts';
 import { collectGarbage } from '../image/image-gc.ts';
 import { ImagePuller } from '../image/image-pull.ts';
 import { ImageStore } from '../image/image-store.ts';
-import { isExtractKey } from '../image/layer-unpack.ts';
 import { cleanupLayerApplyMounts } from '../image/layer-apply.ts';
+import { isExtractKey } from '../image/layer-unpack.ts';
 import { RegistryClient } from '../image/registry/client.ts';
 import type { Digest } from '../oci/digest.ts';
 import { type ImageConfig, parseImageConfig } from '../oci/image-spec.ts';
 import { currentPlatform } from '../oci/platform.ts';
 import type { ImageDeps } from '../services/image-deps.ts';
+import { RUNTIME_NAME, RUNTIME_VERSION } from '../services/runtime-info.ts';
 import { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.ts';
 import { MetadataStore } from '../store/metadata-store.ts';
 import { KeyedLock } from '../util/keyed-lock.ts';
-import { Leases } from '../util/semaphore.ts';
 import type { Logger } from '../util/logger.ts';
-import { RUNTIME_NAME, RUNTIME_VERSION } from '../services/runtime-info.ts';
+import { Leases } from '../util/semaphore.ts';
 
 export interface ImageSubsystem {
   service: ImageDeps;

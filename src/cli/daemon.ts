@@ -2,20 +2,20 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { type Config, loadConfig } from '../config/config.ts';
-import { ImageService, RuntimeService } from '../cri/gen/runtime/v1/api_pb.js';
-import { runtimeServiceHandlers } from '../cri/runtime-service.ts';
-import { bindService, startCriServer } from '../cri/server.ts';
-import { imageServiceHandlers } from '../cri/image-service.ts';
 import { berthImagesHandlers } from '../cri/berth-images-service.ts';
 import { Images } from '../cri/gen/berth/v1/images_pb.js';
+import { ImageService, RuntimeService } from '../cri/gen/runtime/v1/api_pb.js';
+import { imageServiceHandlers } from '../cri/image-service.ts';
+import { runtimeServiceHandlers } from '../cri/runtime-service.ts';
+import { bindService, startCriServer } from '../cri/server.ts';
+import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { importImages } from '../services/image-import.ts';
 import { pullImage } from '../services/image-pull.ts';
-import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
-import { openImageSubsystem } from './daemon-images.ts';
 import type { Command } from './command.ts';
-import { parseArgs } from 'node:util';
+import { openImageSubsystem } from './daemon-images.ts';
 
 const DEFAULT_CONFIG_FILE = '/etc/berth/config.toml';
 
@@ -26,7 +26,10 @@ export const daemonCommand: Command = {
   async run(argv) {
     let values: { config?: string; 'log-level'?: string };
     try {
-      ({ values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string', short: 'l' } } }));
+      ({ values } = parseArgs({
+        args: argv,
+        options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string', short: 'l' } },
+      }));
     } catch (e) {
       throw invalidArgument('bad-flag', (e as Error).message);
     }

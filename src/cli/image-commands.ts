@@ -1,16 +1,20 @@
 // crictl-style image commands: pull, images, inspecti, rmi, imagefsinfo — against any CRI endpoint.
-import { toJson as protoToJson } from '@bufbuild/protobuf';
+
 import path from 'node:path';
-import { connectCri, type CriClient } from '../cri/cri-client.ts';
+import { toJson as protoToJson } from '@bufbuild/protobuf';
+import { type CriClient, connectCri } from '../cri/cri-client.ts';
 import { Images } from '../cri/gen/berth/v1/images_pb.js';
-import { makeClient } from '../cri/grpc-service.ts';
 import { FilesystemUsageSchema, type Image, ImageSchema } from '../cri/gen/runtime/v1/api_pb.js';
+import { makeClient } from '../cri/grpc-service.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
 import { formatStructured, formatTable, humanSize, parseOutputFormat } from './output.ts';
 import { pullWithProgress } from './pull-progress.ts';
 
-async function withCri<T>(values: Parameters<typeof endpointsFrom>[0], body: (cri: CriClient, timeoutMs: number) => Promise<T>): Promise<T> {
+async function withCri<T>(
+  values: Parameters<typeof endpointsFrom>[0],
+  body: (cri: CriClient, timeoutMs: number) => Promise<T>,
+): Promise<T> {
   const ep = endpointsFrom(values);
   const cri = connectCri(ep.runtime, ep.image);
   try {
@@ -55,7 +59,12 @@ const pullCommand: Command = {
     if (values.username !== undefined) auth.username = values.username;
     if (values.auth !== undefined) auth.auth = values.auth;
     const ep = endpointsFrom(values);
-    const imageRef = await pullWithProgress(ep, positionals[0]!, Object.keys(auth).length > 0 ? auth : undefined, !values.quiet && process.stderr.isTTY === true);
+    const imageRef = await pullWithProgress(
+      ep,
+      positionals[0]!,
+      Object.keys(auth).length > 0 ? auth : undefined,
+      !values.quiet && process.stderr.isTTY === true,
+    );
     process.stdout.write(`Image is up to date for ${imageRef}\n`);
     return 0;
   },
@@ -95,7 +104,13 @@ const imagesCommand: Command = {
       const tags = image.repoTags.length > 0 ? image.repoTags : [`${image.repoDigests[0]?.split('@')[0] ?? '<none>'}:<none>`];
       for (const repoTag of tags) {
         const [name, tag] = splitTag(repoTag);
-        rows.push([name, tag, ...(values.digests ? [values['no-trunc'] ? digest : truncateId(digest)] : []), id, humanSize(Number(image.size))]);
+        rows.push([
+          name,
+          tag,
+          ...(values.digests ? [values['no-trunc'] ? digest : truncateId(digest)] : []),
+          id,
+          humanSize(Number(image.size)),
+        ]);
       }
     }
     process.stdout.write(formatTable(header, rows));
@@ -108,7 +123,10 @@ const inspectiCommand: Command = {
   summary: 'Return the status of one or more images',
   usage: 'inspecti [-o json|yaml] IMAGE...',
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { output: { type: 'string', short: 'o' }, quiet: { type: 'boolean', short: 'q' } });
+    const { values, positionals } = parseCommandArgs(argv, {
+      output: { type: 'string', short: 'o' },
+      quiet: { type: 'boolean', short: 'q' },
+    });
     if (positionals.length === 0) throw invalidArgument('bad-flag', 'inspecti needs an image');
     const format = parseOutputFormat(values.output, 'json');
     let missing = 0;
@@ -191,7 +209,10 @@ const imageCommand: Command = {
     const ep = endpointsFrom(values);
     const client = makeClient(Images, ep.image);
     try {
-      const r = await client.import({ path: path.resolve(positionals[0]!), baseName: values['base-name'] ?? '' }, { timeoutMs: ep.timeoutMs });
+      const r = await client.import(
+        { path: path.resolve(positionals[0]!), baseName: values['base-name'] ?? '' },
+        { timeoutMs: ep.timeoutMs },
+      );
       for (const image of r.images) {
         const names = image.repoTags.length > 0 ? image.repoTags.join(', ') : '(untagged)';
         process.stdout.write(`Imported ${names} as ${image.id}\n`);

@@ -1,9 +1,18 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { ago, formatStructured, formatTable, humanSize } from './output.ts';
 
 test('tables align columns', () => {
-  assert.equal(formatTable(['IMAGE', 'TAG'], [['busybox', 'latest'], ['a', 'b']]), 'IMAGE     TAG\nbusybox   latest\na         b\n');
+  assert.equal(
+    formatTable(
+      ['IMAGE', 'TAG'],
+      [
+        ['busybox', 'latest'],
+        ['a', 'b'],
+      ],
+    ),
+    'IMAGE     TAG\nbusybox   latest\na         b\n',
+  );
 });
 
 test('sizes and ages read like crictl', () => {

@@ -23,7 +23,9 @@ export function formatTable(header: string[], rows: string[][]): string {
 
 /** JSON with bigints as numbers when they fit, as protojson writes int64 as strings otherwise. */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v), 2) + '\n';
+  return (
+    JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v), 2) + '\n'
+  );
 }
 
 export function formatStructured(value: unknown, format: 'json' | 'yaml'): string {

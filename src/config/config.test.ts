@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { defaultConfig, parseConfig } from './config.ts';
 
 test('an empty file gives the defaults', () => {

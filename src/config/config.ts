@@ -112,7 +112,8 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     const t = r.table(doc.image, 'image');
     r.known(t, 'image', ['pull_progress_timeout', 'max_concurrent_downloads']);
     if ('pull_progress_timeout' in t) c.image.pull_progress_timeout_ms = r.duration(t.pull_progress_timeout, 'image.pull_progress_timeout');
-    if ('max_concurrent_downloads' in t) c.image.max_concurrent_downloads = r.positiveInt(t.max_concurrent_downloads, 'image.max_concurrent_downloads');
+    if ('max_concurrent_downloads' in t)
+      c.image.max_concurrent_downloads = r.positiveInt(t.max_concurrent_downloads, 'image.max_concurrent_downloads');
   }
   if ('registries' in doc) {
     const regs = r.table(doc.registries, 'registries');

@@ -1,14 +1,15 @@
 // ImageService: CRI requests ⇄ berth's image services.
-import type { ImageRecord } from '../image/image-store.ts';
-import type { ImageConfig } from '../oci/image-spec.ts';
+
 import { invalidArgument } from '../errors/errors.ts';
+import type { ImageRecord } from '../image/image-store.ts';
+import type { AuthConfig } from '../image/registry/auth.ts';
+import type { ImageConfig } from '../oci/image-spec.ts';
 import type { ImageDeps } from '../services/image-deps.ts';
 import { imageFsInfo } from '../services/image-fs-info.ts';
 import { imageStatus, listImages } from '../services/image-list.ts';
 import { pullImage } from '../services/image-pull.ts';
 import { removeImage } from '../services/image-remove.ts';
-import type { AuthConfig } from '../image/registry/auth.ts';
-import type { ImageService, AuthConfig as CriAuthConfig } from './gen/runtime/v1/api_pb.js';
+import type { AuthConfig as CriAuthConfig, ImageService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 
 export function imageServiceHandlers(deps: ImageDeps): Partial<ServiceHandlers<typeof ImageService.method>> {

@@ -2,7 +2,7 @@
 // the others answer UNIMPLEMENTED (the kubelet falls back only on that code).
 import type { Config } from '../config/config.ts';
 import { CRI_API_VERSION, KUBELET_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION, runtimeConditions } from '../services/runtime-info.ts';
-import { CgroupDriver, RuntimeService } from './gen/runtime/v1/api_pb.js';
+import { CgroupDriver, type RuntimeService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 
 export interface RuntimeServiceDeps {
@@ -14,7 +14,12 @@ export interface RuntimeServiceDeps {
 export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<ServiceHandlers<typeof RuntimeService.method>> {
   return {
     async version() {
-      return { version: KUBELET_API_VERSION, runtimeName: RUNTIME_NAME, runtimeVersion: RUNTIME_VERSION, runtimeApiVersion: CRI_API_VERSION };
+      return {
+        version: KUBELET_API_VERSION,
+        runtimeName: RUNTIME_NAME,
+        runtimeVersion: RUNTIME_VERSION,
+        runtimeApiVersion: CRI_API_VERSION,
+      };
     },
 
     async status(request) {

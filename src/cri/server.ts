@@ -2,10 +2,10 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
-import type { Logger } from '../util/logger.ts';
+import * as grpc from '@grpc/grpc-js';
 import { toBerthError } from '../errors/errors.ts';
+import type { Logger } from '../util/logger.ts';
 import { AuthorityFixingStream } from './authority-rewrite.ts';
 import { addService, type CallContext, type ServiceHandlers } from './grpc-service.ts';
 
@@ -76,7 +76,10 @@ function logged<T extends GenServiceMethods>(handlers: Partial<ServiceHandlers<T
         }
         const err = toBerthError(e);
         const level = err.kind === 'internal' ? 'error' : 'warn';
-        logger[level]({ method: context.method, ms, kind: err.kind, code: err.code, err: err.kind === 'internal' ? e : undefined }, err.message);
+        logger[level](
+          { method: context.method, ms, kind: err.kind, code: err.code, err: err.kind === 'internal' ? e : undefined },
+          err.message,
+        );
       };
       const result = handler(request, context);
       if (result && typeof (result as Promise<unknown>).then === 'function') {

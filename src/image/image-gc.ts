@@ -1,10 +1,10 @@
 // Removes blobs and layer snapshots that no image holds any more, and that no pull in flight uses.
 import type { ContentStore } from '../content/content-store.ts';
+import { isBerthError } from '../errors/errors.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import type { Logger } from '../util/logger.ts';
-import type { ImageStore } from './image-store.ts';
 import type { Leases } from '../util/semaphore.ts';
-import { isBerthError } from '../errors/errors.ts';
+import type { ImageStore } from './image-store.ts';
 
 export interface GcDeps {
   images: ImageStore;

@@ -5,22 +5,36 @@ import type { ContentStore } from '../content/content-store.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { chainIds } from '../oci/chain-id.ts';
 import type { Digest } from '../oci/digest.ts';
-import { type Descriptor, type ImageConfig, type ImageManifest, isIndexMediaType, parseImageConfig, parseIndex, parseManifest } from '../oci/image-spec.ts';
+import {
+  type Descriptor,
+  type ImageConfig,
+  type ImageManifest,
+  isIndexMediaType,
+  parseImageConfig,
+  parseIndex,
+  parseManifest,
+} from '../oci/image-spec.ts';
 import { type Platform, selectManifest } from '../oci/platform.ts';
 import { type ImageReference, parseReference } from '../oci/reference.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import { type KeyedLock, SingleFlight } from '../util/keyed-lock.ts';
 import type { Logger } from '../util/logger.ts';
 import { type Leases, Semaphore } from '../util/semaphore.ts';
+import type { ImageRecord, ImageStore } from './image-store.ts';
+import { unpackLayers } from './layer-unpack.ts';
 import type { AuthConfig } from './registry/auth.ts';
 import type { RegistryClient } from './registry/client.ts';
 import type { RegistryEndpoint } from './registry/hosts.ts';
-import type { ImageRecord, ImageStore } from './image-store.ts';
-import { unpackLayers } from './layer-unpack.ts';
 
 export type PullEvent =
   | { kind: 'resolved'; reference: string; digest: Digest; layers: { digest: Digest; size: number }[] }
-  | { kind: 'layer'; digest: Digest; phase: 'waiting' | 'downloading' | 'downloaded' | 'exists' | 'unpacking' | 'done'; written: number; total: number };
+  | {
+      kind: 'layer';
+      digest: Digest;
+      phase: 'waiting' | 'downloading' | 'downloaded' | 'exists' | 'unpacking' | 'done';
+      written: number;
+      total: number;
+    };
 
 export interface PullOptions {
   auth?: AuthConfig;
@@ -61,7 +75,9 @@ export class ImagePuller {
   /** Pulls `reference` (familiar or canonical); concurrent pulls of it with the same credentials share one run. */
   pull(reference: string, options: PullOptions = {}): Promise<ImageRecord> {
     const ref = parseReference(reference);
-    const key = `${ref.string()}#${createHash('sha256').update(JSON.stringify(options.auth ?? {})).digest('hex')}`;
+    const key = `${ref.string()}#${createHash('sha256')
+      .update(JSON.stringify(options.auth ?? {}))
+      .digest('hex')}`;
     return this.#pulls.run(key, () => this.#pull(ref, options));
   }
 
@@ -92,17 +108,31 @@ export class ImagePuller {
       contentRefs.push(manifest.config.digest);
       const diffIds = config.rootfs.diff_ids as Digest[];
       if (diffIds.length !== manifest.layers.length) {
-        throw invalidArgument('bad-manifest', `${ref}: the manifest has ${manifest.layers.length} layers but the config names ${diffIds.length}`);
+        throw invalidArgument(
+          'bad-manifest',
+          `${ref}: the manifest has ${manifest.layers.length} layers but the config names ${diffIds.length}`,
+        );
       }
-      const layers = manifest.layers.map((l, i) => ({ digest: l.digest as Digest, size: l.size, mediaType: l.mediaType, diffId: diffIds[i]! }));
+      const layers = manifest.layers.map((l, i) => ({
+        digest: l.digest as Digest,
+        size: l.size,
+        mediaType: l.mediaType,
+        diffId: diffIds[i]!,
+      }));
       const chain = chainIds(diffIds);
       leaseBlobs(layers.map((l) => l.digest));
       releases.push(this.#deps.leases.snapshots.hold(chain));
-      options.onEvent?.({ kind: 'resolved', reference: ref.string(), digest: top.digest, layers: layers.map(({ digest, size }) => ({ digest, size })) });
+      options.onEvent?.({
+        kind: 'resolved',
+        reference: ref.string(),
+        digest: top.digest,
+        layers: layers.map(({ digest, size }) => ({ digest, size })),
+      });
 
       const downloads = layers.map((layer) => this.#download(resolved.endpoint, ref, layer, request, options));
-      // Unpacking waits for each download in turn; a failed download fails the pull at once.
-      downloads.forEach((d) => d.catch(() => {}));
+      // Unpacking waits for each download in turn and meets a failed one there; until then, the
+      // rejection is handled.
+      for (const d of downloads) d.catch(() => {});
       await unpackLayers({
         snapshotter: this.#deps.snapshotter,
         content,
@@ -111,7 +141,8 @@ export class ImagePuller {
         lock: this.#deps.unpackLock,
         tempDir: this.#deps.tempDir,
         ready: (i) => downloads[i]!,
-        onEvent: (i, phase) => options.onEvent?.({ kind: 'layer', digest: layers[i]!.digest, phase, written: layers[i]!.size, total: layers[i]!.size }),
+        onEvent: (i, phase) =>
+          options.onEvent?.({ kind: 'layer', digest: layers[i]!.digest, phase, written: layers[i]!.size, total: layers[i]!.size }),
         signal: options.signal,
       });
       await Promise.all(downloads);
@@ -131,7 +162,10 @@ export class ImagePuller {
         pulledAt: Date.now(),
       };
       const saved = await this.#deps.gcLock.run('gc', async () => this.#deps.images.put(record));
-      logger.info({ image: ref.string(), id: saved.id, layers: layers.length, ms: Math.round(performance.now() - started) }, 'image pulled');
+      logger.info(
+        { image: ref.string(), id: saved.id, layers: layers.length, ms: Math.round(performance.now() - started) },
+        'image pulled',
+      );
       return saved;
     } finally {
       for (const release of releases) release();

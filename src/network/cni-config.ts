@@ -1,8 +1,9 @@
 // Finds the network the node uses: the first CNI config file in conf_dir, by file name, as the CNI
 // libraries (libcni.ConfFiles) and the kubelet's runtimes pick it.
+
+import { constants } from 'node:fs';
 import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { constants } from 'node:fs';
 import { failedPrecondition } from '../errors/errors.ts';
 
 export interface CniPluginConf {

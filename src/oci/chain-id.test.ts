@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { chainIds } from './chain-id.ts';
 import { type Digest, sha256Digest } from './digest.ts';
 

@@ -1,14 +1,14 @@
 // What the image operations need; the daemon's entry point builds it.
 import type { ContentStore } from '../content/content-store.ts';
-import type { ImageStore } from '../image/image-store.ts';
-import type { Snapshotter } from '../snapshot/snapshotter.ts';
-import type { Logger } from '../util/logger.ts';
-import type { KeyedLock } from '../util/keyed-lock.ts';
 import type { ImagePuller } from '../image/image-pull.ts';
-import type { ImageConfig } from '../oci/image-spec.ts';
+import type { ImageStore } from '../image/image-store.ts';
 import type { Digest } from '../oci/digest.ts';
-import type { Leases } from '../util/semaphore.ts';
+import type { ImageConfig } from '../oci/image-spec.ts';
 import type { Platform } from '../oci/platform.ts';
+import type { Snapshotter } from '../snapshot/snapshotter.ts';
+import type { KeyedLock } from '../util/keyed-lock.ts';
+import type { Logger } from '../util/logger.ts';
+import type { Leases } from '../util/semaphore.ts';
 
 export interface ImageDeps {
   images: ImageStore;

@@ -1,8 +1,9 @@
 // PullImage: the reference the kubelet gives, with the credentials of its pull secret.
-import type { ImageRecord } from '../image/image-store.ts';
-import type { PullOptions } from '../image/image-pull.ts';
-import type { ImageDeps } from './image-deps.ts';
+
 import { invalidArgument } from '../errors/errors.ts';
+import type { PullOptions } from '../image/image-pull.ts';
+import type { ImageRecord } from '../image/image-store.ts';
+import type { ImageDeps } from './image-deps.ts';
 
 export async function pullImage(deps: ImageDeps, reference: string, options: PullOptions = {}): Promise<ImageRecord> {
   if (reference.trim() === '') throw invalidArgument('bad-reference', 'no image given to pull');

@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { MetadataStore } from './metadata-store.ts';
 
 test('documents survive reopening, and a failed transaction changes nothing', (t) => {

@@ -25,7 +25,9 @@ export class MetadataStore {
         PRIMARY KEY (kind, id)
       ) WITHOUT ROWID;`);
     this.#get = this.#db.prepare('SELECT data FROM objects WHERE kind = ? AND id = ?');
-    this.#put = this.#db.prepare('INSERT INTO objects (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data');
+    this.#put = this.#db.prepare(
+      'INSERT INTO objects (kind, id, data) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data',
+    );
     this.#del = this.#db.prepare('DELETE FROM objects WHERE kind = ? AND id = ?');
     this.#list = this.#db.prepare('SELECT data FROM objects WHERE kind = ? ORDER BY id');
   }

@@ -1,6 +1,7 @@
 // Crash-safe file writes: write a sibling temp file, fsync, rename over the target.
-import { open, rename, rm } from 'node:fs/promises';
+
 import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {

@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { withCleanup } from './cleanup-stack.ts';
 import { KeyedLock, SingleFlight } from './keyed-lock.ts';
 

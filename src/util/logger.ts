@@ -1,5 +1,5 @@
 // Structured JSON logs (pino) on stderr; one root logger, children per component.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
