@@ -29,3 +29,10 @@ if ! ls "$conf_dir"/*.conflist "$conf_dir"/*.conf >/dev/null 2>&1; then
   cp "$top/scripts/cni/10-berth-bridge.conflist" "$conf_dir/"
   echo "berth: installed $conf_dir/10-berth-bridge.conflist"
 fi
+
+# portmap sets route_localnet on the bridge so host ports answer on 127.0.0.1; without this rule
+# (kube-proxy's fix for CVE-2020-8558) pods could reach services the host binds to loopback.
+if command -v iptables >/dev/null; then
+  rule=(INPUT ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP)
+  iptables -C "${rule[@]}" 2>/dev/null || iptables -I "${rule[@]}"
+fi
