@@ -1,0 +1,162 @@
+// The provider contract: the only thing the node core knows about whatever runs the pods.
+// Modelled on Virtual Kubelet's PodLifecycleHandler / PodNotifier and its node-API hooks.
+// docs/providers.md explains it for provider authors.
+import type { Logger } from '../util/logger.ts';
+import type { Pod, PodStatus } from './k8s-types.ts';
+
+/** What a sync (createPod / updatePod) may tell the node core. */
+export interface SyncResult {
+  /**
+   * Call updatePod again after this many milliseconds even if nothing changes: a container is in
+   * restart back-off, an image pull is backing off, … The core may call earlier.
+   */
+  resyncAfterMs?: number;
+}
+
+export interface ContainerLogOptions {
+  /** Keep the stream open and send new lines as they come. */
+  follow?: boolean;
+  /** Only the last N lines. */
+  tailLines?: number;
+  /** Prefix each line with its RFC 3339 timestamp. */
+  timestamps?: boolean;
+  /** Only lines newer than this many seconds. */
+  sinceSeconds?: number;
+  /** The previous instance of the container (its last terminated run). */
+  previous?: boolean;
+}
+
+/** The input and output of a command run in a container (exec, attach). */
+export interface ExecIO {
+  stdin?: AsyncIterable<Uint8Array>;
+  stdout?: (chunk: Uint8Array) => void;
+  stderr?: (chunk: Uint8Array) => void;
+  tty?: boolean;
+  /** Give up (and kill the command) after this long; absent or 0: no limit. Probes set it. */
+  timeoutSeconds?: number;
+}
+
+export interface ExecResult {
+  exitCode: number;
+}
+
+/** A small subset of the kubelet's stats/summary, per pod. */
+export interface PodStats {
+  namespace: string;
+  name: string;
+  uid: string;
+  cpuUsageNanoCores?: number;
+  memoryWorkingSetBytes?: number;
+  containers: { name: string; cpuUsageNanoCores?: number; memoryWorkingSetBytes?: number }[];
+}
+
+/**
+ * A backend that runs pods for the node. Every method takes an AbortSignal and must stop work when
+ * it fires. Pods handed in always have metadata.uid, metadata.name, metadata.namespace and
+ * spec.nodeName set; the provider must not modify them.
+ *
+ * Call order, per pod UID, is serialised by the node core (never two calls for one pod at a time):
+ * createPod once, then updatePod any number of times, then deletePod once. The core calls updatePod
+ * again with an unchanged spec when the pod's status changed, when a resync period passed, and when a
+ * previous SyncResult asked for it — so a provider may converge in small steps (start the next init
+ * container, restart a crashed container after its back-off) and treat an unchanged spec as "check
+ * and repair". A provider that manages restarts itself may treat such calls as no-ops.
+ */
+export interface PodLifecycleHandler {
+  /** Start running a new pod. Idempotent: a pod that already exists (after a node restart) is adopted. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a provider with nothing to say returns nothing
+  createPod(pod: Pod, signal: AbortSignal): Promise<SyncResult | void>;
+  /** Bring a running pod in line with `pod` (same UID). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a provider with nothing to say returns nothing
+  updatePod(pod: Pod, signal: AbortSignal): Promise<SyncResult | void>;
+  /**
+   * Stop the pod within its grace period (metadata.deletionGracePeriodSeconds, else
+   * spec.terminationGracePeriodSeconds, else 30 s) and release everything it holds. Deleting a
+   * pod the provider does not know is not an error.
+   */
+  deletePod(pod: Pod, signal: AbortSignal): Promise<void>;
+  /** The pod as the provider knows it (spec as given, status current), or undefined. */
+  getPod(namespace: string, name: string, signal: AbortSignal): Promise<Pod | undefined>;
+  /** The pod's current status, or undefined when the provider does not know the pod. */
+  getPodStatus(namespace: string, name: string, signal: AbortSignal): Promise<PodStatus | undefined>;
+  /**
+   * Every pod the provider runs, with current status — including pods the node core did not hand it
+   * in this process's lifetime (left from before a restart), so that the core can clean them up.
+   */
+  getPods(signal: AbortSignal): Promise<Pod[]>;
+}
+
+/** Optional: a provider that can push status changes instead of being polled. */
+export interface PodNotifier {
+  /** Call `onPodChanged` with the whole pod (status current) whenever its status changes, until `signal` aborts. */
+  notifyPods(onPodChanged: (pod: Pod) => void, signal: AbortSignal): void;
+}
+
+/** Optional hooks behind the node HTTP API; a missing hook answers 501 Not Implemented. */
+export interface NodeApiHandler {
+  getContainerLogs?(
+    namespace: string,
+    podName: string,
+    containerName: string,
+    options: ContainerLogOptions,
+    signal: AbortSignal,
+  ): Promise<AsyncIterable<Uint8Array>>;
+  runInContainer?(
+    namespace: string,
+    podName: string,
+    containerName: string,
+    command: string[],
+    io: ExecIO,
+    signal: AbortSignal,
+  ): Promise<ExecResult>;
+  attachToContainer?(namespace: string, podName: string, containerName: string, io: ExecIO, signal: AbortSignal): Promise<void>;
+  portForward?(
+    namespace: string,
+    podName: string,
+    port: number,
+    stream: { readable: AsyncIterable<Uint8Array>; write(chunk: Uint8Array): void },
+    signal: AbortSignal,
+  ): Promise<void>;
+  getStatsSummary?(signal: AbortSignal): Promise<PodStats[]>;
+}
+
+export interface KillContainerOptions {
+  /** Why, for the log: "Container web failed liveness probe, will be restarted". */
+  reason: string;
+  /** How long the container gets to stop (the probe's terminationGracePeriodSeconds, else the pod's). */
+  graceSeconds: number;
+}
+
+/** Optional: what the node's prober needs when a liveness or startup probe fails. */
+export interface ContainerKiller {
+  /**
+   * Stop the running container; the pod's restartPolicy then decides what happens, as after any
+   * exit (the next updatePod restarts it, with back-off). Without this hook failed liveness probes
+   * are only logged. Exec probes use runInContainer.
+   */
+  killContainer(pod: Pod, containerName: string, options: KillContainerOptions, signal: AbortSignal): Promise<void>;
+}
+
+/** What a provider implements: the lifecycle, optionally push notifications, node-API hooks and container kills. */
+export interface PodProvider extends PodLifecycleHandler, NodeApiHandler, Partial<PodNotifier>, Partial<ContainerKiller> {
+  /** Release connections and timers; pods keep running. */
+  close?(): Promise<void>;
+}
+
+/** What the node hands a provider factory. */
+export interface ProviderContext {
+  nodeName: string;
+  /** The node's address, reported as status.hostIP. */
+  nodeIP?: string;
+  logger: Logger;
+  /** Provider-specific settings from the node configuration (for `cri`: runtimeEndpoint, …). */
+  config: Record<string, unknown>;
+  signal: AbortSignal;
+}
+
+/** A provider module exports this as `createProvider` (or as its default export). */
+export type ProviderFactory = (context: ProviderContext) => PodProvider | Promise<PodProvider>;
+
+export function hasNotifier(provider: PodProvider): provider is PodProvider & PodNotifier {
+  return typeof provider.notifyPods === 'function';
+}

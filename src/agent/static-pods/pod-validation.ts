@@ -1,0 +1,230 @@
+// The checks the API server makes on a new Pod (ValidatePodCreate), for the fields berth reads,
+// with the API's error wording (`<path>: Required value`, `Duplicate value: "x"`, …). Also the
+// limits of berth itself, worded as Forbidden with the reason.
+import type { Container, ContainerPort, Pod, Probe } from '../k8s-types.ts';
+import { parseQuantity } from '../quantity.ts';
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const ENV_VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+const LABEL_MESSAGE =
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+const SUBDOMAIN_MESSAGE =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+
+class FieldErrors {
+  readonly list: string[] = [];
+  required(path: string, detail = ''): void {
+    this.list.push(`${path}: Required value${detail ? `: ${detail}` : ''}`);
+  }
+  invalid(path: string, value: unknown, detail: string): void {
+    this.list.push(`${path}: Invalid value: ${JSON.stringify(value)}: ${detail}`);
+  }
+  duplicate(path: string, value: unknown): void {
+    this.list.push(`${path}: Duplicate value: ${JSON.stringify(value)}`);
+  }
+  notSupported(path: string, value: unknown, supported: readonly string[]): void {
+    this.list.push(
+      `${path}: Unsupported value: ${JSON.stringify(value)}: supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}`,
+    );
+  }
+  forbidden(path: string, detail: string): void {
+    this.list.push(`${path}: Forbidden: ${detail}`);
+  }
+}
+
+function checkLabel(errors: FieldErrors, path: string, value: string): void {
+  if (value.length > 63) errors.invalid(path, value, 'must be no more than 63 characters');
+  else if (!DNS1123_LABEL.test(value)) errors.invalid(path, value, LABEL_MESSAGE);
+}
+
+function checkSubdomain(errors: FieldErrors, path: string, value: string): void {
+  if (value.length > 253) errors.invalid(path, value, 'must be no more than 253 characters');
+  else if (!DNS1123_SUBDOMAIN.test(value)) errors.invalid(path, value, SUBDOMAIN_MESSAGE);
+}
+
+function checkSupported(errors: FieldErrors, path: string, value: string | undefined, supported: readonly string[]): void {
+  if (value !== undefined && !supported.includes(value)) errors.notSupported(path, value, supported);
+}
+
+function checkNonNegative(errors: FieldErrors, path: string, value: number | undefined): void {
+  if (value !== undefined && value < 0) errors.invalid(path, value, 'must be greater than or equal to 0');
+}
+
+function checkPortNumber(errors: FieldErrors, path: string, value: number): void {
+  if (value < 1 || value > 65535) errors.invalid(path, value, 'must be between 1 and 65535, inclusive');
+}
+
+function checkPortNumOrName(errors: FieldErrors, path: string, value: number | string): void {
+  if (typeof value === 'number') checkPortNumber(errors, path, value);
+  else if (value.length > 15 || !IANA_SVC_NAME.test(value) || !/[a-z]/.test(value) || value.includes('--')) {
+    errors.invalid(
+      path,
+      value,
+      'must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-), at most 15 characters, with at least one letter',
+    );
+  }
+}
+
+function checkProbe(errors: FieldErrors, path: string, probe: Probe, kind: 'liveness' | 'readiness' | 'startup'): void {
+  const handlers = (['exec', 'httpGet', 'tcpSocket', 'grpc'] as const).filter((h) => probe[h] !== undefined);
+  if (handlers.length === 0) errors.required(path, 'must specify a handler type');
+  if (handlers.length > 1) errors.forbidden(`${path}.${handlers[1]}`, 'may not specify more than 1 handler type');
+  if (probe.exec !== undefined && (probe.exec.command ?? []).length === 0) errors.required(`${path}.exec.command`);
+  if (probe.httpGet !== undefined) {
+    checkPortNumOrName(errors, `${path}.httpGet.port`, probe.httpGet.port);
+    checkSupported(errors, `${path}.httpGet.scheme`, probe.httpGet.scheme, ['HTTP', 'HTTPS']);
+  }
+  if (probe.tcpSocket !== undefined) checkPortNumOrName(errors, `${path}.tcpSocket.port`, probe.tcpSocket.port);
+  if (probe.grpc !== undefined) {
+    checkPortNumber(errors, `${path}.grpc.port`, probe.grpc.port);
+    errors.forbidden(`${path}.grpc`, 'gRPC probes are not supported by berth node yet');
+  }
+  for (const field of ['initialDelaySeconds', 'timeoutSeconds', 'periodSeconds', 'successThreshold', 'failureThreshold'] as const) {
+    checkNonNegative(errors, `${path}.${field}`, probe[field]);
+  }
+  if (probe.terminationGracePeriodSeconds !== undefined && probe.terminationGracePeriodSeconds <= 0) {
+    errors.invalid(`${path}.terminationGracePeriodSeconds`, probe.terminationGracePeriodSeconds, 'must be greater than 0');
+  }
+  if (kind !== 'readiness' && probe.successThreshold !== undefined && probe.successThreshold !== 1) {
+    errors.invalid(`${path}.successThreshold`, probe.successThreshold, 'must be 1');
+  }
+}
+
+function checkPorts(errors: FieldErrors, path: string, ports: ContainerPort[], hostNetwork: boolean, hostPorts: Set<string>): void {
+  const names = new Set<string>();
+  ports.forEach((port, i) => {
+    const at = `${path}[${i}]`;
+    if (port.name !== undefined) {
+      checkPortNumOrName(errors, `${at}.name`, port.name);
+      if (names.has(port.name)) errors.duplicate(`${at}.name`, port.name);
+      names.add(port.name);
+    }
+    if (port.containerPort === undefined) errors.required(`${at}.containerPort`);
+    else checkPortNumber(errors, `${at}.containerPort`, port.containerPort);
+    if (port.hostPort !== undefined && port.hostPort !== 0) {
+      checkPortNumber(errors, `${at}.hostPort`, port.hostPort);
+      if (hostNetwork && port.hostPort !== port.containerPort) {
+        errors.invalid(`${at}.containerPort`, port.containerPort, 'must match `hostPort` when `hostNetwork` is true');
+      }
+      const key = `${port.hostIP ?? ''}/${port.hostPort}/${port.protocol ?? 'TCP'}`;
+      if (hostPorts.has(key)) errors.duplicate(`${at}.hostPort`, `${port.hostPort}/${port.protocol ?? 'TCP'}`);
+      hostPorts.add(key);
+    }
+    checkSupported(errors, `${at}.protocol`, port.protocol, ['TCP', 'UDP', 'SCTP']);
+  });
+}
+
+function checkEnv(errors: FieldErrors, path: string, container: Container): void {
+  (container.env ?? []).forEach((env, i) => {
+    const at = `${path}[${i}]`;
+    if (!env.name) errors.required(`${at}.name`);
+    else if (!ENV_VAR_NAME.test(env.name)) {
+      errors.invalid(
+        `${at}.name`,
+        env.name,
+        "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit",
+      );
+    }
+    if (env.valueFrom !== undefined) {
+      if (env.value) errors.invalid(`${at}.valueFrom`, '', 'may not be specified when `value` is not empty');
+      const sources = (['fieldRef', 'resourceFieldRef', 'configMapKeyRef', 'secretKeyRef'] as const).filter(
+        (s) => env.valueFrom?.[s] !== undefined,
+      );
+      if (sources.length === 0)
+        errors.invalid(`${at}.valueFrom`, '', 'must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`');
+      if (sources.length > 1) errors.invalid(`${at}.valueFrom`, '', 'may not have more than one field specified at a time');
+      if (env.valueFrom.fieldRef !== undefined && !env.valueFrom.fieldRef.fieldPath) errors.required(`${at}.valueFrom.fieldRef.fieldPath`);
+    }
+  });
+}
+
+function checkResources(errors: FieldErrors, path: string, container: Container): void {
+  const { limits = {}, requests = {} } = container.resources ?? {};
+  for (const [name, request] of Object.entries(requests)) {
+    const limit = limits[name];
+    if (limit !== undefined && parseQuantity(request) > parseQuantity(limit)) {
+      errors.invalid(`${path}.requests[${name}]`, String(request), `must be less than or equal to ${name} limit of ${limit}`);
+    }
+  }
+}
+
+function checkContainer(
+  errors: FieldErrors,
+  path: string,
+  container: Container,
+  init: boolean,
+  hostNetwork: boolean,
+  hostPorts: Set<string>,
+): void {
+  if (!container.name) errors.required(`${path}.name`);
+  else checkLabel(errors, `${path}.name`, container.name);
+  if (!container.image || container.image.trim() === '') errors.required(`${path}.image`);
+  else if (container.image !== container.image.trim())
+    errors.invalid(`${path}.image`, container.image, 'must not have leading or trailing whitespace');
+  checkSupported(errors, `${path}.imagePullPolicy`, container.imagePullPolicy, ['Always', 'IfNotPresent', 'Never']);
+  checkSupported(errors, `${path}.terminationMessagePolicy`, container.terminationMessagePolicy, ['File', 'FallbackToLogsOnError']);
+  checkPorts(errors, `${path}.ports`, container.ports ?? [], hostNetwork, hostPorts);
+  checkEnv(errors, `${path}.env`, container);
+  checkResources(errors, `${path}.resources`, container);
+  for (const [field, kind] of [
+    ['livenessProbe', 'liveness'],
+    ['readinessProbe', 'readiness'],
+    ['startupProbe', 'startup'],
+  ] as const) {
+    const probe = container[field];
+    if (probe === undefined) continue;
+    if (init) errors.forbidden(`${path}.${field}`, 'may not be set for init containers without restartPolicy=Always');
+    else checkProbe(errors, `${path}.${field}`, probe, kind);
+  }
+  if (Array.isArray(container.volumeMounts) && container.volumeMounts.length > 0) {
+    errors.forbidden(`${path}.volumeMounts`, 'volumes are not supported by berth node yet');
+  }
+  if (container.restartPolicy !== undefined) {
+    if (!init) errors.forbidden(`${path}.restartPolicy`, 'may not be set for non-init containers');
+    else if (container.restartPolicy !== 'Always') errors.notSupported(`${path}.restartPolicy`, container.restartPolicy, ['Always']);
+    else errors.forbidden(`${path}.restartPolicy`, 'restartable init containers (sidecars) are not supported by berth node yet');
+  }
+}
+
+/** Every problem with `pod`, one line each; empty when it may run. */
+export function validatePod(pod: Pod): string[] {
+  const errors = new FieldErrors();
+  const { metadata, spec } = pod;
+  if (!metadata.name) errors.required('metadata.name', 'name or generateName is required');
+  else checkSubdomain(errors, 'metadata.name', metadata.name);
+  if (metadata.namespace) checkLabel(errors, 'metadata.namespace', metadata.namespace);
+  const hostNetwork = spec.hostNetwork === true;
+  const names = new Set<string>();
+  const hostPorts = new Set<string>();
+  const groups = [
+    ['spec.initContainers', spec.initContainers ?? [], true],
+    ['spec.containers', spec.containers ?? [], false],
+  ] as const;
+  for (const [path, containers, init] of groups) {
+    containers.forEach((container, i) => {
+      checkContainer(errors, `${path}[${i}]`, container, init, hostNetwork, hostPorts);
+      if (container.name && names.has(container.name)) errors.duplicate(`${path}[${i}].name`, container.name);
+      if (container.name) names.add(container.name);
+    });
+  }
+  if ((spec.containers ?? []).length === 0) errors.required('spec.containers');
+  checkSupported(errors, 'spec.restartPolicy', spec.restartPolicy, ['Always', 'OnFailure', 'Never']);
+  checkSupported(errors, 'spec.dnsPolicy', spec.dnsPolicy, ['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'None']);
+  if (spec.dnsPolicy === 'None') {
+    if (spec.dnsConfig === undefined) errors.required('spec.dnsConfig', 'must provide `dnsConfig` when `dnsPolicy` is None');
+    else if ((spec.dnsConfig.nameservers ?? []).length === 0)
+      errors.required('spec.dnsConfig.nameservers', 'must provide at least one DNS nameserver when `dnsPolicy` is None');
+  }
+  if ((spec.dnsConfig?.nameservers ?? []).length > 3)
+    errors.invalid('spec.dnsConfig.nameservers', spec.dnsConfig?.nameservers, 'must not have more than 3 nameservers');
+  checkNonNegative(errors, 'spec.terminationGracePeriodSeconds', spec.terminationGracePeriodSeconds);
+  if (spec.activeDeadlineSeconds !== undefined && spec.activeDeadlineSeconds <= 0) {
+    errors.invalid('spec.activeDeadlineSeconds', spec.activeDeadlineSeconds, 'must be between 1 and 2147483647, inclusive');
+  }
+  if (spec.hostname !== undefined) checkLabel(errors, 'spec.hostname', spec.hostname);
+  if (spec.subdomain !== undefined) checkLabel(errors, 'spec.subdomain', spec.subdomain);
+  if ((spec.volumes ?? []).length > 0) errors.forbidden('spec.volumes', 'volumes are not supported by berth node yet');
+  return errors.list;
+}

@@ -1,0 +1,238 @@
+// The `cri` provider: runs pods on any CRI runtime (berth daemon, containerd, CRI-O) the way the
+// kubelet's kuberuntime manager does. Sync logic lives in pod-sync.ts and pod-actions.ts, status
+// generation in pod-status.ts; this class keeps the per-pod memory and answers the contract.
+import { rm } from 'node:fs/promises';
+import type { Pod, PodStatus } from '../../agent/k8s-types.ts';
+import { podFullName, podUid } from '../../agent/k8s-types.ts';
+import type { ContainerLogOptions, ExecIO, ExecResult, KillContainerOptions, PodProvider, SyncResult } from '../../agent/provider.ts';
+import type { CriClient } from '../../cri/cri-client.ts';
+import { notFound } from '../../errors/errors.ts';
+import type { Logger } from '../../util/logger.ts';
+import { readContainerLog } from './container-logs.ts';
+import { BackOff } from './crash-back-off.ts';
+import type { CriProviderSettings } from './cri-provider-settings.ts';
+import { ImagePuller } from './image-puller.ts';
+import { runtimePodStatus } from './pod-status.ts';
+import { PodSync } from './pod-sync.ts';
+import { gracePeriodSeconds, removePod, stopContainer } from './pod-teardown.ts';
+import { type ObservedPod, RuntimeReader } from './runtime-reader.ts';
+import { emptyPodState, newestContainer } from './runtime-state.ts';
+import { podLogDirectory } from './sandbox-config.ts';
+import { SyncReasons } from './sync-reasons.ts';
+
+interface PodRecord {
+  pod: Pod;
+  status?: PodStatus;
+}
+
+export interface CriProviderOptions {
+  cri: CriClient;
+  settings: CriProviderSettings;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** A pod the runtime holds but the node never handed over (left from before a restart): enough of a Pod to report and delete it. */
+function orphanPod(state: ObservedPod): Pod {
+  const names = [...new Set(state.containers.map((c) => c.name))];
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: state.name, namespace: state.namespace, uid: state.uid },
+    spec: {
+      containers: names.map((name) => ({ name, image: state.containers.find((c) => c.name === name)?.image ?? '' })),
+      restartPolicy: 'Never',
+    },
+  };
+}
+
+export class CriProvider implements PodProvider {
+  readonly #cri: CriClient;
+  readonly #settings: CriProviderSettings;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #records = new Map<string, PodRecord>();
+  readonly #reasons = new SyncReasons();
+  readonly #crashBackOff: BackOff;
+  readonly #imageBackOff: BackOff;
+  readonly #reader: RuntimeReader;
+  readonly #sync: PodSync;
+
+  constructor(options: CriProviderOptions) {
+    this.#cri = options.cri;
+    this.#settings = options.settings;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#crashBackOff = new BackOff(undefined, this.#now);
+    this.#imageBackOff = new BackOff(undefined, this.#now);
+    this.#reader = new RuntimeReader(this.#cri.runtime, this.#settings.callTimeoutMs);
+    const puller = new ImagePuller({
+      image: this.#cri.image,
+      backOff: this.#imageBackOff,
+      logger: this.#logger,
+      callTimeoutMs: this.#settings.callTimeoutMs,
+      pullTimeoutMs: this.#settings.pullTimeoutMs,
+      now: this.#now,
+    });
+    this.#sync = new PodSync({
+      runtime: this.#cri.runtime,
+      reader: this.#reader,
+      puller,
+      crashBackOff: this.#crashBackOff,
+      reasons: this.#reasons,
+      settings: this.#settings,
+      logger: this.#logger,
+      now: this.#now,
+    });
+  }
+
+  async createPod(pod: Pod, signal: AbortSignal): Promise<SyncResult> {
+    return this.updatePod(pod, signal);
+  }
+
+  async updatePod(pod: Pod, signal: AbortSignal): Promise<SyncResult> {
+    const record = this.#records.get(podUid(pod));
+    if (record === undefined) this.#records.set(podUid(pod), { pod });
+    else record.pod = pod;
+    this.#crashBackOff.gc();
+    this.#imageBackOff.gc();
+    return this.#sync.sync(pod, signal);
+  }
+
+  async deletePod(pod: Pod, signal: AbortSignal): Promise<void> {
+    const uid = podUid(pod);
+    const state = await this.#reader.pod(uid, signal);
+    const graceSeconds = gracePeriodSeconds(pod, state);
+    if (state.sandboxes.length > 0 || state.containers.length > 0) {
+      this.#logger.info({ pod: podFullName(pod), uid, graceSeconds }, 'stopping and removing the pod');
+    }
+    await removePod(this.#cri.runtime, state, { graceSeconds, callTimeoutMs: this.#settings.callTimeoutMs, signal });
+    const named = pod.metadata.name ? pod : { ...pod, metadata: { ...pod.metadata, name: state.name, namespace: state.namespace } };
+    if (named.metadata.name) await rm(podLogDirectory(this.#settings.podLogsRoot, named), { recursive: true, force: true });
+    this.#records.delete(uid);
+    this.#reasons.forget(uid);
+    this.#crashBackOff.forget(`${uid}/`);
+    this.#imageBackOff.forget(`${uid}_`);
+  }
+
+  async getPods(signal: AbortSignal): Promise<Pod[]> {
+    const observed = await this.#reader.allPods(signal);
+    const pods: Pod[] = [];
+    for (const [uid, state] of observed) pods.push(this.#withStatus(uid, state));
+    for (const uid of this.#records.keys()) if (!observed.has(uid)) pods.push(this.#withStatus(uid, emptyPodState(uid)));
+    return pods;
+  }
+
+  async getPod(namespace: string, name: string, signal: AbortSignal): Promise<Pod | undefined> {
+    const record = [...this.#records.values()]
+      .reverse()
+      .find((r) => r.pod.metadata.namespace === namespace && r.pod.metadata.name === name);
+    if (record !== undefined) {
+      const uid = podUid(record.pod);
+      return this.#withStatus(uid, await this.#reader.pod(uid, signal));
+    }
+    const observed = await this.#reader.allPods(signal);
+    for (const [uid, state] of observed) if (state.namespace === namespace && state.name === name) return this.#withStatus(uid, state);
+    return undefined;
+  }
+
+  async getPodStatus(namespace: string, name: string, signal: AbortSignal): Promise<PodStatus | undefined> {
+    return (await this.getPod(namespace, name, signal))?.status;
+  }
+
+  /** The container's log file (`previous`: the run before the newest), read as the kubelet serves it. */
+  async getContainerLogs(
+    namespace: string,
+    podName: string,
+    containerName: string,
+    options: ContainerLogOptions,
+    signal: AbortSignal,
+  ): Promise<AsyncIterable<Uint8Array>> {
+    const { pod, state } = await this.#find(namespace, podName, signal);
+    const runs = state.containers.filter((c) => c.name === containerName);
+    const run = options.previous ? runs[1] : runs[0];
+    if (run === undefined) {
+      throw notFound(
+        'container-not-found',
+        `${options.previous ? 'previous terminated ' : ''}container "${containerName}" in pod "${podName}" not found`,
+        {
+          fields: { namespace, pod: podName, container: containerName },
+        },
+      );
+    }
+    const file = `${podLogDirectory(this.#settings.podLogsRoot, pod)}/${containerName}/${run.restartCount}.log`;
+    const stillRunning = async () => {
+      const now = await this.#reader.pod(state.uid, signal);
+      return now.containers.find((c) => c.id === run.id)?.state === 'running';
+    };
+    return readContainerLog(file, { ...options, follow: options.follow === true && !options.previous }, stillRunning, signal);
+  }
+
+  /** Runs a command in the running container with ExecSync; output goes to the callbacks once it ends. */
+  async runInContainer(
+    namespace: string,
+    podName: string,
+    containerName: string,
+    command: string[],
+    io: ExecIO,
+    signal: AbortSignal,
+  ): Promise<ExecResult> {
+    const { state } = await this.#find(namespace, podName, signal);
+    const container = newestContainer(state, containerName);
+    if (container === undefined || container.state !== 'running') {
+      throw notFound('container-not-running', `container "${containerName}" in pod "${podName}" is not running`, {
+        fields: { namespace, pod: podName, container: containerName },
+      });
+    }
+    const timeoutSeconds = io.timeoutSeconds ?? 0;
+    const response = await this.#cri.runtime.execSync(
+      { containerId: container.id, cmd: command, timeout: BigInt(timeoutSeconds) },
+      { signal, ...(timeoutSeconds > 0 ? { timeoutMs: timeoutSeconds * 1000 + 5000 } : {}) },
+    );
+    if (response.stdout.length > 0) io.stdout?.(response.stdout);
+    if (response.stderr.length > 0) io.stderr?.(response.stderr);
+    return { exitCode: response.exitCode };
+  }
+
+  /** Stops the newest running instance of the container (a liveness or startup probe failed). */
+  async killContainer(pod: Pod, containerName: string, options: KillContainerOptions, signal: AbortSignal): Promise<void> {
+    const state = await this.#reader.pod(podUid(pod), signal);
+    const container = newestContainer(state, containerName);
+    if (container === undefined || container.state !== 'running') return;
+    this.#logger.info(
+      { pod: podFullName(pod), container: containerName, containerId: container.id, graceSeconds: options.graceSeconds },
+      options.reason,
+    );
+    await stopContainer(this.#cri.runtime, container.id, {
+      graceSeconds: options.graceSeconds,
+      callTimeoutMs: this.#settings.callTimeoutMs,
+      signal,
+    });
+  }
+
+  async #find(namespace: string, name: string, signal: AbortSignal): Promise<{ pod: Pod; state: ObservedPod }> {
+    const record = [...this.#records.values()]
+      .reverse()
+      .find((r) => r.pod.metadata.namespace === namespace && r.pod.metadata.name === name);
+    if (record !== undefined) return { pod: record.pod, state: await this.#reader.pod(podUid(record.pod), signal) };
+    for (const state of (await this.#reader.allPods(signal)).values()) {
+      if (state.namespace === namespace && state.name === name) return { pod: orphanPod(state), state };
+    }
+    throw notFound('pod-not-found', `pod "${namespace}/${name}" not found`, { fields: { namespace, pod: name } });
+  }
+
+  async close(): Promise<void> {
+    this.#cri.close();
+  }
+
+  #withStatus(uid: string, state: ObservedPod): Pod {
+    const record = this.#records.get(uid);
+    const pod = record?.pod ?? orphanPod(state);
+    const status = runtimePodStatus(
+      { pod, state, reasons: this.#reasons.forPod(uid), previous: record?.status, hostIP: this.#settings.nodeIP, now: this.#now() },
+      this.#settings.runtimeName,
+    );
+    if (record !== undefined) record.status = status;
+    return { ...pod, status };
+  }
+}

@@ -1,0 +1,96 @@
+// Stopping and removing a pod's containers and sandboxes: containers first, in parallel, each
+// within the grace period; then the sandboxes. Things already gone are not errors.
+import type { Pod } from '../../agent/k8s-types.ts';
+import type { RuntimeClient } from '../../cri/cri-client.ts';
+import { isBerthError } from '../../errors/errors.ts';
+import type { ObservedPod } from './runtime-reader.ts';
+
+/** The kubelet never gives a container less than this to stop. */
+export const MIN_GRACE_PERIOD_SECONDS = 2;
+const DEFAULT_GRACE_PERIOD_SECONDS = 30;
+
+/** metadata.deletionGracePeriodSeconds, else spec.terminationGracePeriodSeconds, else the containers' annotation, else 30; at least 2. */
+export function gracePeriodSeconds(pod: Pod, state: ObservedPod): number {
+  const annotated = state.containers.find((c) => c.podGracePeriodSeconds !== undefined)?.podGracePeriodSeconds;
+  const grace =
+    pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? annotated ?? DEFAULT_GRACE_PERIOD_SECONDS;
+  return Math.max(grace, MIN_GRACE_PERIOD_SECONDS);
+}
+
+async function ignoringNotFound(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (e) {
+    if (!isBerthError(e, 'not-found')) throw e;
+  }
+}
+
+async function settleAll(calls: Promise<void>[]): Promise<void> {
+  const results = await Promise.allSettled(calls);
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed.length > 0) throw failed[0]!.reason;
+}
+
+export interface TeardownOptions {
+  graceSeconds: number;
+  callTimeoutMs: number;
+  signal: AbortSignal;
+}
+
+export async function stopContainer(runtime: RuntimeClient, id: string, options: TeardownOptions): Promise<void> {
+  await ignoringNotFound(
+    runtime.stopContainer(
+      { containerId: id, timeout: BigInt(options.graceSeconds) },
+      { signal: options.signal, timeoutMs: options.graceSeconds * 1000 + options.callTimeoutMs },
+    ),
+  );
+}
+
+/** Stops every container that may still run, then every sandbox (StopPodSandbox also releases the network). */
+export async function stopPod(runtime: RuntimeClient, state: ObservedPod, options: TeardownOptions): Promise<void> {
+  await settleAll(state.containers.filter((c) => c.state !== 'exited').map((c) => stopContainer(runtime, c.id, options)));
+  await settleAll(
+    state.sandboxes.map((s) =>
+      ignoringNotFound(runtime.stopPodSandbox({ podSandboxId: s.id }, { signal: options.signal, timeoutMs: options.callTimeoutMs })),
+    ),
+  );
+}
+
+export async function removeContainers(
+  runtime: RuntimeClient,
+  ids: string[],
+  options: Omit<TeardownOptions, 'graceSeconds'>,
+): Promise<void> {
+  await settleAll(
+    ids.map((id) =>
+      ignoringNotFound(runtime.removeContainer({ containerId: id }, { signal: options.signal, timeoutMs: options.callTimeoutMs })),
+    ),
+  );
+}
+
+export async function removeSandboxes(
+  runtime: RuntimeClient,
+  ids: string[],
+  options: Omit<TeardownOptions, 'graceSeconds'>,
+): Promise<void> {
+  await settleAll(
+    ids.map((id) =>
+      ignoringNotFound(runtime.removePodSandbox({ podSandboxId: id }, { signal: options.signal, timeoutMs: options.callTimeoutMs })),
+    ),
+  );
+}
+
+/** Stops and removes everything the pod has in the runtime. */
+export async function removePod(runtime: RuntimeClient, state: ObservedPod, options: TeardownOptions): Promise<void> {
+  await stopPod(runtime, state, options);
+  await removeContainers(
+    runtime,
+    state.containers.map((c) => c.id),
+    options,
+  );
+  await removeSandboxes(
+    runtime,
+    state.sandboxes.map((s) => s.id),
+    options,
+  );
+}
