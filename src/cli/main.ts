@@ -1,11 +1,14 @@
 // berth: one binary with subcommands — the daemon, and crictl-style commands against any CRI endpoint.
 import { toBerthError } from '../errors/errors.ts';
 import type { Command } from './command.ts';
+import { containerCommands } from './container-commands.ts';
 import { daemonCommand } from './daemon.ts';
 import { imageCommands } from './image-commands.ts';
 import { infoCommands } from './info-commands.ts';
+import { nodeCommand } from './node.ts';
+import { podCommands } from './pod-commands.ts';
 
-const commands: Command[] = [daemonCommand, ...infoCommands, ...imageCommands];
+const commands: Command[] = [daemonCommand, nodeCommand, ...infoCommands, ...imageCommands, ...podCommands, ...containerCommands];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

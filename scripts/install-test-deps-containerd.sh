@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what the CLI's integration tests against a real containerd need:
+#   containerd                   the CRI runtime the tests start with their own config (Debian's 1.6)
+#   runc                         the OCI runtime containerd uses
+#   containernetworking-plugins  bridge and host-local in /usr/lib/cni
+#   iproute2, iptables           to remove network namespaces, the bridge and NAT rules after a test
+# plus the image fixtures' packages (docker-registry, busybox-static, …: install-test-deps.sh).
+# Idempotent: does nothing when every package is present, and runs apt-get update only when
+# something has to be installed. Debian's containerd service is stopped and disabled: the tests run
+# their own containerd.
+set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
+
+"$here/install-test-deps.sh"
+
+packages=(containerd runc containernetworking-plugins iproute2 iptables)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-test-deps-containerd: all present (${packages[*]})"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+
+echo "install-test-deps-containerd: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet containerd 2>/dev/null; then
+  $SUDO systemctl stop containerd || true
+  $SUDO systemctl disable containerd >/dev/null 2>&1 || true
+fi
+echo "install-test-deps-containerd: done"

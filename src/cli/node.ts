@@ -1,0 +1,69 @@
+// berth node: the node agent (kubelet / Virtual Kubelet) on a provider; pods from a manifest folder.
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { runNode } from '../agent/node.ts';
+import { defaultNodeAddress } from '../agent/node-address.ts';
+import { invalidArgument, unimplemented } from '../errors/errors.ts';
+import { loadProvider } from '../providers/load-provider.ts';
+import { createLogger } from '../util/logger.ts';
+import type { Command } from './command.ts';
+import { DEFAULT_ENDPOINT } from './command.ts';
+
+export const nodeCommand: Command = {
+  name: 'node',
+  summary: 'Run the node agent: pods from a manifest folder, through a provider (default: any CRI runtime)',
+  usage:
+    'node [--runtime-endpoint URL] [--manifests DIR] [--node-name NAME] [--port N] [--provider NAME|PATH] [--pod-logs-dir DIR] [--log-level LEVEL]',
+  async run(argv) {
+    let values: Record<string, string | undefined>;
+    try {
+      ({ values } = parseArgs({
+        args: argv,
+        options: {
+          'runtime-endpoint': { type: 'string', short: 'r' },
+          'image-endpoint': { type: 'string', short: 'i' },
+          manifests: { type: 'string' },
+          'node-name': { type: 'string' },
+          'node-ip': { type: 'string' },
+          port: { type: 'string' },
+          provider: { type: 'string' },
+          kubeconfig: { type: 'string' },
+          'pod-logs-dir': { type: 'string' },
+          'log-level': { type: 'string' },
+        },
+      }));
+    } catch (e) {
+      throw invalidArgument('bad-flag', (e as Error).message);
+    }
+    if (values.kubeconfig) throw unimplemented('api-server-mode', 'API-server mode (--kubeconfig) is not built yet; use --manifests');
+    const port = values.port === undefined ? undefined : Number(values.port);
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw invalidArgument('bad-flag', `--port: not a port: ${values.port}`);
+    const logger = createLogger(values['log-level'] ?? 'info');
+    const nodeName = values['node-name'] ?? os.hostname().toLowerCase();
+    const nodeIP = values['node-ip'] ?? defaultNodeAddress();
+    const runtimeEndpoint = values['runtime-endpoint'] ?? process.env.CONTAINER_RUNTIME_ENDPOINT ?? DEFAULT_ENDPOINT;
+    const controller = new AbortController();
+    const provider = await loadProvider(values.provider ?? 'cri', {
+      nodeName,
+      nodeIP,
+      logger,
+      signal: controller.signal,
+      config: {
+        runtimeEndpoint,
+        imageEndpoint: values['image-endpoint'] ?? runtimeEndpoint,
+        podLogsDir: values['pod-logs-dir'] ?? '/var/log/pods',
+      },
+    });
+    const node = await runNode({ nodeName, nodeIP, provider, logger, manifestDir: values.manifests, apiPort: port });
+    logger.info({ nodeName, manifests: values.manifests, apiPort: node.apiPort, runtimeEndpoint }, 'berth node running');
+    const signal = await new Promise<string>((resolve) => {
+      for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve(s));
+    });
+    logger.info({ signal }, 'stopping berth node (pods keep running)');
+    await node.stop();
+    controller.abort();
+    await provider.close?.();
+    logger.flush();
+    return 0;
+  },
+};

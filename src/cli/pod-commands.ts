@@ -1,0 +1,312 @@
+// crictl-style pod sandbox commands: pods, runp, stopp, rmp, inspectp — against any CRI endpoint.
+import {
+  type PodSandbox,
+  PodSandboxSchema,
+  PodSandboxState,
+  type PodSandboxStatusResponse,
+  PodSandboxStatusSchema,
+} from '../cri/gen/runtime/v1/api_pb.js';
+import { invalidArgument } from '../errors/errors.ts';
+import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
+import { parseLabels, resolvePodIds, withContext, withCri } from './container-cri.ts';
+import {
+  createdAgo,
+  formatDocument,
+  formatStatusInfo,
+  goTimeString,
+  parseListFormat,
+  protoJson,
+  rfc3339Nano,
+  sortKeysDeep,
+  tabTable,
+  truncateId,
+} from './container-output.ts';
+import { loadPodSandboxConfig } from './pod-config.ts';
+
+export function podStateName(state: PodSandboxState): string {
+  return state === PodSandboxState.SANDBOX_READY ? 'Ready' : 'NotReady';
+}
+
+function runtimeHandlerName(pod: PodSandbox): string {
+  return pod.runtimeHandler === '' ? '(default)' : pod.runtimeHandler;
+}
+
+function matchesRegex(pattern: string | undefined, target: string): boolean {
+  if (pattern === undefined || pattern === '') return true;
+  try {
+    return new RegExp(pattern).test(target);
+  } catch {
+    return false;
+  }
+}
+
+/** Newest first; --latest keeps one, --last N keeps N. */
+export function newestFirst<T extends { createdAt: bigint }>(items: T[], latest: boolean, last: number): T[] {
+  const sorted = [...items].sort((a, b) => (a.createdAt > b.createdAt ? -1 : a.createdAt < b.createdAt ? 1 : 0));
+  let n = sorted.length;
+  if (latest) n = 1;
+  if (last > 0) n = last;
+  return sorted.slice(0, Math.min(n, sorted.length));
+}
+
+/** The `berth pods` table, as crictl 1.26 lays it out. */
+export function podsTable(pods: PodSandbox[], options: { noTrunc?: boolean; now?: number } = {}): string {
+  const rows = [['POD ID', 'CREATED', 'STATE', 'NAME', 'NAMESPACE', 'ATTEMPT', 'RUNTIME']];
+  for (const pod of pods) {
+    rows.push([
+      options.noTrunc ? pod.id : truncateId(pod.id),
+      createdAgo(pod.createdAt, options.now),
+      podStateName(pod.state),
+      pod.metadata?.name ?? '',
+      pod.metadata?.namespace ?? '',
+      String(pod.metadata?.attempt ?? 0),
+      runtimeHandlerName(pod),
+    ]);
+  }
+  return tabTable(rows);
+}
+
+function sortedMapLines(title: string, map: Record<string, string>): string {
+  const keys = Object.keys(map).sort();
+  if (keys.length === 0) return '';
+  return `${title}:\n${keys.map((k) => `\t${k} -> ${map[k]}\n`).join('')}`;
+}
+
+/** `berth pods -v`: one block per pod. */
+export function podsVerbose(pods: PodSandbox[]): string {
+  let out = '';
+  for (const pod of pods) {
+    out += `ID: ${pod.id}\n`;
+    const m = pod.metadata;
+    if (m !== undefined) {
+      if (m.name !== '') out += `Name: ${m.name}\n`;
+      if (m.uid !== '') out += `UID: ${m.uid}\n`;
+      if (m.namespace !== '') out += `Namespace: ${m.namespace}\n`;
+      if (m.attempt !== 0) out += `Attempt: ${m.attempt}\n`;
+    }
+    out += `Status: ${podStateName(pod.state)}\n`;
+    out += `Created: ${goTimeString(pod.createdAt)}\n`;
+    out += sortedMapLines('Labels', pod.labels);
+    out += sortedMapLines('Annotations', pod.annotations);
+    out += `Runtime: ${runtimeHandlerName(pod)}\n\n`;
+  }
+  return out;
+}
+
+const podsCommand: Command = {
+  name: 'pods',
+  summary: 'List pods',
+  usage:
+    'pods [--id ID] [--name REGEX] [--namespace REGEX] [--state ready|notready] [--label K=V]... [-l] [-n N] [-q] [-v] [--no-trunc] [-o table|json|yaml]',
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      namespace: { type: 'string' },
+      state: { type: 'string', short: 's' },
+      label: { type: 'string', multiple: true },
+      verbose: { type: 'boolean', short: 'v' },
+      quiet: { type: 'boolean', short: 'q' },
+      output: { type: 'string', short: 'o' },
+      latest: { type: 'boolean', short: 'l' },
+      last: { type: 'string', short: 'n' },
+      'no-trunc': { type: 'boolean' },
+    });
+    if (positionals.length > 0) throw invalidArgument('bad-flag', `pods takes no arguments (got "${positionals.join(' ')}")`);
+    const format = parseListFormat(values.output, 'table');
+    let state: PodSandboxState | undefined;
+    if (values.state !== undefined) {
+      const s = values.state.toLowerCase();
+      if (s === 'ready') state = PodSandboxState.SANDBOX_READY;
+      else if (s === 'notready') state = PodSandboxState.SANDBOX_NOTREADY;
+      else throw invalidArgument('bad-flag', '--state should be ready or notready');
+    }
+    const labelSelector = parseLabels(values.label);
+    const last = Number(values.last ?? 0);
+    if (!Number.isInteger(last)) throw invalidArgument('bad-flag', `--last: expected an integer, got "${values.last}"`);
+    const ep = endpointsFrom(values);
+    const items = await withCri(ep, async (cri) => {
+      const r = await cri.runtime
+        .listPodSandbox({ filter: { state: state === undefined ? undefined : { state }, labelSelector } }, { timeoutMs: ep.timeoutMs })
+        .catch((e: unknown) => {
+          throw withContext(e, 'listing pod sandboxes');
+        });
+      return r.items;
+    });
+    const pods = newestFirst(
+      items.filter(
+        (p) =>
+          (values.id === undefined || p.id.startsWith(values.id)) &&
+          matchesRegex(values.name, p.metadata?.name ?? '') &&
+          matchesRegex(values.namespace, p.metadata?.namespace ?? ''),
+      ),
+      values.latest === true,
+      last,
+    );
+    if (format !== 'table') {
+      const doc = { items: pods.map((p) => protoJson(PodSandboxSchema, p)) };
+      process.stdout.write(formatDocument(doc, format));
+    } else if (values.quiet) {
+      process.stdout.write(pods.map((p) => `${p.id}\n`).join(''));
+    } else if (values.verbose) {
+      process.stdout.write(podsVerbose(pods));
+    } else {
+      process.stdout.write(podsTable(pods, { noTrunc: values['no-trunc'] }));
+    }
+    return 0;
+  },
+};
+
+const runpCommand: Command = {
+  name: 'runp',
+  summary: 'Run a new pod',
+  usage: 'runp [--runtime HANDLER] POD-CONFIG.(json|yaml)',
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      runtime: { type: 'string' },
+      'cancel-timeout': { type: 'string', short: 'T' },
+    });
+    if (positionals.length !== 1) throw invalidArgument('bad-flag', 'runp needs exactly one pod config file');
+    const config = await loadPodSandboxConfig(positionals[0]!).catch((e: unknown) => {
+      throw withContext(e, 'load podSandboxConfig');
+    });
+    const ep = endpointsFrom({ ...values, timeout: values['cancel-timeout'] ?? values.timeout });
+    const r = await withCri(ep, (cri) =>
+      cri.runtime.runPodSandbox({ config, runtimeHandler: values.runtime ?? '' }, { timeoutMs: ep.timeoutMs }),
+    ).catch((e: unknown) => {
+      throw withContext(e, 'run pod sandbox');
+    });
+    process.stdout.write(`${r.podSandboxId}\n`);
+    return 0;
+  },
+};
+
+const stoppCommand: Command = {
+  name: 'stopp',
+  summary: 'Stop one or more running pods',
+  usage: 'stopp POD-ID...',
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {});
+    if (positionals.length === 0) throw invalidArgument('bad-flag', 'stopp needs at least one pod ID');
+    const ep = endpointsFrom(values);
+    await withCri(ep, async (cri) => {
+      const ids = await resolvePodIds(cri, positionals, ep.timeoutMs);
+      for (const [i, id] of ids.entries()) {
+        await cri.runtime.stopPodSandbox({ podSandboxId: id }, { timeoutMs: ep.timeoutMs }).catch((e: unknown) => {
+          throw withContext(e, `stopping the pod sandbox "${positionals[i]}"`);
+        });
+        process.stdout.write(`Stopped sandbox ${positionals[i]}\n`);
+      }
+    });
+    return 0;
+  },
+};
+
+const rmpCommand: Command = {
+  name: 'rmp',
+  summary: 'Remove one or more pods',
+  usage: 'rmp [-f] [-a] POD-ID...',
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      force: { type: 'boolean', short: 'f' },
+      all: { type: 'boolean', short: 'a' },
+    });
+    if (positionals.length === 0 && !values.all) throw invalidArgument('bad-flag', 'rmp needs at least one pod ID, or --all');
+    const ep = endpointsFrom(values);
+    const opts = { timeoutMs: ep.timeoutMs };
+    const errors: string[] = [];
+    await withCri(ep, async (cri) => {
+      const given = values.all ? (await cri.runtime.listPodSandbox({}, opts)).items.map((p) => p.id) : positionals;
+      const ids = await resolvePodIds(cri, given, ep.timeoutMs);
+      for (const [i, id] of ids.entries()) {
+        const name = given[i]!;
+        try {
+          const status = await cri.runtime.podSandboxStatus({ podSandboxId: id }, opts).catch((e: unknown) => {
+            throw withContext(e, `getting sandbox status of pod "${name}"`);
+          });
+          if (status.status?.state === PodSandboxState.SANDBOX_READY) {
+            if (!values.force) throw invalidArgument('pod-running', `pod sandbox "${name}" is running, please stop it first`);
+            await cri.runtime.stopPodSandbox({ podSandboxId: id }, opts).catch((e: unknown) => {
+              throw withContext(e, `stopping the pod sandbox "${name}" failed`);
+            });
+            process.stdout.write(`Stopped sandbox ${name}\n`);
+          }
+          await cri.runtime.removePodSandbox({ podSandboxId: id }, opts).catch((e: unknown) => {
+            throw withContext(e, `removing the pod sandbox "${name}"`);
+          });
+          process.stdout.write(`Removed sandbox ${name}\n`);
+        } catch (e) {
+          errors.push((e as Error).message);
+        }
+      }
+    });
+    if (errors.length === 1) throw invalidArgument('rmp-failed', errors[0]!);
+    if (errors.length > 1) throw invalidArgument('rmp-failed', `[${errors.join(', ')}]`);
+    return 0;
+  },
+};
+
+/** `crictl inspectp`'s status: protobuf JSON with createdAt as an RFC 3339 time, nested keys sorted. */
+export function podStatusJson(r: PodSandboxStatusResponse) {
+  const status = r.status!;
+  const json = protoJson(PodSandboxStatusSchema, status);
+  const out: Record<string, ReturnType<typeof sortKeysDeep>> = {};
+  for (const [k, v] of Object.entries(json)) out[k] = k === 'createdAt' ? rfc3339Nano(status.createdAt) : sortKeysDeep(v);
+  return out;
+}
+
+/** `inspectp -o table`: the short text form. */
+export function podStatusText(r: PodSandboxStatusResponse, verbose: boolean): string {
+  const s = r.status!;
+  let out = `ID: ${s.id}\n`;
+  const m = s.metadata;
+  if (m !== undefined) {
+    if (m.name !== '') out += `Name: ${m.name}\n`;
+    if (m.uid !== '') out += `UID: ${m.uid}\n`;
+    if (m.namespace !== '') out += `Namespace: ${m.namespace}\n`;
+    out += `Attempt: ${m.attempt}\n`;
+  }
+  out += `Status: ${PodSandboxState[s.state]}\n`;
+  out += `Created: ${goTimeString(s.createdAt)}\n`;
+  if (s.network !== undefined) {
+    out += `IP Addresses: ${s.network.ip}\n`;
+    for (const ip of s.network.additionalIps) out += `Additional IP: ${ip.ip}\n`;
+  }
+  out += sortedMapLines('Labels', s.labels);
+  out += sortedMapLines('Annotations', s.annotations);
+  if (verbose) {
+    const keys = Object.keys(r.info).sort();
+    out += `Info: map[${keys.map((k) => `${k}:${r.info[k]}`).join(' ')}]\n`;
+  }
+  return out;
+}
+
+const inspectpCommand: Command = {
+  name: 'inspectp',
+  summary: 'Display the status of one or more pods',
+  usage: 'inspectp [-o json|yaml|table] [-q] POD-ID...',
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      output: { type: 'string', short: 'o' },
+      quiet: { type: 'boolean', short: 'q' },
+    });
+    if (positionals.length === 0) throw invalidArgument('bad-flag', 'inspectp needs at least one pod ID');
+    const format = parseListFormat(values.output, 'json');
+    const ep = endpointsFrom(values);
+    await withCri(ep, async (cri) => {
+      const ids = await resolvePodIds(cri, positionals, ep.timeoutMs);
+      for (const [i, id] of ids.entries()) {
+        const r = await cri.runtime
+          .podSandboxStatus({ podSandboxId: id, verbose: !values.quiet }, { timeoutMs: ep.timeoutMs })
+          .catch((e: unknown) => {
+            throw withContext(e, `getting the pod sandbox status for "${positionals[i]}"`);
+          });
+        if (r.status === undefined) throw invalidArgument('no-status', `the runtime sent no status for pod sandbox "${positionals[i]}"`);
+        process.stdout.write(format === 'table' ? podStatusText(r, !values.quiet) : formatStatusInfo(podStatusJson(r), r.info, format));
+      }
+    });
+    return 0;
+  },
+};
+
+export const podCommands: Command[] = [podsCommand, runpCommand, stoppCommand, rmpCommand, inspectpCommand];
