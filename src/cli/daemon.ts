@@ -16,6 +16,7 @@ import { pullImage } from '../services/image-pull.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import type { Command } from './command.ts';
 import { openImageSubsystem } from './daemon-images.ts';
+import { openPodSubsystem } from './daemon-pods.ts';
 
 const DEFAULT_CONFIG_FILE = '/etc/berth/config.toml';
 
@@ -70,8 +71,9 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
   logger.info({ config: configFile ?? '(defaults)', root: config.root, state: config.state }, 'starting berth daemon');
 
   const images = await openImageSubsystem(config, logger);
+  const pods = await openPodSubsystem(config, images.meta, images.service, logger);
   const bindings = [
-    bindService(RuntimeService, runtimeServiceHandlers({ config, runtimeHandlerNames: ['runc'], cgroupDriver: 'cgroupfs' })),
+    bindService(RuntimeService, runtimeServiceHandlers({ config, pods })),
     bindService(ImageService, imageServiceHandlers(images.service)),
     bindService(
       Images,

@@ -44,24 +44,3 @@ export function humanSize(bytes: number): string {
   }
   return `${Number(v.toPrecision(3))}${units[i]}`;
 }
-
-/** "2 minutes ago": how long since a time in nanoseconds, as crictl shows CREATED. */
-export function ago(nanos: bigint, now = Date.now()): string {
-  const seconds = Math.max(0, Math.floor((now - Number(nanos / 1_000_000n)) / 1000));
-  const steps: [number, string][] = [
-    [86400 * 365, 'year'],
-    [86400 * 7, 'week'],
-    [86400, 'day'],
-    [3600, 'hour'],
-    [60, 'minute'],
-    [1, 'second'],
-  ];
-  if (seconds < 1) return 'Less than a second ago';
-  for (const [size, name] of steps) {
-    if (seconds >= size) {
-      const n = Math.floor(seconds / size);
-      return n === 1 ? `About a${name === 'hour' ? 'n' : ''} ${name} ago` : `${n} ${name}s ago`;
-    }
-  }
-  return 'Less than a second ago';
-}

@@ -25,6 +25,14 @@ export interface Config {
   };
   registries: Record<string, RegistryHostConfig>;
   cni: { conf_dir: string; bin_dirs: string[] };
+  /** The image of a pod's infra container, when the pod shares one PID namespace. */
+  sandbox_image: string;
+  /** The monitor that runs one container each and outlives the daemon. */
+  conmon: string;
+  default_runtime: string;
+  /** Runtime handlers by RuntimeClass name: the OCI runtime binary of each. */
+  runtimes: Record<string, { binary: string }>;
+  cgroup_driver: 'cgroupfs' | 'systemd';
 }
 
 export function defaultConfig(): Config {
@@ -36,6 +44,11 @@ export function defaultConfig(): Config {
     image: { pull_progress_timeout_ms: 60_000, max_concurrent_downloads: 3 },
     registries: {},
     cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/usr/lib/cni', '/opt/cni/bin'] },
+    sandbox_image: 'registry.k8s.io/pause:3.9',
+    conmon: '/usr/bin/conmon',
+    default_runtime: 'runc',
+    runtimes: { runc: { binary: '/usr/sbin/runc' }, crun: { binary: '/usr/bin/crun' } },
+    cgroup_driver: 'cgroupfs',
   };
 }
 
@@ -99,7 +112,44 @@ class Reader {
 export function configFromObject(doc: Table, source = 'config'): Config {
   const r = new Reader(source);
   const c = defaultConfig();
-  r.known(doc, '', ['root', 'state', 'socket', 'log_level', 'image', 'registries', 'cni']);
+  r.known(doc, '', [
+    'root',
+    'state',
+    'socket',
+    'log_level',
+    'image',
+    'registries',
+    'cni',
+    'sandbox_image',
+    'conmon',
+    'default_runtime',
+    'runtimes',
+    'cgroup_driver',
+  ]);
+  if ('sandbox_image' in doc) {
+    if (typeof doc.sandbox_image !== 'string' || doc.sandbox_image === '') r.fail('sandbox_image', 'must be an image reference');
+    c.sandbox_image = doc.sandbox_image as string;
+  }
+  if ('conmon' in doc) c.conmon = r.absPath(doc.conmon, 'conmon');
+  if ('cgroup_driver' in doc) {
+    if (doc.cgroup_driver !== 'cgroupfs' && doc.cgroup_driver !== 'systemd') r.fail('cgroup_driver', 'must be "cgroupfs" or "systemd"');
+    c.cgroup_driver = doc.cgroup_driver as Config['cgroup_driver'];
+  }
+  if ('runtimes' in doc) {
+    const t = r.table(doc.runtimes, 'runtimes');
+    for (const [name, value] of Object.entries(t)) {
+      const key = `runtimes.${name}`;
+      if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) r.fail(key, 'a runtime handler name is lower-case letters, digits, "-" and "."');
+      const rt = r.table(value, key);
+      r.known(rt, key, ['binary']);
+      c.runtimes[name] = { binary: r.absPath(rt.binary, `${key}.binary`) };
+    }
+  }
+  if ('default_runtime' in doc) {
+    if (typeof doc.default_runtime !== 'string') r.fail('default_runtime', 'must be a runtime handler name');
+    c.default_runtime = doc.default_runtime as string;
+  }
+  if (!(c.default_runtime in c.runtimes)) r.fail('default_runtime', `"${c.default_runtime}" is not one of the runtimes (${Object.keys(c.runtimes).join(', ')})`);
   if ('root' in doc) c.root = r.absPath(doc.root, 'root');
   if ('state' in doc) c.state = r.absPath(doc.state, 'state');
   if ('socket' in doc) c.socket = r.absPath(doc.socket, 'socket');

@@ -1,48 +1,154 @@
-// RuntimeService: CRI requests ⇄ berth services. Only the RPCs built so far have handlers;
-// the others answer UNIMPLEMENTED (the kubelet falls back only on that code).
+// RuntimeService: CRI requests ⇄ berth services. RPCs not built answer UNIMPLEMENTED (the
+// kubelet falls back only on that code).
 import type { Config } from '../config/config.ts';
+import { invalidArgument } from '../errors/errors.ts';
+import { containerStatus, listContainers } from '../services/container-status.ts';
+import { createContainer } from '../services/container-create.ts';
+import { execSync } from '../services/container-exec-sync.ts';
+import { removeContainer } from '../services/container-remove.ts';
+import { startContainer } from '../services/container-start.ts';
+import { stopContainer } from '../services/container-stop.ts';
+import { reopenContainerLog, updateContainerResources } from '../services/container-update.ts';
+import type { PodDeps } from '../services/pod-deps.ts';
 import { CRI_API_VERSION, KUBELET_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION, runtimeConditions } from '../services/runtime-info.ts';
+import { removePodSandbox } from '../services/sandbox-remove.ts';
+import { runPodSandbox } from '../services/sandbox-run.ts';
+import { listPodSandboxes, podSandboxStatus } from '../services/sandbox-status.ts';
+import { stopPodSandbox } from '../services/sandbox-stop.ts';
 import { CgroupDriver, type RuntimeService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
+import {
+  containerStateFromCri,
+  containerVerboseInfo,
+  criContainer,
+  criContainerStatus,
+  criPodSandbox,
+  criPodSandboxStatus,
+  sandboxStateFromCri,
+  sandboxVerboseInfo,
+} from './pod-convert.ts';
 
 export interface RuntimeServiceDeps {
   config: Config;
-  runtimeHandlerNames: string[];
-  cgroupDriver: 'systemd' | 'cgroupfs';
+  pods: PodDeps;
+}
+
+function need(value: string, what: string): string {
+  if (!value) throw invalidArgument('missing-id', `${what} is required`);
+  return value;
 }
 
 export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<ServiceHandlers<typeof RuntimeService.method>> {
+  const { pods, config } = deps;
   return {
     async version() {
-      return {
-        version: KUBELET_API_VERSION,
-        runtimeName: RUNTIME_NAME,
-        runtimeVersion: RUNTIME_VERSION,
-        runtimeApiVersion: CRI_API_VERSION,
-      };
+      return { version: KUBELET_API_VERSION, runtimeName: RUNTIME_NAME, runtimeVersion: RUNTIME_VERSION, runtimeApiVersion: CRI_API_VERSION };
     },
 
     async status(request) {
-      const conditions = await runtimeConditions(deps.config);
+      const conditions = await runtimeConditions(config);
       const info: Record<string, string> = {};
       if (request.verbose) {
-        info.config = JSON.stringify(deps.config);
+        info.config = JSON.stringify(config);
         const net = conditions.find((c) => c.type === 'NetworkReady');
         info.lastCNILoadStatus = net?.status ? 'OK' : (net?.message ?? '');
       }
       return {
         status: { conditions },
         info,
-        runtimeHandlers: deps.runtimeHandlerNames.map((name) => ({
+        runtimeHandlers: Object.keys(config.runtimes).map((name) => ({
           name,
           features: { recursiveReadOnlyMounts: false, userNamespaces: false },
         })),
-        features: { supplementalGroupsPolicy: false },
+        features: { supplementalGroupsPolicy: true },
       };
     },
 
     async runtimeConfig() {
-      return { linux: { cgroupDriver: deps.cgroupDriver === 'systemd' ? CgroupDriver.SYSTEMD : CgroupDriver.CGROUPFS } };
+      return { linux: { cgroupDriver: config.cgroup_driver === 'systemd' ? CgroupDriver.SYSTEMD : CgroupDriver.CGROUPFS } };
+    },
+
+    async runPodSandbox(request, context) {
+      if (!request.config) throw invalidArgument('missing-config', 'RunPodSandbox needs a config');
+      const s = await runPodSandbox(pods, request.config, request.runtimeHandler, context.signal);
+      return { podSandboxId: s.id };
+    },
+
+    async stopPodSandbox(request) {
+      await stopPodSandbox(pods, need(request.podSandboxId, 'pod_sandbox_id'));
+      return {};
+    },
+
+    async removePodSandbox(request) {
+      await removePodSandbox(pods, need(request.podSandboxId, 'pod_sandbox_id'));
+      return {};
+    },
+
+    async podSandboxStatus(request) {
+      const s = podSandboxStatus(pods, need(request.podSandboxId, 'pod_sandbox_id'));
+      return { status: criPodSandboxStatus(s), info: request.verbose ? sandboxVerboseInfo(s) : {} };
+    },
+
+    async listPodSandbox(request) {
+      const f = request.filter;
+      const items = listPodSandboxes(pods, {
+        id: f?.id || undefined,
+        state: f?.state ? sandboxStateFromCri[f.state.state] : undefined,
+        labelSelector: f?.labelSelector,
+      });
+      return { items: items.map(criPodSandbox) };
+    },
+
+    async createContainer(request, context) {
+      if (!request.config) throw invalidArgument('missing-config', 'CreateContainer needs a config');
+      const c = await createContainer(pods, need(request.podSandboxId, 'pod_sandbox_id'), request.config, request.sandboxConfig, context.signal);
+      return { containerId: c.id };
+    },
+
+    async startContainer(request, context) {
+      await startContainer(pods, need(request.containerId, 'container_id'), context.signal);
+      return {};
+    },
+
+    async stopContainer(request) {
+      await stopContainer(pods, need(request.containerId, 'container_id'), Number(request.timeout));
+      return {};
+    },
+
+    async removeContainer(request) {
+      await removeContainer(pods, need(request.containerId, 'container_id'));
+      return {};
+    },
+
+    async listContainers(request) {
+      const f = request.filter;
+      const items = listContainers(pods, {
+        id: f?.id || undefined,
+        state: f?.state ? containerStateFromCri[f.state.state] : undefined,
+        podSandboxId: f?.podSandboxId || undefined,
+        labelSelector: f?.labelSelector,
+      });
+      return { containers: items.map(criContainer) };
+    },
+
+    async containerStatus(request) {
+      const c = containerStatus(pods, need(request.containerId, 'container_id'));
+      return { status: criContainerStatus(c), info: request.verbose ? await containerVerboseInfo(c) : {} };
+    },
+
+    async updateContainerResources(request) {
+      await updateContainerResources(pods, need(request.containerId, 'container_id'), request.linux);
+      return {};
+    },
+
+    async reopenContainerLog(request) {
+      await reopenContainerLog(pods, need(request.containerId, 'container_id'));
+      return {};
+    },
+
+    async execSync(request, context) {
+      const r = await execSync(pods, need(request.containerId, 'container_id'), request.cmd, Number(request.timeout), context.signal);
+      return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
     },
   };
 }

@@ -25,8 +25,9 @@ export interface SandboxRecord {
   cgroupParent: string;
   /** Per-pod files bind-mounted into its containers. */
   files: { dir: string; resolvConf?: string; hosts?: string; hostname?: string; shm?: string };
-  /** When the pod shares one PID namespace: the infra container that holds it. */
+  /** When the pod shares one PID namespace: the infra container that holds it, and its pid. */
   infraContainerId?: string;
+  infraPid?: number;
   /** Network attached and not yet torn down. */
   networkAttached: boolean;
 }
