@@ -17,6 +17,7 @@ import { createLogger, type Logger } from '../util/logger.ts';
 import type { Command } from './command.ts';
 import { openImageSubsystem } from './daemon-images.ts';
 import { openPodSubsystem } from './daemon-pods.ts';
+import { detectCgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 
 const DEFAULT_CONFIG_FILE = '/etc/berth/config.toml';
 
@@ -73,7 +74,7 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
   const images = await openImageSubsystem(config, logger);
   const pods = await openPodSubsystem(config, images.meta, images.service, logger);
   const bindings = [
-    bindService(RuntimeService, runtimeServiceHandlers({ config, pods })),
+    bindService(RuntimeService, runtimeServiceHandlers({ config, pods, cgroups: await detectCgroupLayout() })),
     bindService(ImageService, imageServiceHandlers(images.service)),
     bindService(
       Images,

@@ -10,6 +10,9 @@ import { startContainer } from '../services/container-start.ts';
 import { stopContainer } from '../services/container-stop.ts';
 import { reopenContainerLog, updateContainerResources } from '../services/container-update.ts';
 import type { PodDeps } from '../services/pod-deps.ts';
+import { containerStats, podStats } from '../services/stats.ts';
+import type { CgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
+import { criContainerStats, criPodSandboxStats } from './stats-convert.ts';
 import { CRI_API_VERSION, KUBELET_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION, runtimeConditions } from '../services/runtime-info.ts';
 import { removePodSandbox } from '../services/sandbox-remove.ts';
 import { runPodSandbox } from '../services/sandbox-run.ts';
@@ -31,6 +34,7 @@ import {
 export interface RuntimeServiceDeps {
   config: Config;
   pods: PodDeps;
+  cgroups: CgroupLayout;
 }
 
 function need(value: string, what: string): string {
@@ -144,6 +148,30 @@ export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<Servic
     async reopenContainerLog(request) {
       await reopenContainerLog(pods, need(request.containerId, 'container_id'));
       return {};
+    },
+
+    async containerStats(request) {
+      const c = containerStatus(pods, need(request.containerId, 'container_id'));
+      return { stats: criContainerStats(await containerStats(pods, deps.cgroups, c), pods.images.snapshotRoot) };
+    },
+
+    async listContainerStats(request) {
+      const f = request.filter;
+      const items = listContainers(pods, { id: f?.id || undefined, podSandboxId: f?.podSandboxId || undefined, labelSelector: f?.labelSelector });
+      const stats = await Promise.all(items.map((c) => containerStats(pods, deps.cgroups, c)));
+      return { stats: stats.map((r) => criContainerStats(r, pods.images.snapshotRoot)) };
+    },
+
+    async podSandboxStats(request) {
+      const s = podSandboxStatus(pods, need(request.podSandboxId, 'pod_sandbox_id'));
+      return { stats: criPodSandboxStats(await podStats(pods, deps.cgroups, s), pods.images.snapshotRoot) };
+    },
+
+    async listPodSandboxStats(request) {
+      const f = request.filter;
+      const items = listPodSandboxes(pods, { id: f?.id || undefined, labelSelector: f?.labelSelector });
+      const stats = await Promise.all(items.map((s) => podStats(pods, deps.cgroups, s)));
+      return { stats: stats.map((r) => criPodSandboxStats(r, pods.images.snapshotRoot)) };
     },
 
     async execSync(request, context) {

@@ -13,6 +13,10 @@ import { containerConfig, podNamespaceOptions } from './cri-spec-input.ts';
 import { containerName, newId, nowNanos } from './names.ts';
 import type { PodDeps } from './pod-deps.ts';
 
+export function defaultCgroupParent(deps: PodDeps): string {
+  return deps.config.cgroup_driver === 'systemd' ? 'berth.slice' : '/berth';
+}
+
 export function snapshotKey(id: string): string {
   return `container-${id}`;
 }
@@ -76,7 +80,8 @@ export async function createContainer(
           uid: pod.metadata.uid,
           hostname: sandboxConfig?.hostname || '',
           privileged: sandboxConfig?.linux?.securityContext?.privileged,
-          cgroupParent: pod.cgroupParent,
+          // Without a parent the runtime would nest the container in the daemon's own cgroups.
+          cgroupParent: pod.cgroupParent || defaultCgroupParent(deps),
           namespacePaths: {
             network: pod.namespaces.net,
             ipc: pod.namespaces.ipc,

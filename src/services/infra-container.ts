@@ -33,7 +33,7 @@ export async function startInfraContainer(
   await mkdir(rootfs, { recursive: true, mode: 0o700 });
   undo.push('infra bundle', () => rm(dir, { recursive: true, force: true }));
   const key = `sandbox-${id}`;
-  const mounts = await deps.images.snapshotter.view(key, image.chainIds.at(-1), { 'berth/sandbox': id });
+  const mounts = await deps.images.snapshotter.prepare(key, image.chainIds.at(-1), { 'berth/sandbox': id });
   undo.push('infra snapshot', () => deps.images.snapshotter.remove(key));
   await mountAll(mounts, rootfs, signal);
   undo.push('infra rootfs', () => unmount(rootfs, { detach: true }));

@@ -9,6 +9,7 @@ import type { NetworkPod } from '../network/pod-network.ts';
 import type { SandboxRecord } from '../store/pod-store.ts';
 import { withCleanup } from '../util/cleanup-stack.ts';
 import { podNamespaceOptions, securityProfile } from './cri-spec-input.ts';
+import { defaultCgroupParent } from './container-create.ts';
 import { startInfraContainer } from './infra-container.ts';
 import { checkPodMetadata, newId, nowNanos, sandboxName } from './names.ts';
 import type { PodDeps } from './pod-deps.ts';
@@ -113,7 +114,7 @@ export async function runPodSandbox(deps: PodDeps, config: PodSandboxConfig, han
             namespace: metadata.namespace,
             uid: metadata.uid,
             hostname,
-            cgroupParent: record.cgroupParent,
+            cgroupParent: record.cgroupParent || defaultCgroupParent(deps),
             namespacePaths: { network: namespaces.net, ipc: namespaces.ipc, uts: namespaces.uts },
             shmPath: files.shm,
             resolvConfPath: files.resolvConf,
