@@ -9,11 +9,17 @@ cd "$top"
 for extra in "$top"/scripts/install-test-deps-*.sh; do [ -x "$extra" ] && "$extra"; done
 
 export PATH="$top/node_modules/.bin:$PATH"
+# Every stage runs; the script fails at the end if any did.
+failed=()
 echo "== type check"
-tsc -p .
+tsc -p . || failed+=("type check")
 echo "== lint"
-biome check --diagnostic-level=error src test bench scripts
+biome check --diagnostic-level=error src test bench scripts || failed+=("lint")
 echo "== tests"
 mapfile -t files < <(find src test bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 node --disable-warning=ExperimentalWarning --test --test-concurrency=2 --test-timeout=600000 \
-  --test-reporter=spec "$@" "${files[@]}"
+  --test-reporter=spec "$@" "${files[@]}" || failed+=("tests")
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi

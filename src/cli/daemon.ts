@@ -11,13 +11,13 @@ import { imageServiceHandlers } from '../cri/image-service.ts';
 import { runtimeServiceHandlers } from '../cri/runtime-service.ts';
 import { bindService, startCriServer } from '../cri/server.ts';
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
+import { detectCgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 import { importImages } from '../services/image-import.ts';
 import { pullImage } from '../services/image-pull.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import type { Command } from './command.ts';
 import { openImageSubsystem } from './daemon-images.ts';
 import { openPodSubsystem } from './daemon-pods.ts';
-import { detectCgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 
 const DEFAULT_CONFIG_FILE = '/etc/berth/config.toml';
 

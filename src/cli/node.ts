@@ -37,7 +37,8 @@ export const nodeCommand: Command = {
     }
     if (values.kubeconfig) throw unimplemented('api-server-mode', 'API-server mode (--kubeconfig) is not built yet; use --manifests');
     const port = values.port === undefined ? undefined : Number(values.port);
-    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw invalidArgument('bad-flag', `--port: not a port: ${values.port}`);
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+      throw invalidArgument('bad-flag', `--port: not a port: ${values.port}`);
     const logger = createLogger(values['log-level'] ?? 'info');
     const nodeName = values['node-name'] ?? os.hostname().toLowerCase();
     const nodeIP = values['node-ip'] ?? defaultNodeAddress();

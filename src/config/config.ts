@@ -149,7 +149,8 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     if (typeof doc.default_runtime !== 'string') r.fail('default_runtime', 'must be a runtime handler name');
     c.default_runtime = doc.default_runtime as string;
   }
-  if (!(c.default_runtime in c.runtimes)) r.fail('default_runtime', `"${c.default_runtime}" is not one of the runtimes (${Object.keys(c.runtimes).join(', ')})`);
+  if (!(c.default_runtime in c.runtimes))
+    r.fail('default_runtime', `"${c.default_runtime}" is not one of the runtimes (${Object.keys(c.runtimes).join(', ')})`);
   if ('root' in doc) c.root = r.absPath(doc.root, 'root');
   if ('state' in doc) c.state = r.absPath(doc.state, 'state');
   if ('socket' in doc) c.socket = r.absPath(doc.socket, 'socket');

@@ -3,11 +3,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerRecord, ContainerState, SandboxRecord, SandboxState } from '../store/pod-store.ts';
 import {
-  ContainerState as CriContainerState,
   type ContainerConfig,
-  PodSandboxState,
-  type PodSandboxConfig,
+  ContainerState as CriContainerState,
   NamespaceMode,
+  type PodSandboxConfig,
+  PodSandboxState,
 } from './gen/runtime/v1/api_pb.js';
 
 export const sandboxStateToCri: Record<SandboxState, PodSandboxState> = {
@@ -67,17 +67,20 @@ export function criPodSandboxStatus(s: SandboxRecord) {
 
 export function sandboxVerboseInfo(s: SandboxRecord): Record<string, string> {
   return {
-    info: JSON.stringify({
-      pid: s.infraPid ?? 0,
-      netNamespace: s.namespaces.net ?? '',
-      namespaces: s.namespaces,
-      netNamespaceClosed: s.state !== 'ready',
-      networkAttached: s.networkAttached,
-      runtimeHandler: s.runtimeHandler,
-      infraContainer: s.infraContainerId ?? '',
-      files: s.files,
-      config: s.config,
-    }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)),
+    info: JSON.stringify(
+      {
+        pid: s.infraPid ?? 0,
+        netNamespace: s.namespaces.net ?? '',
+        namespaces: s.namespaces,
+        netNamespaceClosed: s.state !== 'ready',
+        networkAttached: s.networkAttached,
+        runtimeHandler: s.runtimeHandler,
+        infraContainer: s.infraContainerId ?? '',
+        files: s.files,
+        config: s.config,
+      },
+      (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
+    ),
   };
 }
 
@@ -114,17 +117,20 @@ export function criContainerStatus(c: ContainerRecord) {
 export async function containerVerboseInfo(c: ContainerRecord): Promise<Record<string, string>> {
   const runtimeSpec = await readFile(path.join(c.bundle, 'config.json'), 'utf8').then(JSON.parse, () => undefined);
   return {
-    info: JSON.stringify({
-      sandboxID: c.sandboxId,
-      pid: c.pid,
-      conmonPid: c.conmonPid,
-      removing: false,
-      snapshotKey: c.snapshotKey,
-      snapshotter: 'overlayfs',
-      runtimeType: c.runtimeHandler,
-      bundle: c.bundle,
-      config: c.config,
-      runtimeSpec,
-    }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)),
+    info: JSON.stringify(
+      {
+        sandboxID: c.sandboxId,
+        pid: c.pid,
+        conmonPid: c.conmonPid,
+        removing: false,
+        snapshotKey: c.snapshotKey,
+        snapshotter: 'overlayfs',
+        runtimeType: c.runtimeHandler,
+        bundle: c.bundle,
+        config: c.config,
+        runtimeSpec,
+      },
+      (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
+    ),
   };
 }

@@ -2,22 +2,21 @@
 // kubelet falls back only on that code).
 import type { Config } from '../config/config.ts';
 import { invalidArgument } from '../errors/errors.ts';
-import { containerStatus, listContainers } from '../services/container-status.ts';
+import type { CgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 import { createContainer } from '../services/container-create.ts';
 import { execSync } from '../services/container-exec-sync.ts';
 import { removeContainer } from '../services/container-remove.ts';
 import { startContainer } from '../services/container-start.ts';
+import { containerStatus, listContainers } from '../services/container-status.ts';
 import { stopContainer } from '../services/container-stop.ts';
 import { reopenContainerLog, updateContainerResources } from '../services/container-update.ts';
 import type { PodDeps } from '../services/pod-deps.ts';
-import { containerStats, podStats } from '../services/stats.ts';
-import type { CgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
-import { criContainerStats, criPodSandboxStats } from './stats-convert.ts';
 import { CRI_API_VERSION, KUBELET_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION, runtimeConditions } from '../services/runtime-info.ts';
 import { removePodSandbox } from '../services/sandbox-remove.ts';
 import { runPodSandbox } from '../services/sandbox-run.ts';
 import { listPodSandboxes, podSandboxStatus } from '../services/sandbox-status.ts';
 import { stopPodSandbox } from '../services/sandbox-stop.ts';
+import { containerStats, podStats } from '../services/stats.ts';
 import { CgroupDriver, type RuntimeService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 import {
@@ -30,6 +29,7 @@ import {
   sandboxStateFromCri,
   sandboxVerboseInfo,
 } from './pod-convert.ts';
+import { criContainerStats, criPodSandboxStats } from './stats-convert.ts';
 
 export interface RuntimeServiceDeps {
   config: Config;
@@ -46,7 +46,12 @@ export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<Servic
   const { pods, config } = deps;
   return {
     async version() {
-      return { version: KUBELET_API_VERSION, runtimeName: RUNTIME_NAME, runtimeVersion: RUNTIME_VERSION, runtimeApiVersion: CRI_API_VERSION };
+      return {
+        version: KUBELET_API_VERSION,
+        runtimeName: RUNTIME_NAME,
+        runtimeVersion: RUNTIME_VERSION,
+        runtimeApiVersion: CRI_API_VERSION,
+      };
     },
 
     async status(request) {
@@ -105,7 +110,13 @@ export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<Servic
 
     async createContainer(request, context) {
       if (!request.config) throw invalidArgument('missing-config', 'CreateContainer needs a config');
-      const c = await createContainer(pods, need(request.podSandboxId, 'pod_sandbox_id'), request.config, request.sandboxConfig, context.signal);
+      const c = await createContainer(
+        pods,
+        need(request.podSandboxId, 'pod_sandbox_id'),
+        request.config,
+        request.sandboxConfig,
+        context.signal,
+      );
       return { containerId: c.id };
     },
 
@@ -157,7 +168,11 @@ export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<Servic
 
     async listContainerStats(request) {
       const f = request.filter;
-      const items = listContainers(pods, { id: f?.id || undefined, podSandboxId: f?.podSandboxId || undefined, labelSelector: f?.labelSelector });
+      const items = listContainers(pods, {
+        id: f?.id || undefined,
+        podSandboxId: f?.podSandboxId || undefined,
+        labelSelector: f?.labelSelector,
+      });
       const stats = await Promise.all(items.map((c) => containerStats(pods, deps.cgroups, c)));
       return { stats: stats.map((r) => criContainerStats(r, pods.images.snapshotRoot)) };
     },

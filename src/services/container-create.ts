@@ -34,7 +34,8 @@ export async function createContainer(
   const imageSpec = config.image?.image ?? '';
   if (imageSpec === '') throw invalidArgument('bad-image', 'the container config names no image');
   const image = deps.images.images.resolve(imageSpec);
-  if (!image) throw notFound('image-not-found', `image "${imageSpec}" is not present on the node; pull it first`, { fields: { image: imageSpec } });
+  if (!image)
+    throw notFound('image-not-found', `image "${imageSpec}" is not present on the node; pull it first`, { fields: { image: imageSpec } });
   const imageConfig = await deps.images.readConfig(image.config.digest);
   const metadata = { name: config.metadata.name, attempt: config.metadata.attempt };
   const id = newId();

@@ -7,7 +7,13 @@ import { runtimeFor } from './pod-deps.ts';
 /** CRI-O's bound on ExecSync output, per stream. */
 export const EXEC_SYNC_MAX_OUTPUT = 16 * 1024 * 1024;
 
-export async function execSync(deps: PodDeps, idOrPrefix: string, cmd: string[], timeoutSeconds: number, signal?: AbortSignal): Promise<ExecSyncResult> {
+export async function execSync(
+  deps: PodDeps,
+  idOrPrefix: string,
+  cmd: string[],
+  timeoutSeconds: number,
+  signal?: AbortSignal,
+): Promise<ExecSyncResult> {
   if (cmd.length === 0) throw invalidArgument('bad-command', 'ExecSync needs a command');
   const c = deps.store.findContainer(idOrPrefix);
   if (c.state !== 'running') throw failedPrecondition('container-not-running', `container ${c.id} is not running`);
@@ -17,7 +23,9 @@ export async function execSync(deps: PodDeps, idOrPrefix: string, cmd: string[],
     signal,
   );
   if (result.timedOut) {
-    throw deadlineExceeded('exec-timeout', `command ${JSON.stringify(cmd)} timed out after ${timeoutSeconds}s`, { fields: { timeoutSeconds } });
+    throw deadlineExceeded('exec-timeout', `command ${JSON.stringify(cmd)} timed out after ${timeoutSeconds}s`, {
+      fields: { timeoutSeconds },
+    });
   }
   return result;
 }

@@ -18,11 +18,23 @@ export async function startContainer(deps: PodDeps, idOrPrefix: string, signal?:
     const config = c.config as { stdin?: boolean; stdinOnce?: boolean; tty?: boolean };
     try {
       const created = await runtime.create(
-        { id: c.id, bundle: c.bundle, logPath: c.logPath || `${c.bundle}/container.log`, stdin: config.stdin, stdinOnce: config.stdinOnce, tty: config.tty },
+        {
+          id: c.id,
+          bundle: c.bundle,
+          logPath: c.logPath || `${c.bundle}/container.log`,
+          stdin: config.stdin,
+          stdinOnce: config.stdinOnce,
+          tty: config.tty,
+        },
         signal,
       );
       await runtime.start(c.id, signal);
-      const running = deps.store.updateContainer(c.id, { state: 'running', startedAt: nowNanos(), pid: created.pid, conmonPid: created.conmonPid });
+      const running = deps.store.updateContainer(c.id, {
+        state: 'running',
+        startedAt: nowNanos(),
+        pid: created.pid,
+        conmonPid: created.conmonPid,
+      });
       watchExit(deps, running);
       return running;
     } catch (e) {

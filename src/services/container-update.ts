@@ -23,7 +23,11 @@ export function ociResources(r: LinuxContainerResources): LinuxResources {
   return out;
 }
 
-export async function updateContainerResources(deps: PodDeps, idOrPrefix: string, resources: LinuxContainerResources | undefined): Promise<void> {
+export async function updateContainerResources(
+  deps: PodDeps,
+  idOrPrefix: string,
+  resources: LinuxContainerResources | undefined,
+): Promise<void> {
   const c = deps.store.findContainer(idOrPrefix);
   if (!resources) return;
   await deps.locks.run(c.id, async () => {

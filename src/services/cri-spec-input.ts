@@ -1,23 +1,23 @@
 // CRI messages → the plain inputs of the OCI spec builders (src/runtime/spec/spec-input.ts).
 import {
   type ContainerConfig,
+  type SecurityProfile as CriSecurityProfile,
   type LinuxContainerResources,
   type LinuxContainerSecurityContext,
   MountPropagation,
   NamespaceMode,
   type NamespaceOption,
   type PodSandboxConfig,
-  type SecurityProfile as CriSecurityProfile,
   SecurityProfile_ProfileType,
 } from '../cri/gen/runtime/v1/api_pb.js';
 import { profileFromLegacyPath } from '../runtime/spec/seccomp.ts';
 import type {
   ContainerConfigInput,
   ContainerSecurityInput,
-  NamespaceMode as SpecNamespaceMode,
   NamespaceOptionsInput,
   ResourcesInput,
   SecurityProfile,
+  NamespaceMode as SpecNamespaceMode,
 } from '../runtime/spec/spec-input.ts';
 
 const NAMESPACE_MODES: Record<number, SpecNamespaceMode> = {

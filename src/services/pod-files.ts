@@ -20,7 +20,8 @@ export interface PodFiles {
 }
 
 const SHM_SIZE = '65536k';
-const DEFAULT_HOSTS = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
+const DEFAULT_HOSTS =
+  '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
 
 /** resolv.conf text from the pod's DNS config; limits as glibc reads them (6 searches, 3 servers). */
 export function resolvConfText(dns: DnsInput): string {

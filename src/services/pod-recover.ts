@@ -31,7 +31,14 @@ export async function recoverPods(deps: PodDeps): Promise<{ running: number; exi
   for (const s of deps.store.sandboxes()) {
     if (s.state !== 'ready') continue;
     const paths = [s.namespaces.net, s.namespaces.ipc, s.namespaces.uts].filter((p): p is string => p !== undefined);
-    const present = await Promise.all(paths.map((p) => access(p).then(() => true, () => false)));
+    const present = await Promise.all(
+      paths.map((p) =>
+        access(p).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     const infraAlive = !s.infraContainerId || (known.get(s.infraContainerId)?.status ?? 'stopped') !== 'stopped';
     if (present.every(Boolean) && infraAlive) continue;
     deps.store.updateSandbox(s.id, { state: 'notready' });

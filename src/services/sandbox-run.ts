@@ -8,8 +8,8 @@ import { createPodNamespaces, removePodNamespaces } from '../network/pod-namespa
 import type { NetworkPod } from '../network/pod-network.ts';
 import type { SandboxRecord } from '../store/pod-store.ts';
 import { withCleanup } from '../util/cleanup-stack.ts';
-import { podNamespaceOptions, securityProfile } from './cri-spec-input.ts';
 import { defaultCgroupParent } from './container-create.ts';
+import { podNamespaceOptions, securityProfile } from './cri-spec-input.ts';
 import { startInfraContainer } from './infra-container.ts';
 import { checkPodMetadata, newId, nowNanos, sandboxName } from './names.ts';
 import type { PodDeps } from './pod-deps.ts';
@@ -41,7 +41,12 @@ export function networkPod(s: SandboxRecord, config: PodSandboxConfig | undefine
   };
 }
 
-export async function runPodSandbox(deps: PodDeps, config: PodSandboxConfig, handler: string, signal?: AbortSignal): Promise<SandboxRecord> {
+export async function runPodSandbox(
+  deps: PodDeps,
+  config: PodSandboxConfig,
+  handler: string,
+  signal?: AbortSignal,
+): Promise<SandboxRecord> {
   const metadata = checkPodMetadata(config.metadata);
   const runtimeHandler = resolveHandler(deps, handler);
   const ns = podNamespaceOptions(config);
@@ -71,7 +76,9 @@ export async function runPodSandbox(deps: PodDeps, config: PodSandboxConfig, han
       const files = await createPodFiles({
         dir: deps.paths.pod(id),
         hostname,
-        dns: config.dnsConfig ? { servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options } : undefined,
+        dns: config.dnsConfig
+          ? { servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options }
+          : undefined,
         hostNetwork,
         ownIpc: !hostIpc,
       });

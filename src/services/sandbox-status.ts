@@ -16,7 +16,12 @@ export function matchesLabels(labels: Record<string, string>, selector: Record<s
 export function listPodSandboxes(deps: PodDeps, filter: SandboxFilter = {}): SandboxRecord[] {
   return deps.store
     .sandboxes()
-    .filter((s) => (!filter.id || s.id.startsWith(filter.id)) && (!filter.state || s.state === filter.state) && matchesLabels(s.labels, filter.labelSelector))
+    .filter(
+      (s) =>
+        (!filter.id || s.id.startsWith(filter.id)) &&
+        (!filter.state || s.state === filter.state) &&
+        matchesLabels(s.labels, filter.labelSelector),
+    )
     .sort((a, b) => (BigInt(a.createdAt) < BigInt(b.createdAt) ? -1 : 1));
 }
 

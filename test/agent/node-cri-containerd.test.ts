@@ -17,7 +17,7 @@ import { createLogger, silentLogger } from '../../src/util/logger.ts';
 import { pushImage } from '../support/image-builder.ts';
 import { freePort } from '../support/ports.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { containerdUnavailable, startContainerd, type TestContainerd } from './support/containerd.ts';
+import { startContainerd, type TestContainerd } from './support/containerd.ts';
 import { busyboxImage, pauseImage } from './support/images.ts';
 import { waitFor } from './support/wait-for.ts';
 
@@ -84,7 +84,7 @@ spec:
     - {name: main, image: busybox:1.36, command: [sh, -c, "exit 3"]}
 `;
 
-describe('berth node, cri provider, containerd', { skip: containerdUnavailable(), timeout: 300_000 }, () => {
+describe('berth node, cri provider, containerd', { timeout: 300_000 }, () => {
   let dir: string;
   let manifests: string;
   let registry: TestRegistry | undefined;

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { tabTable } from '../../src/cli/container-output.ts';
 import { busyboxLikeImage, type ImageSpec, pushImage } from '../support/image-builder.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { containerdUnavailable, startContainerd, type TestContainerd } from './support/containerd.ts';
+import { startContainerd, type TestContainerd } from './support/containerd.ts';
 
 const BERTH = path.resolve(import.meta.dirname, '..', '..', 'bin', 'berth');
 const LONG_LINE = 'x'.repeat(40_000); // containerd cuts lines at 16 KiB: P, P, F records
@@ -54,7 +54,7 @@ function assertLaidOut(table: string): string[][] {
   return rows;
 }
 
-describe('berth pod and container commands against containerd', { skip: containerdUnavailable(), timeout: 300_000 }, () => {
+describe('berth pod and container commands against containerd', { timeout: 300_000 }, () => {
   let dir = '';
   let registry: TestRegistry | undefined;
   let containerd: TestContainerd | undefined;

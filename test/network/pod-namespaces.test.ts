@@ -46,7 +46,8 @@ function inside(enter: string[], script: string): Promise<string> {
   return must('nsenter', [...enter, '--', 'sh', '-c', script]);
 }
 
-describe('pod namespaces', { skip: !asRoot && 'needs root' }, () => {
+describe('pod namespaces', () => {
+  before(() => assert.ok(asRoot, 'these tests need root'));
   test('net, IPC and UTS are new, the hostname and sysctls are set, lo is up; removal leaves no mount', async () => {
     const paths = await createPodNamespaces({
       root,

@@ -156,7 +156,8 @@ after(async () => {
   );
 });
 
-describe('pod network over real CNI plugins', { skip: !asRoot && 'needs root and /usr/lib/cni' }, () => {
+describe('pod network over real CNI plugins', () => {
+  before(() => assert.ok(asRoot, 'these tests need root and /usr/lib/cni'));
   test('setUp gives an IP in the subnet; host reaches the pod directly and through a host port on 127.0.0.1; tearDown leaves nothing', async (t) => {
     const hostPort = await freePort();
     const { pod, paths } = await newPod(full, [{ containerPort: 8080, hostPort, hostIp: '127.0.0.1', protocol: 'TCP' }]);

@@ -91,7 +91,7 @@ after(async () => {
 });
 
 if (skip) {
-  test('ConmonRuntime with runc', { skip }, () => {});
+  test('ConmonRuntime with runc: prerequisites', () => assert.fail(`prerequisites missing: ${skip}`));
 } else {
   ociRuntimeSuite('ConmonRuntime with runc', async () => {
     const env = await makeEnv();
