@@ -1,6 +1,7 @@
 #!/bin/bash
 # The main job on its defaults: install everything, start berth daemon (config /etc/berth/config.toml
-# when present, else the defaults), and load a sample image built from Debian's busybox — offline.
+# when present, else the defaults), load a sample image built from Debian's busybox and run a
+# sample pod from it — offline.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -24,7 +25,22 @@ sample=/var/lib/berth-sample/busybox.tar
 mkdir -p "$(dirname "$sample")"
 [ -f "$sample" ] || "$top/node_modules/node/bin/node" "$top/scripts/sample-image.ts" "$sample" >/dev/null
 "$berth" image import "$sample"
+
+if [ -z "$("$berth" pods --name berth-sample --state ready -q)" ]; then
+  pod=$("$berth" runp "$top/scripts/sample/pod.json")
+  ctr=$("$berth" create --no-pull "$pod" "$top/scripts/sample/container.json" "$top/scripts/sample/pod.json")
+  "$berth" start "$ctr" >/dev/null
+  sleep 1
+fi
 echo
 "$berth" images
 echo
-echo "berth daemon is running on unix://$sock; try: $berth info, $berth pull IMAGE, crictl -r unix://$sock images"
+"$berth" pods
+echo
+"$berth" ps
+ctr=$("$berth" ps --name hello -q | head -1)
+echo
+"$berth" logs --tail 3 "$ctr"
+"$berth" exec -s "$ctr" sh -c 'echo "inside: $(hostname), $(ip -4 -o addr show eth0 | awk "{print \$4}")"'
+echo
+echo "berth daemon is running on unix://$sock; try: $berth info, $berth ps, $berth logs -f '$ctr', crictl -r unix://$sock pods"
