@@ -34,7 +34,12 @@ export async function startCriServer(socket: string, bindings: ServiceBinding[],
   // Connections are accepted here and injected into the gRPC server, through the rewrite that lets
   // older clients (which send the socket path as :authority) in.
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const listener = net.createServer((conn) => injector.injectConnection(new AuthorityFixingStream(conn)));
+  const connections = new Set<net.Socket>();
+  const listener = net.createServer((conn) => {
+    connections.add(conn);
+    conn.once('close', () => connections.delete(conn));
+    injector.injectConnection(new AuthorityFixingStream(conn));
+  });
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(socket, () => resolve());
@@ -43,20 +48,18 @@ export async function startCriServer(socket: string, bindings: ServiceBinding[],
   logger.info({ socket }, 'serving CRI');
 
   return {
-    close: (graceMs = 10_000) =>
-      new Promise<void>((resolve) => {
-        listener.close();
-        const timer = setTimeout(() => {
-          injector.destroy();
-          server.forceShutdown();
-        }, graceMs);
-        injector.drain(graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          injector.destroy();
-          resolve();
-        });
-      }).finally(() => rm(socket, { force: true })),
+    // grpc-js's tryShutdown does not wait for calls on injected connections: drain (GOAWAY), then
+    // wait for the clients to close their connections, up to the grace period.
+    async close(graceMs = 10_000) {
+      listener.close();
+      injector.drain(graceMs);
+      const deadline = Date.now() + graceMs;
+      while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      injector.destroy();
+      server.forceShutdown();
+      for (const c of connections) c.destroy();
+      await rm(socket, { force: true });
+    },
   };
 }
 

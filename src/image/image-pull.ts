@@ -17,7 +17,7 @@ import {
 import { type Platform, selectManifest } from '../oci/platform.ts';
 import { type ImageReference, parseReference } from '../oci/reference.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
-import { type KeyedLock, SingleFlight } from '../util/keyed-lock.ts';
+import { type KeyedLock, SharedRun } from '../util/keyed-lock.ts';
 import type { Logger } from '../util/logger.ts';
 import { type Leases, Semaphore } from '../util/semaphore.ts';
 import type { ImageRecord, ImageStore } from './image-store.ts';
@@ -63,8 +63,8 @@ export interface ImagePullerDeps {
 
 export class ImagePuller {
   #deps: ImagePullerDeps;
-  #pulls = new SingleFlight<ImageRecord>();
-  #downloads = new SingleFlight<void>();
+  #pulls = new SharedRun<ImageRecord>();
+  #downloads = new SharedRun<void>();
   #downloadSlots: Semaphore;
 
   constructor(deps: ImagePullerDeps) {
@@ -78,7 +78,7 @@ export class ImagePuller {
     const key = `${ref.string()}#${createHash('sha256')
       .update(JSON.stringify(options.auth ?? {}))
       .digest('hex')}`;
-    return this.#pulls.run(key, () => this.#pull(ref, options));
+    return this.#pulls.run(key, options.signal, (signal) => this.#pull(ref, { ...options, signal }));
   }
 
   async #pull(ref: ImageReference, options: PullOptions): Promise<ImageRecord> {
@@ -150,7 +150,8 @@ export class ImagePuller {
 
       const record: ImageRecord = {
         id: manifest.config.digest as Digest,
-        repoTags: ref.tag !== undefined ? [ref.repository().withTag(ref.tag).string()] : [],
+        // With name:tag@digest the registry never confirmed the tag: keep only the digest (as containerd).
+        repoTags: ref.tag !== undefined && ref.digest === undefined ? [ref.repository().withTag(ref.tag).string()] : [],
         repoDigests: [ref.withDigest(top.digest).string()],
         manifest: { digest: manifestDesc.digest as Digest, mediaType: manifestDesc.mediaType, size: manifestBytes.length },
         config: { digest: manifest.config.digest as Digest, size: manifest.config.size },
@@ -200,14 +201,14 @@ export class ImagePuller {
     const { content, registry } = this.#deps;
     const event = (phase: 'waiting' | 'downloading' | 'downloaded' | 'exists', written: number) =>
       options.onEvent?.({ kind: 'layer', digest: layer.digest, phase, written, total: layer.size });
-    return this.#downloads.run(layer.digest, async () => {
+    return this.#downloads.run(layer.digest, request.signal, async (signal) => {
       if (await content.info(layer.digest)) return event('exists', layer.size);
       event('waiting', 0);
       await this.#downloadSlots.run(async () => {
         if (await content.info(layer.digest)) return;
-        const body = await registry.fetchBlob(endpoint, ref.path, layer, request);
+        const body = await registry.fetchBlob(endpoint, ref.path, layer, { ...request, signal });
         event('downloading', 0);
-        await content.ingest(layer, body, { signal: request.signal, onProgress: (n) => event('downloading', n) });
+        await content.ingest(layer, body, { signal, onProgress: (n) => event('downloading', n) });
       });
       event('downloaded', layer.size);
     });

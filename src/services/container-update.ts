@@ -1,11 +1,20 @@
 // UpdateContainerResources and ReopenContainerLog.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { LinuxContainerResources } from '../cri/gen/runtime/v1/api_pb.js';
 import { failedPrecondition } from '../errors/errors.ts';
+import type { RuntimeSpec } from '../oci/runtime-spec.ts';
 import type { LinuxResources } from '../runtime/oci/oci-runtime.ts';
+import { writeFileAtomic } from '../util/atomic-file.ts';
 import type { PodDeps } from './pod-deps.ts';
 import { runtimeFor } from './pod-deps.ts';
 
-export function ociResources(r: LinuxContainerResources): LinuxResources {
+/**
+ * CRI resources as `runc update` takes them. As at create (runtime/spec/resources.ts): with a memory
+ * limit and no swap limit, swap = limit where the node accounts swap. Without that, raising the
+ * memory limit above the memory+swap limit set at create fails in the kernel (EINVAL on cgroup v1).
+ */
+export function ociResources(r: LinuxContainerResources, options: { swapAvailable?: boolean } = {}): LinuxResources {
   const out: LinuxResources = {};
   const cpu: NonNullable<LinuxResources['cpu']> = {};
   if (r.cpuShares > 0n) cpu.shares = Number(r.cpuShares);
@@ -16,7 +25,9 @@ export function ociResources(r: LinuxContainerResources): LinuxResources {
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
   if (r.memoryLimitInBytes > 0n) {
     out.memory = { limit: Number(r.memoryLimitInBytes) };
-    if (r.memorySwapLimitInBytes > 0n) out.memory.swap = Number(r.memorySwapLimitInBytes);
+    if (options.swapAvailable === true) {
+      out.memory.swap = Number(r.memorySwapLimitInBytes > 0n ? r.memorySwapLimitInBytes : r.memoryLimitInBytes);
+    }
   }
   if (r.hugepageLimits.length > 0) out.hugepageLimits = r.hugepageLimits.map((h) => ({ pageSize: h.pageSize, limit: Number(h.limit) }));
   if (Object.keys(r.unified).length > 0) out.unified = r.unified;
@@ -31,11 +42,22 @@ export async function updateContainerResources(
   const c = deps.store.findContainer(idOrPrefix);
   if (!resources) return;
   await deps.locks.run(c.id, async () => {
-    if (c.state === 'running') await runtimeFor(deps, c.runtimeHandler).update(c.id, ociResources(resources));
-    else if (c.state !== 'created') throw failedPrecondition('container-not-running', `container ${c.id} is ${c.state}`);
+    const update = ociResources(resources, { swapAvailable: deps.host.swapAvailable });
+    if (c.state === 'running') await runtimeFor(deps, c.runtimeHandler).update(c.id, update);
+    else if (c.state === 'created') await updateBundleResources(c.bundle, update);
+    else throw failedPrecondition('container-not-running', `container ${c.id} is ${c.state}`);
     const config = { ...(c.config as object), linux: { ...((c.config as { linux?: object }).linux ?? {}), resources } };
     deps.store.updateContainer(c.id, { config });
   });
+}
+
+/** A created container gets its resources from the bundle at start: they are updated there (devices and pids stay). */
+async function updateBundleResources(bundle: string, update: LinuxResources): Promise<void> {
+  const file = path.join(bundle, 'config.json');
+  const spec = JSON.parse(await readFile(file, 'utf8')) as RuntimeSpec;
+  spec.linux ??= {};
+  spec.linux.resources = { ...spec.linux.resources, ...update };
+  await writeFileAtomic(file, JSON.stringify(spec));
 }
 
 export async function reopenContainerLog(deps: PodDeps, idOrPrefix: string): Promise<void> {

@@ -55,3 +55,36 @@ test('SingleFlight shares one call', async () => {
   assert.equal(x + y, 14);
   assert.equal(calls, 1);
 });
+
+test('SharedRun: one caller giving up does not cancel the others; the last one does', async () => {
+  const { SharedRun } = await import('./keyed-lock.ts');
+  const shared = new SharedRun<string>();
+  let runs = 0;
+  let innerAborted = false;
+  const body = (signal: AbortSignal) => {
+    runs++;
+    return new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => resolve('done'), 50);
+      signal.addEventListener('abort', () => {
+        innerAborted = true;
+        clearTimeout(t);
+        reject(signal.reason);
+      });
+    });
+  };
+  const impatient = new AbortController();
+  const a = shared.run('k', impatient.signal, body);
+  const b = shared.run('k', undefined, body);
+  impatient.abort(new Error('gave up'));
+  await assert.rejects(a, /gave up/);
+  assert.equal(await b, 'done');
+  assert.equal(runs, 1);
+  assert.equal(innerAborted, false);
+
+  const only = new AbortController();
+  const c = shared.run('k2', only.signal, body);
+  only.abort(new Error('bye'));
+  await assert.rejects(c, /bye/);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(innerAborted, true);
+});

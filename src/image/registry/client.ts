@@ -132,7 +132,7 @@ export class RegistryClient {
         const res = await this.#get(endpoint, ref.path, 'manifest', object, ref.domain, options, MANIFEST_ACCEPT.join(', '));
         const announced = res.headers['docker-content-digest'];
         const bytes = await readBody(res.body, res.url.href, this.#maxManifestBytes, this.#readOptions(options));
-        const mediaType = this.#checkManifest(bytes, mediaTypeHeader(res), ref.string());
+        // Bytes named by a digest must hash to it before anything reads them.
         let digest: Digest;
         if (ref.digest !== undefined) {
           verifyBytes(bytes, { digest: ref.digest }, `manifest ${ref.string()} from ${redact(res.url.href)}`);
@@ -140,6 +140,7 @@ export class RegistryClient {
         } else {
           digest = digestOf(bytes, 'sha256');
         }
+        const mediaType = this.#checkManifest(bytes, mediaTypeHeader(res), ref.string());
         const result: ResolvedReference = {
           reference: ref,
           descriptor: { mediaType, digest, size: bytes.byteLength },
