@@ -109,7 +109,7 @@ describe('berth pod and container commands against containerd', { timeout: 300_0
       path.join(dir, 'main.yaml'),
       `metadata: {name: main}
 image: {image: "busybox:1.36"}
-command: [sh, -c, 'trap "exit 0" TERM; echo ready; echo "greeting $GREETING"; echo warn >&2; sleep 0.5; printf "%40000s\\n" "" | tr " " x; while :; do sleep 1; done']
+command: [sh, -c, 'trap "exit 0" TERM; echo ready; echo "greeting $GREETING"; sleep 0.3; echo warn >&2; sleep 0.5; printf "%40000s\\n" "" | tr " " x; while :; do sleep 1; done']
 envs: [{key: GREETING, value: hello}]
 log_path: main/0.log
 labels: {io.kubernetes.pod.name: web}

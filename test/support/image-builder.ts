@@ -563,7 +563,9 @@ export function busyboxLikeImage(opts: FixtureImageOptions = {}): ImageSpec {
     dir('var/'),
     dir('var/log/'),
     file('bin/busybox', readBusybox(), 0o755),
-    ...HARDLINK_APPLETS.map((applet): TarEntry => ({ type: 'hardlink', name: `bin/${applet}`, linkname: 'bin/busybox', mode: 0o755, mtime })),
+    ...HARDLINK_APPLETS.map(
+      (applet): TarEntry => ({ type: 'hardlink', name: `bin/${applet}`, linkname: 'bin/busybox', mode: 0o755, mtime }),
+    ),
     ...SYMLINK_APPLETS.map((name): TarEntry => ({ type: 'symlink', name, linkname: '/bin/busybox', mtime })),
     file(
       'etc/passwd',
