@@ -16,6 +16,9 @@ import type { Process } from '../../oci/runtime-spec.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import type { ExecSyncOptions, ExecSyncResult } from './oci-runtime.ts';
 import { killProcessTree } from './proc.ts';
+
+/** How long the runtime gets to reap a killed exec process before it is killed itself. */
+const REAP_WAIT_MS = 2000;
 import { BoundedBuffer } from './run-command.ts';
 import { classifyRuntimeError, type RuntimeCli, runtimeErrorMessage } from './runtime-cli.ts';
 import { readIntFile } from './state-layout.ts';
@@ -89,7 +92,12 @@ export async function execSync(ctx: ExecSyncContext, options: ExecSyncOptions, s
     const killAll = async (): Promise<void> => {
       // The pid file appears once the process exists; until then only the runtime is there to kill.
       const pid = await readIntFile(pidFile).catch(() => undefined);
-      if (pid !== undefined && pid > 0) await killProcessTree(pid);
+      if (pid !== undefined && pid > 0) {
+        await killProcessTree(pid);
+        // The runtime is the killed process's parent: let it reap it. Killed first, it would leave a
+        // zombie to the container's init, which may never reap it.
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, REAP_WAIT_MS))]);
+      }
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     };
     const interrupt = (why: 'timeout' | 'abort'): void => {
