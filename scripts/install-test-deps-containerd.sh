@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the CLI's integration tests against a real containerd need:
+# Installs what the integration tests against a real containerd (CLI, node agent, benchmarks) need:
 #   containerd                   the CRI runtime the tests start with their own config (Debian's 1.6)
 #   runc                         the OCI runtime containerd uses
 #   containernetworking-plugins  bridge and host-local in /usr/lib/cni

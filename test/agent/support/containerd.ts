@@ -52,7 +52,7 @@ export function containerdUnavailable(): string | undefined {
     '/usr/bin/docker-registry',
     '/bin/busybox',
   ]) {
-    if (!existsSync(file)) return `${file} is missing (run scripts/install-test-deps-agent.sh)`;
+    if (!existsSync(file)) return `${file} is missing (run scripts/install-test-deps-containerd.sh)`;
   }
   return undefined;
 }
