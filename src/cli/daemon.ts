@@ -95,6 +95,7 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
   images.close();
   await releasePid();
   logger.info('stopped');
-  logger.flush();
-  return 0;
+  // Watchers of running containers (which go on running) would keep the event loop alive.
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  process.exit(0);
 }

@@ -66,8 +66,11 @@ export async function createContainer(
       const infraPid = pod.infraPid;
       const input = containerConfig(config);
       const nsOptions = input.securityContext?.namespaceOptions;
-      // A pod without a shared PID namespace (pid mode CONTAINER) gives each container its own.
+      // A pod without a shared PID namespace (pid mode CONTAINER) gives each container its own;
+      // "the pod's" network or IPC namespace of a pod on the host's is the host's.
       if (nsOptions && nsOptions.pid === 'pod' && !infraPid) nsOptions.pid = 'container';
+      if (nsOptions && nsOptions.network === 'pod' && !pod.namespaces.net) nsOptions.network = 'node';
+      if (nsOptions && nsOptions.ipc === 'pod' && !pod.namespaces.ipc) nsOptions.ipc = 'node';
       const spec = await buildContainerSpec({
         id,
         config: input,

@@ -12,10 +12,15 @@ export function exitReason(exit: ExitStatus): string {
 export function recordExit(deps: PodDeps, id: string, exit: ExitStatus): ContainerRecord | undefined {
   const c = deps.store.getContainer(id);
   if (!c || c.state === 'exited') return c;
+  // The exit time comes from the exit file (the kernel's coarse clock); the start time is taken
+  // after the runtime's start returned. A container that exits at once could seem to have ended
+  // before it started: never report that.
+  const exitedAt = BigInt(exit.exitedAt) * 1_000_000n;
+  const startedAt = BigInt(c.startedAt);
   const updated = deps.store.updateContainer(id, {
     state: 'exited',
     exitCode: exit.exitCode,
-    finishedAt: (BigInt(exit.exitedAt) * 1_000_000n).toString(),
+    finishedAt: (exitedAt > startedAt ? exitedAt : startedAt).toString(),
     reason: exitReason(exit),
     message: exit.reason === 'monitor-lost' ? 'the container monitor exited before the container' : c.message,
     pid: 0,

@@ -39,9 +39,11 @@ export async function updateContainerResources(
   idOrPrefix: string,
   resources: LinuxContainerResources | undefined,
 ): Promise<void> {
-  const c = deps.store.findContainer(idOrPrefix);
+  const found = deps.store.findContainer(idOrPrefix);
   if (!resources) return;
-  await deps.locks.run(c.id, async () => {
+  await deps.locks.run(found.id, async () => {
+    // Read again under the lock: a start or stop may have finished while this call waited for it.
+    const c = deps.store.getContainer(found.id) ?? found;
     const update = ociResources(resources, { swapAvailable: deps.host.swapAvailable });
     if (c.state === 'running') await runtimeFor(deps, c.runtimeHandler).update(c.id, update);
     else if (c.state === 'created') await updateBundleResources(c.bundle, update);
