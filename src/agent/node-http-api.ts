@@ -1,6 +1,7 @@
 // The node's HTTP API on loopback, on the kubelet's paths: /healthz, /pods (a v1 PodList with live
-// status, as the kubelet's read-only port serves it) and /containerLogs/{namespace}/{pod}/{container}
-// (follow, tailLines, timestamps, previous, sinceSeconds). Hooks a provider lacks answer 501.
+// status, as the kubelet's read-only port serves it), /metrics (Prometheus text) and
+// /containerLogs/{namespace}/{pod}/{container} (follow, tailLines, timestamps, previous,
+// sinceSeconds). Hooks a provider lacks answer 501.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isBerthError, toBerthError } from '../errors/errors.ts';
@@ -10,6 +11,8 @@ import type { ContainerLogOptions, NodeApiHandler } from './provider.ts';
 
 export interface NodeApiOptions {
   pods: () => Pod[];
+  /** The node's metrics in the Prometheus text format. */
+  metrics?: () => string;
   provider: NodeApiHandler;
   logger: Logger;
   /** Default 127.0.0.1. */
@@ -94,6 +97,11 @@ async function handle(options: NodeApiOptions, req: IncomingMessage, res: Server
   if (url.pathname === '/pods' || url.pathname === '/pods/') {
     const list: PodList = { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: options.pods() };
     return sendJson(res, list);
+  }
+  if (url.pathname === '/metrics' && options.metrics !== undefined) {
+    const text = options.metrics();
+    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+    return void res.end(text);
   }
   const parts = url.pathname.split('/').filter(Boolean);
   if (parts[0] === 'containerLogs' && parts.length === 4) return containerLogs(options, req, res, parts.slice(1), url.searchParams);

@@ -5,6 +5,7 @@ import { initialPodStatus } from './initial-pod-status.ts';
 import { k8sTime } from './k8s-time.ts';
 import type { Pod, PodCondition } from './k8s-types.ts';
 import { podFullName, podUid } from './k8s-types.ts';
+import { NodeMetrics } from './metrics.ts';
 import { type NodeApiServer, startNodeApi } from './node-http-api.ts';
 import { repeatEvery } from './periodic.ts';
 import { Pleg } from './pleg.ts';
@@ -76,12 +77,17 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   const specKeys = new Map<string, string>();
   /** When pods were last terminated, so that a relist that began before cannot bring them back as orphans. */
   const terminatedAt = new Map<string, number>();
+  const metrics = new NodeMetrics();
   const workers = new PodWorkers({
     provider,
     logger,
     timings,
     signal,
     onTerminated: (pod) => terminatedAt.set(podUid(pod), Date.now()),
+    onCallDone: (operation, seconds, ok) => {
+      metrics.podWorkerDuration.observe(seconds, { operation_type: operation });
+      if (!ok) metrics.podWorkerErrors.inc({ operation_type: operation });
+    },
   });
   const prober = new Prober({ provider, logger, signal });
   const probedConditions = new Map<string, PodCondition[]>();
@@ -90,6 +96,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     logger,
     intervalMs: timings.relistMs,
     onPodChanged: (uid) => workers.sync(uid),
+    onRelistDone: (seconds, ok) => {
+      metrics.relistDuration.observe(seconds);
+      if (!ok) metrics.relistErrors.inc();
+    },
     onRelist: (pods, startedAt) => {
       for (const [uid, at] of terminatedAt) if (at < startedAt - 60_000) terminatedAt.delete(uid);
       for (const pod of pods) {
@@ -156,7 +166,9 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   let api: NodeApiServer | undefined;
   if (options.apiPort !== undefined) {
     try {
-      api = await startNodeApi({ pods, provider, logger, port: options.apiPort });
+      const metricsText = () =>
+        metrics.render(pods(), manifests?.problems().filter((p) => p.errors.length > 0).length ?? 0);
+      api = await startNodeApi({ pods, metrics: metricsText, provider, logger, port: options.apiPort });
     } catch (e) {
       controller.abort();
       await Promise.allSettled(loops);

@@ -15,6 +15,8 @@ export interface PlegOptions {
   onRelist: (pods: Pod[], startedAt: number) => void;
   /** A pod appeared, disappeared or one of its containers changed state. */
   onPodChanged: (uid: string) => void;
+  /** After every relist, with how long it took and whether it succeeded (metrics). */
+  onRelistDone?: (seconds: number, ok: boolean) => void;
 }
 
 /** What counts as a change: container identities, states, restart counts, readiness, the pod's IP and phase. */
@@ -51,7 +53,15 @@ export class Pleg {
 
   async relist(signal: AbortSignal): Promise<void> {
     const startedAt = Date.now();
-    const pods = await this.#options.provider.getPods(signal);
+    const started = performance.now();
+    let pods: Pod[];
+    try {
+      pods = await this.#options.provider.getPods(signal);
+    } catch (e) {
+      if (!signal.aborted) this.#options.onRelistDone?.((performance.now() - started) / 1000, false);
+      throw e;
+    }
+    this.#options.onRelistDone?.((performance.now() - started) / 1000, true);
     const fingerprints = new Map<string, string>();
     const statuses = new Map<string, PodStatus>();
     for (const pod of pods) {

@@ -24,6 +24,8 @@ export interface PodWorkersOptions {
   signal: AbortSignal;
   /** Called when a pod's deletePod succeeded. */
   onTerminated?: (pod: Pod) => void;
+  /** Called after every provider call, with how long it took and whether it succeeded (metrics). */
+  onCallDone?: (operation: 'create' | 'update' | 'delete', seconds: number, ok: boolean) => void;
 }
 
 interface Worker {
@@ -152,14 +154,18 @@ export class PodWorkers {
       worker.dirty ||= worker.terminating;
       return;
     }
+    const operation = worker.created ? 'update' : 'create';
+    const started = performance.now();
     try {
       const result: SyncResult | undefined =
         (worker.created ? await provider.updatePod(pod, signal) : await provider.createPod(pod, signal)) ?? undefined;
+      this.#options.onCallDone?.(operation, (performance.now() - started) / 1000, true);
       worker.created = true;
       worker.failures = 0;
       this.#schedule(uid, worker, Math.min(result?.resyncAfterMs ?? timings.resyncMs, timings.resyncMs));
     } catch (e) {
       if (signal.aborted) return;
+      this.#options.onCallDone?.(operation, (performance.now() - started) / 1000, false);
       worker.failures++;
       const delay = this.#retryDelay(worker.failures);
       logger.error(
@@ -172,8 +178,10 @@ export class PodWorkers {
 
   async #terminateStep(uid: string, worker: Worker): Promise<void> {
     const { provider, logger, signal } = this.#options;
+    const started = performance.now();
     try {
       await provider.deletePod(worker.pod, signal);
+      this.#options.onCallDone?.('delete', (performance.now() - started) / 1000, true);
       this.#workers.delete(uid);
       logger.info({ pod: podFullName(worker.pod), uid }, 'pod terminated');
       worker.done.resolve();
@@ -184,6 +192,7 @@ export class PodWorkers {
       }
     } catch (e) {
       if (signal.aborted) return;
+      this.#options.onCallDone?.('delete', (performance.now() - started) / 1000, false);
       worker.failures++;
       const delay = this.#retryDelay(worker.failures);
       logger.error(

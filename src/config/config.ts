@@ -1,5 +1,6 @@
 // The daemon's configuration: TOML on disk, every key with a default, unknown keys refused.
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
 import { invalidArgument } from '../errors/errors.ts';
 import { parseDuration } from '../util/duration.ts';
@@ -33,6 +34,20 @@ export interface Config {
   /** Runtime handlers by RuntimeClass name: the OCI runtime binary of each. */
   runtimes: Record<string, { binary: string }>;
   cgroup_driver: 'cgroupfs' | 'systemd';
+  /** The streaming server behind Exec, Attach and PortForward. */
+  streaming: {
+    /** Listen address; the URLs handed out carry it. */
+    address: string;
+    /** 0 picks a free port. */
+    port: number;
+    /** PEM certificate and key; both set: HTTPS. */
+    tls_cert: string;
+    tls_key: string;
+    /** A stream with no traffic for this long is closed (ms); 0 disables. */
+    idle_timeout_ms: number;
+    /** An unused streaming URL expires after this long (ms). */
+    token_ttl_ms: number;
+  };
 }
 
 export function defaultConfig(): Config {
@@ -49,6 +64,7 @@ export function defaultConfig(): Config {
     default_runtime: 'runc',
     runtimes: { runc: { binary: '/usr/sbin/runc' }, crun: { binary: '/usr/bin/crun' } },
     cgroup_driver: 'cgroupfs',
+    streaming: { address: '127.0.0.1', port: 0, tls_cert: '', tls_key: '', idle_timeout_ms: 4 * 3_600_000, token_ttl_ms: 60_000 },
   };
 }
 
@@ -125,6 +141,7 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     'default_runtime',
     'runtimes',
     'cgroup_driver',
+    'streaming',
   ]);
   if ('sandbox_image' in doc) {
     if (typeof doc.sandbox_image !== 'string' || doc.sandbox_image === '') r.fail('sandbox_image', 'must be an image reference');
@@ -185,6 +202,31 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     r.known(t, 'cni', ['conf_dir', 'bin_dirs']);
     if ('conf_dir' in t) c.cni.conf_dir = r.absPath(t.conf_dir, 'cni.conf_dir');
     if ('bin_dirs' in t) c.cni.bin_dirs = r.pathList(t.bin_dirs, 'cni.bin_dirs');
+  }
+  if ('streaming' in doc) {
+    const t = r.table(doc.streaming, 'streaming');
+    r.known(t, 'streaming', ['address', 'port', 'tls_cert', 'tls_key', 'idle_timeout', 'token_ttl']);
+    if ('address' in t) {
+      const a = t.address;
+      if (typeof a !== 'string' || (isIP(a) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(a))) {
+        r.fail('streaming.address', 'must be an IP address or a host name');
+      }
+      c.streaming.address = a as string;
+    }
+    if ('port' in t) {
+      const port = t.port;
+      if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) r.fail('streaming.port', 'must be a port number 0-65535 (0: any free port)');
+      c.streaming.port = port as number;
+    }
+    for (const key of ['tls_cert', 'tls_key'] as const) {
+      if (key in t) c.streaming[key] = t[key] === '' ? '' : r.absPath(t[key], `streaming.${key}`);
+    }
+    if ((c.streaming.tls_cert === '') !== (c.streaming.tls_key === '')) r.fail('streaming.tls_cert', 'tls_cert and tls_key go together: set both or neither');
+    if ('idle_timeout' in t) c.streaming.idle_timeout_ms = r.duration(t.idle_timeout, 'streaming.idle_timeout');
+    if ('token_ttl' in t) {
+      c.streaming.token_ttl_ms = r.duration(t.token_ttl, 'streaming.token_ttl');
+      if (c.streaming.token_ttl_ms <= 0) r.fail('streaming.token_ttl', 'must be longer than 0');
+    }
   }
   return c;
 }

@@ -16,6 +16,7 @@ import { removePodSandbox } from '../services/sandbox-remove.ts';
 import { runPodSandbox } from '../services/sandbox-run.ts';
 import { listPodSandboxes, podSandboxStatus } from '../services/sandbox-status.ts';
 import { stopPodSandbox } from '../services/sandbox-stop.ts';
+import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/stream-requests.ts';
 import { containerStats, podStats } from '../services/stats.ts';
 import { CgroupDriver, type RuntimeService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
@@ -35,6 +36,8 @@ export interface RuntimeServiceDeps {
   config: Config;
   pods: PodDeps;
   cgroups: CgroupLayout;
+  /** Exec, Attach and PortForward answer UNIMPLEMENTED without it. */
+  streaming?: StreamingUrls;
 }
 
 function need(value: string, what: string): string {
@@ -192,6 +195,22 @@ export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<Servic
     async execSync(request, context) {
       const r = await execSync(pods, need(request.containerId, 'container_id'), request.cmd, Number(request.timeout), context.signal);
       return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
+    },
+
+    ...(deps.streaming ? streamingHandlers(pods, deps.streaming) : {}),
+  };
+}
+
+function streamingHandlers(pods: PodDeps, streaming: StreamingUrls): Partial<ServiceHandlers<typeof RuntimeService.method>> {
+  return {
+    async exec(request) {
+      return { url: streaming.execUrl(execRequest(pods.store, request)) };
+    },
+    async attach(request) {
+      return { url: streaming.attachUrl(attachRequest(pods.store, request)) };
+    },
+    async portForward(request) {
+      return { url: streaming.portForwardUrl(portForwardRequest(pods.store, request)) };
     },
   };
 }

@@ -160,3 +160,26 @@ test('the node API: /healthz, /pods as a v1 PodList, 501 for hooks the provider 
     assert.equal((await fetch(`${base}/pods`, { method: 'POST' })).status, 405);
   });
 });
+
+test('the node API: /metrics in the Prometheus text format', async () => {
+  await withNode(async ({ dir, node }) => {
+    await writeFile(path.join(dir, 'web.yaml'), manifest('web'));
+    await writeFile(path.join(dir, 'bad.yaml'), 'kind: [');
+    await waitFor('web running', () => (node.pod('default', 'web-n1')?.status?.phase === 'Running' ? true : undefined));
+    const res = await fetch(`http://127.0.0.1:${node.apiPort}/metrics`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+    const text = await res.text();
+    const lines = text.split('\n');
+    assert.ok(lines.includes('# TYPE berth_node_pods gauge'));
+    assert.ok(lines.includes('berth_node_pods{phase="Running"} 1'));
+    assert.ok(lines.includes('berth_node_pods{phase="Pending"} 0'));
+    assert.ok(lines.includes('berth_node_containers{state="running"} 1'));
+    assert.ok(lines.includes('berth_node_container_restarts{namespace="default",pod="web-n1",container="c"} 0'));
+    assert.ok(lines.includes('berth_node_manifest_problems 1'));
+    assert.ok(lines.includes('# TYPE kubelet_pod_worker_duration_seconds histogram'));
+    assert.match(text, /^kubelet_pod_worker_duration_seconds_count\{operation_type="create"\} 1$/m);
+    assert.match(text, /^kubelet_pleg_relist_duration_seconds_count [1-9]\d*$/m);
+    assert.ok(text.endsWith('\n'));
+  });
+});

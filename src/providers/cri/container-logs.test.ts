@@ -3,7 +3,7 @@ import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { logLines, parseCriLogRecord, readContainerLog, selectLines } from './container-logs.ts';
+import { kubeletLogTime, logLines, parseCriLogRecord, readContainerLog, selectLines } from './container-logs.ts';
 
 const log = [
   '2024-05-01T10:00:00.000000001Z stdout F first',
@@ -32,8 +32,16 @@ test('tail, timestamps and since', () => {
   const lines = logLines(log);
   assert.deepEqual(selectLines(lines, {}), ['first\n', 'second\n', '\n', 'third\n']);
   assert.deepEqual(selectLines(lines, { tailLines: 2 }), ['\n', 'third\n']);
-  assert.deepEqual(selectLines(lines, { tailLines: 1, timestamps: true }), ['2024-05-01T10:00:03.000000000Z third\n']);
+  assert.deepEqual(selectLines(lines, { tailLines: 1, timestamps: true }), ['2024-05-01T10:00:03Z third\n']);
   assert.deepEqual(selectLines(lines, { sinceSeconds: 2 }, Date.parse('2024-05-01T10:00:04Z')), ['\n', 'third\n']);
+});
+
+test('timestamps are written back as the kubelet writes them: RFC 3339 in UTC, no trailing zeros', () => {
+  assert.equal(kubeletLogTime('2026-11-28T13:13:01.289144905+00:00'), '2026-11-28T13:13:01.289144905Z');
+  assert.equal(kubeletLogTime('2024-05-01T10:00:01.500000000Z'), '2024-05-01T10:00:01.5Z');
+  assert.equal(kubeletLogTime('2024-05-01T10:00:01.000Z'), '2024-05-01T10:00:01Z');
+  assert.equal(kubeletLogTime('2024-05-01T12:30:01.25+02:30'), '2024-05-01T10:00:01.25Z');
+  assert.equal(kubeletLogTime('not a time'), 'not a time');
 });
 
 test('follow reads appended lines until the container stops', async () => {

@@ -37,6 +37,24 @@ export function logLines(text: string): { timestamp: string; line: string }[] {
   return lines;
 }
 
+const TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i;
+
+/**
+ * A log record's time as the kubelet writes it back (Go's RFC3339Nano in UTC: `Z`, no trailing zeros
+ * in the fraction). Runtimes write it their own way: containerd `…Z`, conmon `…+00:00`.
+ */
+export function kubeletLogTime(timestamp: string): string {
+  const m = TIMESTAMP.exec(timestamp);
+  if (m === null) return timestamp;
+  const fraction = (m[2] ?? '').replace(/0+$/, '');
+  let seconds = m[1]!;
+  const zone = m[3]!.toUpperCase();
+  if (zone !== 'Z' && zone !== '+00:00' && zone !== '-00:00') {
+    seconds = new Date(`${seconds}${zone}`).toISOString().slice(0, 19);
+  }
+  return `${seconds}${fraction ? `.${fraction}` : ''}Z`;
+}
+
 export function selectLines(lines: { timestamp: string; line: string }[], options: ContainerLogOptions, now = Date.now()): string[] {
   let selected = lines;
   if (options.sinceSeconds !== undefined) {
@@ -44,7 +62,7 @@ export function selectLines(lines: { timestamp: string; line: string }[], option
     selected = selected.filter((l) => Date.parse(l.timestamp) >= since);
   }
   if (options.tailLines !== undefined) selected = options.tailLines === 0 ? [] : selected.slice(-options.tailLines);
-  return selected.map((l) => `${options.timestamps ? `${l.timestamp} ` : ''}${l.line}\n`);
+  return selected.map((l) => `${options.timestamps ? `${kubeletLogTime(l.timestamp)} ` : ''}${l.line}\n`);
 }
 
 /** The log as chunks; with `follow`, keeps reading what is appended until `stillRunning` says no or `signal` aborts. */

@@ -66,7 +66,7 @@ export interface ConmonRuntimeOptions {
 /** The exit code reported when nothing recorded the real one (what CRI-O and the kubelet use). */
 export const UNKNOWN_EXIT_CODE = 255;
 /** How often waitExit looks again when no file event woke it (a monitor may die silently). */
-const EXIT_POLL_MS = 250;
+const EXIT_POLL_MS = 1000;
 /** How long delete() waits for conmon to write its exit file and go, before killing it. */
 const CONMON_EXIT_WAIT_MS = 10_000;
 /** How long reopenLog() waits for conmon to create the new log file. */

@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { connectCri } from '../../../src/cri/cri-client.ts';
+import type { TestRegistry } from '../../support/registry.ts';
 import { type IptablesSnapshot, removeLink, removeNetnsInSubnet, restoreIptables, snapshotIptables } from './host-network-cleanup.ts';
+import { ipAllocationsOf, processesAndMountsOf, type RuntimeUnderTest, subnetPrefix } from './runtime-under-test.ts';
 
 const run = promisify(execFile);
 
@@ -31,6 +33,8 @@ export interface TestContainerd {
   readonly dir: string;
   readonly bridge: string;
   readonly subnet: string;
+  /** host-local's data directory of the network (one file per allocated IP). */
+  readonly ipamNetworkDir: string;
   logs(): string;
   /** Removes every sandbox, stops containerd, and cleans the host. Idempotent. */
   stop(): Promise<void>;
@@ -282,5 +286,35 @@ export async function startContainerd(options: ContainerdOptions): Promise<TestC
     throw e;
   }
 
-  return { endpoint, dir, bridge, subnet, logs: () => log, stop };
+  const ipamNetworkDir = path.join(dir, 'cni', 'ipam', `berth-test-${bridge}`);
+  return { endpoint, dir, bridge, subnet, ipamNetworkDir, logs: () => log, stop };
+}
+
+/** containerd as a runtime under test for the node scenarios. */
+export async function startContainerdRuntime(registry: TestRegistry): Promise<RuntimeUnderTest> {
+  const containerd = await startContainerd({ registryHost: registry.host });
+  return {
+    endpoint: containerd.endpoint,
+    subnet: containerd.subnet,
+    runtimeName: 'containerd',
+    logs: containerd.logs,
+    async leftovers({ sandboxes, containers }) {
+      return [
+        ...(await processesAndMountsOf([...sandboxes, ...containers])),
+        ...(await ipAllocationsOf(containerd.ipamNetworkDir, sandboxes)),
+      ];
+    },
+    stop: containerd.stop,
+    async hostLeftovers() {
+      const found: string[] = [];
+      const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+      if (mounts.includes(containerd.dir)) found.push(`mounts under ${containerd.dir}`);
+      const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
+      if (links.includes(`${containerd.bridge}:`)) found.push(`the bridge ${containerd.bridge}`);
+      const nat = (await run('iptables-save', ['-t', 'nat'])).stdout;
+      const prefix = subnetPrefix(containerd.subnet);
+      for (const line of nat.split('\n')) if (line.includes(prefix)) found.push(`NAT rule ${line}`);
+      return found;
+    },
+  };
 }
