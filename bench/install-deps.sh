@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what the side-by-side benchmark needs, from Debian, idempotently:
+#   containerd                   the peer runtime (the benchmark starts its own, with its own config)
+#   runc                         the OCI runtime both runtimes use
+#   conmon                       berth's per-container monitor
+#   containernetworking-plugins  bridge, portmap, host-local and loopback in /usr/lib/cni
+#   docker-registry              the registry on loopback that serves the images
+#   busybox-static               the payload of the workload images
+#   iproute2, iptables           network namespaces, bridges and NAT rules (and their cleanup)
+#   util-linux, procps           setpriv, findmnt, umount; ps
+# Runs apt-get only when something is missing. When this script installs containerd or
+# docker-registry, it stops and disables the system services that the Debian packages start:
+# the benchmark runs its own, and an idle system daemon would only add noise.
+set -euo pipefail
+
+packages=(containerd runc conmon containernetworking-plugins docker-registry busybox-static iproute2 iptables util-linux procps)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "bench/install-deps: all present (${packages[*]})"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bench/install-deps: must run as root to install ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "bench/install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  for pkg in "${missing[@]}"; do
+    case "$pkg" in
+      containerd | docker-registry)
+        systemctl stop "$pkg" >/dev/null 2>&1 || true
+        systemctl disable "$pkg" >/dev/null 2>&1 || true
+        ;;
+    esac
+  done
+fi
+echo "bench/install-deps: done"
