@@ -5,7 +5,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-debs=(runc crun conmon containernetworking-plugins iproute2 iptables util-linux mount attr coreutils ca-certificates)
+debs=(runc crun conmon containernetworking-plugins iproute2 iptables util-linux mount attr coreutils perl-base ca-certificates)
 missing=()
 for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -202,6 +202,8 @@ export interface PodSpec {
   shareProcessNamespace?: boolean;
   securityContext?: PodSecurityContext;
   volumes?: unknown[];
+  /** Secrets of type kubernetes.io/dockerconfigjson (or dockercfg) in the pod's namespace, for pulling its images. */
+  imagePullSecrets?: { name?: string }[];
   [field: string]: unknown;
 }
 
@@ -306,4 +308,97 @@ export function podFullName(pod: Pick<Pod, 'metadata'>): string {
 /** The pod's UID; pods the node handles always have one (static pods get one derived from their manifest). */
 export function podUid(pod: Pick<Pod, 'metadata'>): string {
   return pod.metadata.uid ?? '';
+}
+
+/** A reference to an object, as Events name what they are about. */
+export interface ObjectReference {
+  apiVersion?: string;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  resourceVersion?: string;
+  /** `spec.containers{name}` for an event about one container. */
+  fieldPath?: string;
+}
+
+export interface Secret {
+  apiVersion?: 'v1';
+  kind?: 'Secret';
+  metadata: ObjectMeta;
+  /** `kubernetes.io/dockerconfigjson`, `kubernetes.io/dockercfg`, `Opaque`, … */
+  type?: string;
+  /** Values, base64. */
+  data?: Record<string, string>;
+}
+
+export type NodeConditionType = 'Ready' | 'MemoryPressure' | 'DiskPressure' | 'PIDPressure' | 'NetworkUnavailable';
+
+export interface NodeCondition {
+  type: NodeConditionType | string;
+  status: ConditionStatus;
+  lastHeartbeatTime?: string;
+  lastTransitionTime?: string;
+  reason?: string;
+  message?: string;
+}
+
+export interface NodeAddress {
+  type: 'InternalIP' | 'ExternalIP' | 'Hostname' | 'InternalDNS' | 'ExternalDNS';
+  address: string;
+}
+
+export interface NodeSystemInfo {
+  machineID: string;
+  systemUUID: string;
+  bootID: string;
+  kernelVersion: string;
+  osImage: string;
+  containerRuntimeVersion: string;
+  kubeletVersion: string;
+  kubeProxyVersion: string;
+  operatingSystem: string;
+  architecture: string;
+}
+
+export interface NodeStatus {
+  capacity?: Record<string, string>;
+  allocatable?: Record<string, string>;
+  conditions?: NodeCondition[];
+  addresses?: NodeAddress[];
+  daemonEndpoints?: { kubeletEndpoint?: { Port: number } };
+  nodeInfo?: NodeSystemInfo;
+  [field: string]: unknown;
+}
+
+export interface Node {
+  apiVersion?: 'v1';
+  kind?: 'Node';
+  metadata: ObjectMeta;
+  spec?: { podCIDR?: string; unschedulable?: boolean; taints?: unknown[]; [field: string]: unknown };
+  status?: NodeStatus;
+}
+
+export interface Lease {
+  apiVersion?: 'coordination.k8s.io/v1';
+  kind?: 'Lease';
+  metadata: ObjectMeta;
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string; acquireTime?: string; leaseTransitions?: number };
+}
+
+/** A core/v1 Event, as the kubelet records them. */
+export interface KubeEvent {
+  apiVersion?: 'v1';
+  kind?: 'Event';
+  metadata: ObjectMeta;
+  involvedObject: ObjectReference;
+  reason?: string;
+  message?: string;
+  type?: 'Normal' | 'Warning';
+  source?: { component?: string; host?: string };
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+  count?: number;
+  reportingComponent?: string;
+  reportingInstance?: string;
 }

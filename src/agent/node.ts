@@ -1,6 +1,8 @@
-// berth node in standalone mode: static pods from a manifest directory, run through a provider.
-// Wires the manifest source, the pod workers and the PLEG; holds the desired pods and their latest status.
+// berth node: static pods from a manifest directory and, in API-server mode, the pods the API
+// server binds to the node, run through a provider. Wires the sources, the pod workers, the PLEG
+// and the prober; holds the desired pods and their latest status.
 import type { Logger } from '../util/logger.ts';
+import { type ApiServerConnection, ApiServerSync } from './apiserver/api-server-sync.ts';
 import { initialPodStatus } from './initial-pod-status.ts';
 import { k8sTime } from './k8s-time.ts';
 import type { Pod, PodCondition } from './k8s-types.ts';
@@ -12,7 +14,7 @@ import { Pleg } from './pleg.ts';
 import { PodWorkers } from './pod-workers.ts';
 import { withProbeResults } from './probes/probe-status.ts';
 import { Prober } from './probes/prober.ts';
-import type { PodProvider } from './provider.ts';
+import type { EventRecorder, PodProvider } from './provider.ts';
 import { ManifestDirSource, type ManifestProblem } from './static-pods/manifest-dir-source.ts';
 import { CONFIG_SEEN_ANNOTATION } from './static-pods/static-pod-manifest.ts';
 import { canonicalJson } from './static-pods/static-pod-uid.ts';
@@ -38,8 +40,12 @@ export interface NodeOptions {
   logger: Logger;
   /** Static pod manifests (kubelet --pod-manifest-path). */
   manifestDir?: string;
+  /** API-server mode: pods bound to this node, the Node, its Lease, mirror pods, statuses, events. */
+  apiServer?: ApiServerConnection;
+  /** Where the node records events (probe failures); in API-server mode, the connection's recorder by default. */
+  events?: EventRecorder;
   timings?: Partial<NodeTimings>;
-  /** Serve the node HTTP API (/healthz, /pods, /containerLogs) on loopback at this port; 0 picks one. Absent: no API. */
+  /** Serve the node HTTP API (/healthz, /pods, /metrics, /containerLogs) on loopback at this port; 0 picks one. Absent: no API. */
   apiPort?: number;
   /** Aborting it stops the node, as stop() does. */
   signal?: AbortSignal;
@@ -49,6 +55,8 @@ export interface RunningNode {
   readonly nodeName: string;
   /** The node API's port, when it serves one. */
   readonly apiPort: number | undefined;
+  /** The API-server side, in API-server mode. */
+  readonly apiServer: ApiServerSync | undefined;
   /** The node's pods with their latest status, as the kubelet's /pods lists them. */
   pods(): Pod[];
   pod(namespace: string, name: string): Pod | undefined;
@@ -60,36 +68,58 @@ export interface RunningNode {
 
 const DEFAULT_TIMINGS: NodeTimings = { relistMs: 1000, resyncMs: 60_000, manifestScanMs: 1000, retryBaseMs: 1000, retryMaxMs: 60_000 };
 
-/** What makes two versions of a pod differ for its worker: everything but status and when it was seen. */
+/** What makes two versions of a pod differ for its worker: everything but status, versions and when it was seen. */
 function specKey(pod: Pod): string {
   const { [CONFIG_SEEN_ANNOTATION]: _seen, ...annotations } = pod.metadata.annotations ?? {};
-  return canonicalJson({ metadata: { ...pod.metadata, annotations }, spec: pod.spec });
+  const { resourceVersion: _version, managedFields: _fields, ...metadata } = pod.metadata as Pod['metadata'] & { managedFields?: unknown };
+  return canonicalJson({ metadata: { ...metadata, annotations }, spec: pod.spec });
 }
 
-/** Starts the node; resolves once the manifests were read the first time and the pods handed to their workers. */
+function isTerminal(pod: Pod): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+}
+
+/** Starts the node; resolves once the sources were read the first time and the pods handed to their workers. */
 export async function runNode(options: NodeOptions): Promise<RunningNode> {
   const timings = { ...DEFAULT_TIMINGS, ...options.timings };
   const { provider, logger, nodeName } = options;
+  const events = options.events ?? options.apiServer?.events;
   const controller = new AbortController();
   const signal = options.signal === undefined ? controller.signal : AbortSignal.any([controller.signal, options.signal]);
 
+  /** The pods the node has, by UID: running, or terminating after their deletion. */
   const desired = new Map<string, Pod>();
   const specKeys = new Map<string, string>();
   /** When pods were last terminated, so that a relist that began before cannot bring them back as orphans. */
   const terminatedAt = new Map<string, number>();
+  let staticPods: Pod[] = [];
+  let apiPods: Pod[] = [];
+  /** Every source was read once: pods the provider runs that no source has are orphans from then on. */
+  let sourcesReady = false;
+  let apiSync: ApiServerSync | undefined;
+
   const metrics = new NodeMetrics();
   const workers = new PodWorkers({
     provider,
     logger,
     timings,
     signal,
-    onTerminated: (pod) => terminatedAt.set(podUid(pod), Date.now()),
+    onTerminated: (pod) => {
+      const uid = podUid(pod);
+      terminatedAt.set(uid, Date.now());
+      if (pod.metadata.deletionTimestamp && desired.get(uid)?.metadata.deletionTimestamp) {
+        desired.delete(uid);
+        specKeys.delete(uid);
+        probedConditions.delete(uid);
+      }
+      apiSync?.onTerminated(pod);
+    },
     onCallDone: (operation, seconds, ok) => {
       metrics.podWorkerDuration.observe(seconds, { operation_type: operation });
       if (!ok) metrics.podWorkerErrors.inc({ operation_type: operation });
     },
   });
-  const prober = new Prober({ provider, logger, signal });
+  const prober = new Prober({ provider, logger, signal, events });
   const probedConditions = new Map<string, PodCondition[]>();
   const pleg = new Pleg({
     provider,
@@ -102,14 +132,16 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     },
     onRelist: (pods, startedAt) => {
       for (const [uid, at] of terminatedAt) if (at < startedAt - 60_000) terminatedAt.delete(uid);
-      for (const pod of pods) {
-        const uid = podUid(pod);
-        if (!desired.has(uid) && !workers.isTerminating(uid) && (terminatedAt.get(uid) ?? 0) < startedAt) {
+      if (sourcesReady) {
+        const inApi = new Set(apiPods.map(podUid));
+        for (const pod of pods) {
+          const uid = podUid(pod);
+          if (desired.has(uid) || inApi.has(uid) || workers.isTerminating(uid) || (terminatedAt.get(uid) ?? 0) >= startedAt) continue;
           logger.info({ pod: podFullName(pod), uid }, 'stopping a pod the node no longer has');
           workers.terminate(pod);
         }
       }
-      prober.sync([...desired.values()].map((pod) => ({ pod, status: pleg.status(podUid(pod)) })));
+      prober.sync([...desired.values()].filter((p) => !p.metadata.deletionTimestamp).map((pod) => ({ pod, status: pleg.status(podUid(pod)) })));
     },
   });
 
@@ -125,61 +157,110 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     }
     for (const pod of pods) {
       const uid = podUid(pod);
-      const key = specKey(pod);
+      const known = desired.has(uid);
       desired.set(uid, pod);
+      if (pod.metadata.deletionTimestamp) {
+        // Deleted in the API: stop it within its grace period; it is deleted for good once gone.
+        if (!workers.isTerminating(uid)) {
+          logger.info({ pod: podFullName(pod), uid, grace: pod.metadata.deletionGracePeriodSeconds }, 'pod deleted: stopping it');
+          workers.terminate(pod);
+        }
+        specKeys.delete(uid);
+        continue;
+      }
+      const key = specKey(pod);
       if (specKeys.get(uid) === key) continue;
-      if (!specKeys.has(uid)) logger.info({ pod: podFullName(pod), uid }, 'pod added to the node');
+      if (!known) logger.info({ pod: podFullName(pod), uid }, 'pod added to the node');
       specKeys.set(uid, key);
       workers.update(pod);
     }
   };
 
-  const manifests = options.manifestDir === undefined ? undefined : new ManifestDirSource({ dir: options.manifestDir, nodeName, logger });
-  const loops: Promise<void>[] = [];
-  if (manifests !== undefined) {
-    setDesired(await manifests.scan(signal));
-    loops.push(
-      repeatEvery(
-        timings.manifestScanMs,
-        signal,
-        async () => setDesired(await manifests.scan(signal)),
-        (e) => logger.error({ err: e, dir: options.manifestDir }, 'reading static pod manifests failed'),
-      ),
-    );
-  }
-  loops.push(pleg.run(signal));
-  logger.info({ nodeName, manifestDir: options.manifestDir }, 'node started');
+  /** Static pods, and the API's pods — but not those that had finished before the node first saw them. */
+  const updateDesired = (): void => {
+    const fromApi = apiPods.filter((p) => desired.has(podUid(p)) || !isTerminal(p));
+    setDesired([...staticPods, ...fromApi]);
+  };
 
   const hasProbes = (pod: Pod) => pod.spec.containers.some((c) => c.readinessProbe !== undefined || c.startupProbe !== undefined);
   const withStatus = (pod: Pod): Pod => {
     const uid = podUid(pod);
     const reported = pleg.status(uid);
-    if (reported === undefined)
-      return { ...pod, status: initialPodStatus(pod, pod.metadata.annotations?.[CONFIG_SEEN_ANNOTATION] ?? k8sTime(), options.nodeIP) };
+    if (reported === undefined) {
+      const seen = pod.metadata.annotations?.[CONFIG_SEEN_ANNOTATION] ?? pod.metadata.creationTimestamp ?? k8sTime();
+      return { ...pod, status: initialPodStatus(pod, seen, options.nodeIP) };
+    }
     if (!hasProbes(pod)) return { ...pod, status: reported };
     const status = withProbeResults(pod, reported, (id, kind) => prober.result(id, kind), probedConditions.get(uid), k8sTime());
     probedConditions.set(uid, status.conditions ?? []);
     return { ...pod, status };
   };
-
   const pods = () => [...desired.values()].map(withStatus);
+
   let api: NodeApiServer | undefined;
   if (options.apiPort !== undefined) {
-    try {
-      const metricsText = () =>
-        metrics.render(pods(), manifests?.problems().filter((p) => p.errors.length > 0).length ?? 0);
-      api = await startNodeApi({ pods, metrics: metricsText, provider, logger, port: options.apiPort });
-    } catch (e) {
-      controller.abort();
-      await Promise.allSettled(loops);
-      throw e;
-    }
+    const metricsText = () => metrics.render(pods(), manifests?.problems().filter((p) => p.errors.length > 0).length ?? 0);
+    api = await startNodeApi({ pods, metrics: metricsText, provider, logger, port: options.apiPort });
   }
+
+  const manifests = options.manifestDir === undefined ? undefined : new ManifestDirSource({ dir: options.manifestDir, nodeName, logger });
+  const loops: Promise<void>[] = [];
+  try {
+    if (options.apiServer !== undefined) {
+      apiSync = new ApiServerSync({
+        connection: options.apiServer,
+        nodeName,
+        nodeIP: options.nodeIP,
+        apiPort: api?.port,
+        logger,
+        provider,
+        onPods: (listed) => {
+          apiPods = listed;
+          updateDesired();
+        },
+        nodePods: () => [...desired.values()],
+        podStatus: (pod) => withStatus(pod).status!,
+      });
+      loops.push(...apiSync.start(signal));
+    }
+    if (manifests !== undefined) {
+      staticPods = await manifests.scan(signal);
+      updateDesired();
+      loops.push(
+        repeatEvery(
+          timings.manifestScanMs,
+          signal,
+          async () => {
+            staticPods = await manifests.scan(signal);
+            updateDesired();
+          },
+          (e) => logger.error({ err: e, dir: options.manifestDir }, 'reading static pod manifests failed'),
+        ),
+      );
+    }
+    if (apiSync !== undefined) {
+      // Orphans are only known once the API's pods are: wait for the first list (without holding up the start).
+      const synced = apiSync.synced();
+      void synced.then(() => {
+        sourcesReady = true;
+      });
+    } else {
+      sourcesReady = true;
+    }
+  } catch (e) {
+    controller.abort();
+    await api?.close();
+    await Promise.allSettled(loops);
+    throw e;
+  }
+  loops.push(pleg.run(signal));
+  logger.info({ nodeName, manifestDir: options.manifestDir, apiServer: options.apiServer !== undefined }, 'node started');
 
   let stopping: Promise<void> | undefined;
   return {
     nodeName,
     apiPort: api?.port,
+    apiServer: apiSync,
     pods,
     pod: (namespace, name) => {
       const pod = [...desired.values()].find((p) => p.metadata.namespace === namespace && p.metadata.name === name);
@@ -192,6 +273,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         await api?.close();
         await Promise.allSettled(loops);
         await workers.idle();
+        await options.apiServer?.events?.flush();
         logger.info({ nodeName }, 'node stopped');
       })();
       return stopping;

@@ -93,6 +93,8 @@ export class PodWorkers {
     }
     worker.restartWith = undefined;
     if (worker.terminating) return;
+    // The latest object: a deletion's grace period (metadata.deletionGracePeriodSeconds) counts.
+    worker.pod = pod;
     worker.terminating = true;
     this.sync(uid);
   }

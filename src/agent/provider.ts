@@ -2,7 +2,7 @@
 // Modelled on Virtual Kubelet's PodLifecycleHandler / PodNotifier and its node-API hooks.
 // docs/providers.md explains it for provider authors.
 import type { Logger } from '../util/logger.ts';
-import type { Pod, PodStatus } from './k8s-types.ts';
+import type { Pod, PodStatus, Secret } from './k8s-types.ts';
 
 /** What a sync (createPod / updatePod) may tell the node core. */
 export interface SyncResult {
@@ -137,10 +137,51 @@ export interface ContainerKiller {
   killContainer(pod: Pod, containerName: string, options: KillContainerOptions, signal: AbortSignal): Promise<void>;
 }
 
+/** What a provider tells the node about the backend, for the Node object in API-server mode. */
+export interface ProviderNodeStatus {
+  /** nodeInfo.containerRuntimeVersion: `containerd://1.7.2`, `berth://0.1.0`. */
+  runtimeVersion?: string;
+  /** Replaces the host's capacity (a virtual node reports its backend's): cpu, memory, pods, … as quantities. */
+  capacity?: Record<string, string>;
+  /** Replaces allocatable (default: the capacity). */
+  allocatable?: Record<string, string>;
+  /** False makes the node NotReady, with `message` saying why (the runtime or its network is down). */
+  ready: boolean;
+  message?: string;
+}
+
+/** Optional: the backend's health and size, reported in the Node's status. Without it the node reports the host's. */
+export interface NodeStatusProvider {
+  nodeStatus(signal: AbortSignal): Promise<ProviderNodeStatus>;
+}
+
 /** What a provider implements: the lifecycle, optionally push notifications, node-API hooks and container kills. */
-export interface PodProvider extends PodLifecycleHandler, NodeApiHandler, Partial<PodNotifier>, Partial<ContainerKiller> {
+export interface PodProvider
+  extends PodLifecycleHandler,
+    NodeApiHandler,
+    Partial<PodNotifier>,
+    Partial<ContainerKiller>,
+    Partial<NodeStatusProvider> {
   /** Release connections and timers; pods keep running. */
   close?(): Promise<void>;
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+/**
+ * Records Kubernetes Events about pods, as the kubelet does (Pulling, Pulled, Created, Started,
+ * Killing, BackOff, Unhealthy, Failed, …). In API-server mode they become core/v1 Events; in
+ * standalone mode they are only logged. Recording never fails and never blocks.
+ */
+export interface EventRecorder {
+  /** An event about the pod, or about one of its containers when `container` is given. */
+  podEvent(pod: Pod, type: EventType, reason: string, message: string, container?: string): void;
+}
+
+/** The secrets of the pods' namespaces (API-server mode): for image pull secrets. */
+export interface SecretSource {
+  /** The secret, or undefined when it does not exist. */
+  getSecret(namespace: string, name: string, signal: AbortSignal): Promise<Secret | undefined>;
 }
 
 /** What the node hands a provider factory. */
@@ -152,6 +193,16 @@ export interface ProviderContext {
   /** Provider-specific settings from the node configuration (for `cri`: runtimeEndpoint, …). */
   config: Record<string, unknown>;
   signal: AbortSignal;
+  /** Where to record events about pods; absent: none are recorded. */
+  events?: EventRecorder;
+  /** The API server's secrets (API-server mode only): imagePullSecrets. */
+  secrets?: SecretSource;
+}
+
+/** The fieldPath of an event about one of the pod's containers: `spec.containers{web}`, `spec.initContainers{prepare}`. */
+export function containerFieldPath(pod: Pod, container: string): string {
+  const init = (pod.spec.initContainers ?? []).some((c) => c.name === container);
+  return `spec.${init ? 'initContainers' : 'containers'}{${container}}`;
 }
 
 /** A provider module exports this as `createProvider` (or as its default export). */

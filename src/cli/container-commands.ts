@@ -11,7 +11,7 @@ import {
   type ContainerStatusResponse,
   ContainerStatusSchema,
 } from '../cri/gen/runtime/v1/api_pb.js';
-import { invalidArgument, isBerthError, unimplemented } from '../errors/errors.ts';
+import { invalidArgument, isBerthError } from '../errors/errors.ts';
 import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
 import {
   endpointsFromGlobals,
@@ -39,8 +39,10 @@ import {
   ZERO_TIME,
 } from './container-output.ts';
 import { byId, statsTable } from './container-stats.ts';
+import { podLogsCommand } from './kube-commands.ts';
 import { newestFirst } from './pod-commands.ts';
 import { loadContainerConfig, loadPodSandboxConfig } from './pod-config.ts';
+import { streamingExec } from './stream-commands.ts';
 
 const POD_NAME_LABEL = 'io.kubernetes.pod.name';
 
@@ -456,8 +458,11 @@ const inspectCommand: Command = {
 const logsCommand: Command = {
   name: 'logs',
   summary: 'Fetch the logs of a container',
-  usage: 'logs [-f] [--tail N] [-t|--timestamps] [--since TIME] [--limit-bytes N] [-p|--previous] CONTAINER-ID',
+  usage:
+    'logs [-f] [--tail N] [-t|--timestamps] [--since TIME] [--limit-bytes N] [-p|--previous] CONTAINER-ID | logs pod/NAME [-c CONTAINER] [-f]',
   async run(argv) {
+    // `logs pod/NAME` is kubectl-style, through the node API.
+    if (argv.some((a) => a.startsWith('pod/'))) return podLogsCommand.run(argv);
     const { globals, own } = splitLeadingGlobals(argv, ['logs']);
     const { values, positionals } = parseOwnArgs(own, {
       ...LONG_GLOBALS,
@@ -549,8 +554,8 @@ export function splitExecArgs(own: string[]): { flags: string[]; container?: str
 
 const execCommand: Command = {
   name: 'exec',
-  summary: 'Run a command in a running container (-s: synchronously, collecting its output)',
-  usage: 'exec -s [--timeout SECONDS] CONTAINER-ID COMMAND [ARG...]',
+  summary: 'Run a command in a running container (-i: with stdin, -t: on a terminal; -s: synchronously, collecting its output)',
+  usage: 'exec [-i] [-t] CONTAINER-ID COMMAND [ARG...] | exec -s [--timeout SECONDS] CONTAINER-ID COMMAND [ARG...]',
   async run(argv) {
     const { globals, own } = splitLeadingGlobals(argv, ['exec']);
     const split = splitExecArgs(own);
@@ -564,11 +569,10 @@ const execCommand: Command = {
     if (split.container === undefined || split.cmd.length === 0)
       throw invalidArgument('bad-flag', 'exec needs CONTAINER-ID COMMAND [ARG...]');
     if (!values.sync) {
-      throw unimplemented(
-        'exec-streaming',
-        'interactive exec (without -s) comes with the streaming server, which berth does not have yet; ' +
-          'run "berth exec -s CONTAINER-ID COMMAND..." to run a command and print its output',
-      );
+      return streamingExec(endpointsFromGlobals(globals, values), split.container, split.cmd, {
+        stdin: values.interactive === true,
+        tty: values.tty === true,
+      });
     }
     const seconds = intFlag(values.timeout, 'timeout', 0);
     const ep = endpointsFromGlobals(globals, values);

@@ -14,6 +14,8 @@ import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { detectCgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 import { importImages } from '../services/image-import.ts';
 import { pullImage } from '../services/image-pull.ts';
+import { PodStreamBackend } from '../streaming/stream-backend.ts';
+import { StreamingServer } from '../streaming/streaming-server.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import type { Command } from './command.ts';
 import { openImageSubsystem } from './daemon-images.ts';
@@ -73,8 +75,24 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
 
   const images = await openImageSubsystem(config, logger);
   const pods = await openPodSubsystem(config, images.meta, images.service, logger);
+  const streaming = await StreamingServer.start({
+    address: config.streaming.address,
+    port: config.streaming.port,
+    tlsCert: config.streaming.tls_cert || undefined,
+    tlsKey: config.streaming.tls_key || undefined,
+    idleTimeoutMs: config.streaming.idle_timeout_ms,
+    tokenTtlMs: config.streaming.token_ttl_ms,
+    logger,
+    backend: new PodStreamBackend({
+      store: pods.store,
+      config,
+      // As openPodSubsystem lays out each handler's runtime root.
+      runtimeRoot: (handler) => path.join(config.state, 'runtimes', handler),
+      workDir: path.join(config.state, 'streaming'),
+    }),
+  });
   const bindings = [
-    bindService(RuntimeService, runtimeServiceHandlers({ config, pods, cgroups: await detectCgroupLayout() })),
+    bindService(RuntimeService, runtimeServiceHandlers({ config, pods, cgroups: await detectCgroupLayout(), streaming })),
     bindService(ImageService, imageServiceHandlers(images.service)),
     bindService(
       Images,
@@ -92,6 +110,7 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
   const signal = await stopped;
   logger.info({ signal }, 'shutting down');
   await server.close();
+  await streaming.close();
   images.close();
   await releasePid();
   logger.info('stopped');

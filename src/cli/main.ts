@@ -5,10 +5,21 @@ import { containerCommands } from './container-commands.ts';
 import { daemonCommand } from './daemon.ts';
 import { imageCommands } from './image-commands.ts';
 import { infoCommands } from './info-commands.ts';
+import { kubeCommands } from './kube-commands.ts';
 import { nodeCommand } from './node.ts';
 import { podCommands } from './pod-commands.ts';
+import { streamCommands } from './stream-commands.ts';
 
-const commands: Command[] = [daemonCommand, nodeCommand, ...infoCommands, ...imageCommands, ...podCommands, ...containerCommands];
+const commands: Command[] = [
+  daemonCommand,
+  nodeCommand,
+  ...infoCommands,
+  ...imageCommands,
+  ...podCommands,
+  ...containerCommands,
+  ...kubeCommands,
+  ...streamCommands,
+];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -9,11 +9,14 @@ import { createLogger } from '../util/logger.ts';
 import type { Command } from './command.ts';
 import { DEFAULT_ENDPOINT } from './command.ts';
 
+/** The kubelet's read-only port, where `berth get pods` and friends look by default. */
+export const DEFAULT_NODE_API_PORT = 10255;
+
 export const nodeCommand: Command = {
   name: 'node',
   summary: 'Run the node agent: pods from a manifest folder, through a provider (default: any CRI runtime)',
   usage:
-    'node [--runtime-endpoint URL] [--manifests DIR] [--node-name NAME] [--port N] [--provider NAME|PATH] [--pod-logs-dir DIR] [--log-level LEVEL]',
+    'node [--runtime-endpoint URL] [--manifests DIR] [--node-name NAME] [--port N (default 10255; 0: no node API)] [--provider NAME|PATH] [--pod-logs-dir DIR] [--log-level LEVEL]',
   async run(argv) {
     let values: Record<string, string | undefined>;
     try {
@@ -36,9 +39,9 @@ export const nodeCommand: Command = {
       throw invalidArgument('bad-flag', (e as Error).message);
     }
     if (values.kubeconfig) throw unimplemented('api-server-mode', 'API-server mode (--kubeconfig) is not built yet; use --manifests');
-    const port = values.port === undefined ? undefined : Number(values.port);
-    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
-      throw invalidArgument('bad-flag', `--port: not a port: ${values.port}`);
+    // The node API on the kubelet's read-only port by default; 0 turns it off, as for the kubelet.
+    const port = Number(values.port ?? DEFAULT_NODE_API_PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument('bad-flag', `--port: not a port: ${values.port}`);
     const logger = createLogger(values['log-level'] ?? 'info');
     const nodeName = values['node-name'] ?? os.hostname().toLowerCase();
     const nodeIP = values['node-ip'] ?? defaultNodeAddress();
@@ -55,7 +58,14 @@ export const nodeCommand: Command = {
         podLogsDir: values['pod-logs-dir'] ?? '/var/log/pods',
       },
     });
-    const node = await runNode({ nodeName, nodeIP, provider, logger, manifestDir: values.manifests, apiPort: port });
+    const node = await runNode({
+      nodeName,
+      nodeIP,
+      provider,
+      logger,
+      manifestDir: values.manifests,
+      apiPort: port === 0 ? undefined : port,
+    });
     logger.info({ nodeName, manifests: values.manifests, apiPort: node.apiPort, runtimeEndpoint }, 'berth node running');
     const signal = await new Promise<string>((resolve) => {
       for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve(s));

@@ -215,13 +215,15 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     }
     if ('port' in t) {
       const port = t.port;
-      if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) r.fail('streaming.port', 'must be a port number 0-65535 (0: any free port)');
+      if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+        r.fail('streaming.port', 'must be a port number 0-65535 (0: any free port)');
       c.streaming.port = port as number;
     }
     for (const key of ['tls_cert', 'tls_key'] as const) {
       if (key in t) c.streaming[key] = t[key] === '' ? '' : r.absPath(t[key], `streaming.${key}`);
     }
-    if ((c.streaming.tls_cert === '') !== (c.streaming.tls_key === '')) r.fail('streaming.tls_cert', 'tls_cert and tls_key go together: set both or neither');
+    if ((c.streaming.tls_cert === '') !== (c.streaming.tls_key === ''))
+      r.fail('streaming.tls_cert', 'tls_cert and tls_key go together: set both or neither');
     if ('idle_timeout' in t) c.streaming.idle_timeout_ms = r.duration(t.idle_timeout, 'streaming.idle_timeout');
     if ('token_ttl' in t) {
       c.streaming.token_ttl_ms = r.duration(t.token_ttl, 'streaming.token_ttl');

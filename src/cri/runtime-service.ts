@@ -16,8 +16,8 @@ import { removePodSandbox } from '../services/sandbox-remove.ts';
 import { runPodSandbox } from '../services/sandbox-run.ts';
 import { listPodSandboxes, podSandboxStatus } from '../services/sandbox-status.ts';
 import { stopPodSandbox } from '../services/sandbox-stop.ts';
-import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/stream-requests.ts';
 import { containerStats, podStats } from '../services/stats.ts';
+import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/stream-requests.ts';
 import { CgroupDriver, type RuntimeService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 import {

@@ -5,7 +5,7 @@
 import type { Logger } from '../../util/logger.ts';
 import type { Container, Pod, PodStatus, Probe } from '../k8s-types.ts';
 import { podFullName, podUid } from '../k8s-types.ts';
-import type { PodProvider } from '../provider.ts';
+import type { EventRecorder, PodProvider } from '../provider.ts';
 import { checkProbe, type ExecInContainer } from './probe-check.ts';
 import { type ProbeKind, type ProbeResult, ProbeTracker } from './probe-tracker.ts';
 
@@ -15,6 +15,8 @@ export interface ProberOptions {
   signal: AbortSignal;
   /** A readiness or startup result changed (the pod's status did). */
   onResultChanged?: (uid: string) => void;
+  /** Failed probes are recorded as Unhealthy events. */
+  events?: EventRecorder;
 }
 
 interface PodView {
@@ -117,6 +119,11 @@ class ProbeWorker {
     );
     const changed = this.#tracker.record(outcome.result);
     this.#publish(changed);
+    if (outcome.result === 'failure') {
+      // Every failed probe, as the kubelet records them.
+      const kind = `${this.#kind[0]!.toUpperCase()}${this.#kind.slice(1)}`;
+      this.#prober.events?.podEvent(pod, 'Warning', 'Unhealthy', `${kind} probe failed: ${outcome.message}`, this.#container.name);
+    }
     if (!changed) return;
     const log = this.#prober.logger.child({ pod: podFullName(pod), container: this.#container.name, probe: this.#kind });
     if (outcome.result === 'success') {
@@ -145,6 +152,10 @@ export class Prober {
 
   get logger(): Logger {
     return this.#options.logger;
+  }
+
+  get events(): EventRecorder | undefined {
+    return this.#options.events;
   }
 
   /** Starts workers for probes of these pods, updates what they see, and stops the workers of pods not listed. */

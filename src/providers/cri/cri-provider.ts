@@ -4,7 +4,17 @@
 import { rm } from 'node:fs/promises';
 import type { Pod, PodStatus } from '../../agent/k8s-types.ts';
 import { podFullName, podUid } from '../../agent/k8s-types.ts';
-import type { ContainerLogOptions, ExecIO, ExecResult, KillContainerOptions, PodProvider, SyncResult } from '../../agent/provider.ts';
+import type {
+  ContainerLogOptions,
+  EventRecorder,
+  ExecIO,
+  ExecResult,
+  KillContainerOptions,
+  PodProvider,
+  ProviderNodeStatus,
+  SecretSource,
+  SyncResult,
+} from '../../agent/provider.ts';
 import type { CriClient } from '../../cri/cri-client.ts';
 import { notFound } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
@@ -30,6 +40,8 @@ export interface CriProviderOptions {
   settings: CriProviderSettings;
   logger: Logger;
   now?: () => number;
+  events?: EventRecorder;
+  secrets?: SecretSource;
 }
 
 /** A pod the runtime holds but the node never handed over (left from before a restart): enough of a Pod to report and delete it. */
@@ -51,6 +63,7 @@ export class CriProvider implements PodProvider {
   readonly #settings: CriProviderSettings;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #events: EventRecorder | undefined;
   readonly #records = new Map<string, PodRecord>();
   readonly #reasons = new SyncReasons();
   readonly #crashBackOff: BackOff;
@@ -63,6 +76,7 @@ export class CriProvider implements PodProvider {
     this.#settings = options.settings;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
+    this.#events = options.events;
     this.#crashBackOff = new BackOff(undefined, this.#now);
     this.#imageBackOff = new BackOff(undefined, this.#now);
     this.#reader = new RuntimeReader(this.#cri.runtime, this.#settings.callTimeoutMs);
@@ -73,6 +87,8 @@ export class CriProvider implements PodProvider {
       callTimeoutMs: this.#settings.callTimeoutMs,
       pullTimeoutMs: this.#settings.pullTimeoutMs,
       now: this.#now,
+      secrets: options.secrets,
+      events: options.events,
     });
     this.#sync = new PodSync({
       runtime: this.#cri.runtime,
@@ -83,6 +99,7 @@ export class CriProvider implements PodProvider {
       settings: this.#settings,
       logger: this.#logger,
       now: this.#now,
+      events: options.events,
     });
   }
 
@@ -105,6 +122,9 @@ export class CriProvider implements PodProvider {
     const graceSeconds = gracePeriodSeconds(pod, state);
     if (state.sandboxes.length > 0 || state.containers.length > 0) {
       this.#logger.info({ pod: podFullName(pod), uid, graceSeconds }, 'stopping and removing the pod');
+    }
+    for (const c of state.containers) {
+      if (c.state === 'running') this.#events?.podEvent(pod, 'Normal', 'Killing', `Stopping container ${c.name}`, c.name);
     }
     await removePod(this.#cri.runtime, state, { graceSeconds, callTimeoutMs: this.#settings.callTimeoutMs, signal });
     const named = pod.metadata.name ? pod : { ...pod, metadata: { ...pod.metadata, name: state.name, namespace: state.namespace } };
@@ -203,6 +223,7 @@ export class CriProvider implements PodProvider {
       { pod: podFullName(pod), container: containerName, containerId: container.id, graceSeconds: options.graceSeconds },
       options.reason,
     );
+    this.#events?.podEvent(pod, 'Normal', 'Killing', options.reason, containerName);
     await stopContainer(this.#cri.runtime, container.id, {
       graceSeconds: options.graceSeconds,
       callTimeoutMs: this.#settings.callTimeoutMs,
@@ -219,6 +240,23 @@ export class CriProvider implements PodProvider {
       if (state.namespace === namespace && state.name === name) return { pod: orphanPod(state), state };
     }
     throw notFound('pod-not-found', `pod "${namespace}/${name}" not found`, { fields: { namespace, pod: name } });
+  }
+
+  /** The runtime's version and readiness (CRI Status: RuntimeReady and NetworkReady), for the Node's status. */
+  async nodeStatus(signal: AbortSignal): Promise<ProviderNodeStatus> {
+    const options = { signal, timeoutMs: this.#settings.callTimeoutMs };
+    const [version, status] = await Promise.all([this.#cri.runtime.version({ version: 'v1' }, options), this.#cri.runtime.status({}, options)]);
+    const runtimeVersion = `${version.runtimeName}://${version.runtimeVersion}`;
+    const conditions = status.status?.conditions ?? [];
+    const notReady = ['RuntimeReady', 'NetworkReady']
+      .map((type) => ({ type, condition: conditions.find((c) => c.type === type) }))
+      .filter(({ condition }) => condition === undefined || !condition.status);
+    if (notReady.length === 0) return { runtimeVersion, ready: true };
+    const what = notReady.some((n) => n.type === 'RuntimeReady') ? 'container runtime' : 'container runtime network';
+    const detail = notReady
+      .map(({ type, condition }) => `${type}=false reason:${condition?.reason ?? ''} message:${condition?.message ?? 'missing'}`)
+      .join(', ');
+    return { runtimeVersion, ready: false, message: `${what} not ready: ${detail}` };
   }
 
   async close(): Promise<void> {

@@ -63,7 +63,13 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
       runtimeName: version.runtimeName || 'cri',
       containerErrorRetryMs: 10_000,
     };
-    return new CriProvider({ cri, settings, logger: logger.child({ provider: 'cri' }) });
+    return new CriProvider({
+      cri,
+      settings,
+      logger: logger.child({ provider: 'cri' }),
+      events: context.events,
+      secrets: context.secrets,
+    });
   } catch (e) {
     cri.close();
     throw e;

@@ -6,7 +6,7 @@ import { containerEnv, type NamedValue } from '../../agent/container-env.ts';
 import type { Container, Pod } from '../../agent/k8s-types.ts';
 import { podFullName, podUid } from '../../agent/k8s-types.ts';
 import { parseResolvConf, podDnsConfig, type ResolverConfig } from '../../agent/pod-dns.ts';
-import type { SyncResult } from '../../agent/provider.ts';
+import type { EventRecorder, SyncResult } from '../../agent/provider.ts';
 import type { RuntimeClient } from '../../cri/cri-client.ts';
 import type { Logger } from '../../util/logger.ts';
 import { containerConfig } from './container-config.ts';
@@ -31,6 +31,7 @@ export interface PodSyncDeps {
   settings: CriProviderSettings;
   logger: Logger;
   now: () => number;
+  events?: EventRecorder;
 }
 
 interface SandboxContext {
@@ -106,6 +107,9 @@ export class PodSync {
           actions.createSandbox ? 'stopping the pod sandbox to start a new one' : 'stopping the pod: nothing left to run',
         );
       }
+      if (actions.createSandbox && state.sandboxes.length > 0) {
+        this.#deps.events?.podEvent(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+      }
       await stopPod(runtime, state, { ...calls, graceSeconds });
       if (!actions.createSandbox) {
         await this.#collectGarbage(state, signal);
@@ -122,6 +126,7 @@ export class PodSync {
     } else {
       for (const kill of actions.containersToKill) {
         log.info({ container: kill.name, containerId: kill.id }, kill.reason);
+        this.#deps.events?.podEvent(pod, 'Normal', 'Killing', kill.reason, kill.name);
         await stopContainer(runtime, kill.id, { ...calls, graceSeconds });
       }
     }
@@ -173,11 +178,14 @@ export class PodSync {
     log: Logger,
     signal: AbortSignal,
   ): Promise<number | undefined> {
-    const { runtime, puller, crashBackOff, reasons, settings, now } = this.#deps;
+    const { runtime, puller, crashBackOff, reasons, settings, now, events } = this.#deps;
     const uid = podUid(pod);
     const fail = (reason: string, message: string, retryAfterMs: number | undefined): number | undefined => {
       reasons.set(uid, container.name, { reason, message });
       log.warn({ container: container.name, reason }, message);
+      if (reason !== 'ErrImagePull' && reason !== 'ImagePullBackOff' && reason !== 'ErrImageNeverPull') {
+        events?.podEvent(pod, 'Warning', 'Failed', `Error: ${message}`, container.name);
+      }
       return retryAfterMs;
     };
 
@@ -188,6 +196,7 @@ export class PodSync {
       if (crashBackOff.isInBackOffSince(key, finishedAt)) {
         const message = `back-off ${goDuration(crashBackOff.get(key))} restarting failed container=${container.name} pod=${podRef(pod)}`;
         reasons.set(uid, container.name, { reason: 'CrashLoopBackOff', message });
+        events?.podEvent(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${container.name} in pod ${podRef(pod)}`, container.name);
         return crashBackOff.remaining(key, finishedAt) + 50;
       }
       crashBackOff.next(key, finishedAt);
@@ -233,6 +242,7 @@ export class PodSync {
       if (signal.aborted) throw e;
       return fail('CreateContainerError', (e as Error).message, settings.containerErrorRetryMs);
     }
+    events?.podEvent(pod, 'Normal', 'Created', `Created container: ${container.name}`, container.name);
     try {
       await runtime.startContainer({ containerId }, { signal, timeoutMs: settings.callTimeoutMs });
     } catch (e) {
@@ -241,6 +251,7 @@ export class PodSync {
     }
     reasons.clear(uid, container.name);
     log.info({ container: container.name, containerId, restartCount }, 'container started');
+    events?.podEvent(pod, 'Normal', 'Started', `Started container ${container.name}`, container.name);
     return undefined;
   }
 

@@ -2,7 +2,7 @@
 // Running, and can be told to fail or to be slow.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
-import type { PodProvider, SyncResult } from '../../../src/agent/provider.ts';
+import type { PodProvider, ProviderNodeStatus, SyncResult } from '../../../src/agent/provider.ts';
 
 export interface RecordedCall {
   method: 'createPod' | 'updatePod' | 'deletePod';
@@ -14,6 +14,8 @@ export interface RecordedCall {
 export class RecordingProvider implements PodProvider {
   readonly calls: RecordedCall[] = [];
   readonly running = new Map<string, Pod>();
+  /** The pods deletePod was called with, in order. */
+  readonly deleted: Pod[] = [];
   /** Number of upcoming createPod calls that throw. */
   failCreates = 0;
   /** How long deletePod takes. */
@@ -22,6 +24,8 @@ export class RecordingProvider implements PodProvider {
   syncResult: SyncResult = {};
   #active = new Set<string>();
   overlapping = false;
+  /** What nodeStatus() answers. */
+  nodeState: ProviderNodeStatus = { ready: true, runtimeVersion: 'fake://1.0.0' };
 
   #record(method: RecordedCall['method'], pod: Pod): void {
     this.calls.push({ method, uid: pod.metadata.uid ?? '', name: pod.metadata.name ?? '', at: Date.now() });
@@ -64,6 +68,7 @@ export class RecordingProvider implements PodProvider {
   async deletePod(pod: Pod, signal: AbortSignal): Promise<void> {
     return this.#exclusive(pod.metadata.uid!, async () => {
       this.#record('deletePod', pod);
+      this.deleted.push(pod);
       if (this.deleteDelayMs > 0) await sleep(this.deleteDelayMs, undefined, { signal });
       this.running.delete(pod.metadata.uid!);
     });
@@ -75,6 +80,10 @@ export class RecordingProvider implements PodProvider {
 
   async getPodStatus(namespace: string, name: string) {
     return (await this.getPod(namespace, name))?.status;
+  }
+
+  async nodeStatus(): Promise<ProviderNodeStatus> {
+    return this.nodeState;
   }
 
   async getPods(): Promise<Pod[]> {

@@ -1,0 +1,182 @@
+// The fake API server answers the real client library as the API documents: the semantics the
+// node's API-server mode relies on, pinned here so that the node's tests mean something.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CoordinationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
+import { fromApi, statusCode } from '../../src/agent/apiserver/kube-api.ts';
+import type { Pod } from '../../src/agent/k8s-types.ts';
+import { type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
+import { waitFor } from './support/wait-for.ts';
+
+const pod = (name: string, nodeName?: string): Pod => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, labels: { app: name } },
+  spec: { containers: [{ name: 'c', image: 'busybox:1.36' }], ...(nodeName ? { nodeName } : {}) },
+});
+
+async function failure(promise: Promise<unknown>): Promise<{ code: number | undefined; message: string }> {
+  try {
+    await promise;
+  } catch (e) {
+    const body = (e as { body?: unknown }).body;
+    const parsed = typeof body === 'string' ? (JSON.parse(body) as { message?: string }) : (body as { message?: string } | undefined);
+    return { code: statusCode(e), message: parsed?.message ?? '' };
+  }
+  assert.fail('the call succeeded');
+}
+
+describe('fake API server', () => {
+  let fake: FakeApiServer;
+  let core: CoreV1Api;
+  let coordination: CoordinationV1Api;
+  let watch: Watch;
+
+  before(async () => {
+    fake = await startFakeApiServer({ bookmarkIntervalMs: 100, historyLimit: 50 });
+    const config = fake.kubeConfig();
+    core = config.makeApiClient(CoreV1Api);
+    coordination = config.makeApiClient(CoordinationV1Api);
+    watch = new Watch(config);
+  });
+  after(() => fake.close());
+
+  test('create, get, 409 AlreadyExists, 404 for a missing namespace, defaults applied to pods', async () => {
+    const created = fromApi<Pod>(await core.createNamespacedPod({ namespace: 'default', body: pod('a', 'node1') as never }));
+    assert.match(created.metadata.uid ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(created.spec.restartPolicy, 'Always');
+    assert.equal(created.spec.containers[0]?.imagePullPolicy, 'IfNotPresent');
+    assert.equal(created.status?.phase, 'Pending');
+    assert.equal((await failure(core.createNamespacedPod({ namespace: 'default', body: pod('a') as never }))).code, 409);
+    assert.deepEqual(await failure(core.createNamespacedPod({ namespace: 'nope', body: pod('b') as never })), {
+      code: 404,
+      message: 'namespaces "nope" not found',
+    });
+    assert.equal((await failure(core.readNamespacedPod({ name: 'zzz', namespace: 'default' }))).code, 404);
+  });
+
+  test('field selectors: supported fields only; list carries the resourceVersion', async () => {
+    await core.createNamespacedPod({ namespace: 'default', body: pod('on-2', 'node2') as never });
+    const list = fromApi<{ metadata: { resourceVersion: string }; items: Pod[] }>(
+      await core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName=node1' }),
+    );
+    assert.deepEqual(
+      list.items.map((p) => p.metadata.name),
+      ['a'],
+    );
+    assert.equal(list.metadata.resourceVersion, fake.resourceVersion);
+    assert.equal((await failure(core.listPodForAllNamespaces({ fieldSelector: 'spec.image=x' }))).code, 400);
+  });
+
+  test('a stale resourceVersion or a wrong uid is a 409 Conflict; status goes only through the subresource', async () => {
+    const current = fromApi<Pod>(await core.readNamespacedPod({ name: 'a', namespace: 'default' }));
+    const stale = { ...current, status: { phase: 'Running' as const } };
+    await core.replaceNamespacedPodStatus({ name: 'a', namespace: 'default', body: stale as never });
+    assert.equal((await failure(core.replaceNamespacedPodStatus({ name: 'a', namespace: 'default', body: stale as never }))).code, 409);
+    const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    const wrongUid = await failure(
+      core.patchNamespacedPodStatus({ name: 'a', namespace: 'default', body: { metadata: { uid: 'other' }, status: { phase: 'Failed' } } }, mergePatch),
+    );
+    assert.equal(wrongUid.code, 409);
+    assert.match(wrongUid.message, /Precondition failed: UID in precondition: other/);
+    // The main resource does not change status; the status subresource does not change the spec.
+    const latest = fromApi<Pod>(await core.readNamespacedPod({ name: 'a', namespace: 'default' }));
+    await core.replaceNamespacedPod({ name: 'a', namespace: 'default', body: { ...latest, status: { phase: 'Failed' } } as never });
+    assert.equal(fake.get('pods', 'default', 'a')?.status && (fake.get('pods', 'default', 'a')!.status as { phase: string }).phase, 'Running');
+    await core.patchNamespacedPodStatus(
+      { name: 'a', namespace: 'default', body: { spec: { restartPolicy: 'Never' }, status: { podIP: '10.0.0.1' } } },
+      mergePatch,
+    );
+    const after = fake.get('pods', 'default', 'a') as unknown as Pod;
+    assert.deepEqual([after.spec.restartPolicy, after.status?.podIP, after.status?.phase], ['Always', '10.0.0.1', 'Running']);
+    // Pod spec is immutable but for a few fields; other patch types are refused.
+    assert.equal(
+      (await failure(core.patchNamespacedPod({ name: 'a', namespace: 'default', body: { spec: { restartPolicy: 'Never' } } }, mergePatch))).code,
+      422,
+    );
+    assert.equal(
+      (
+        await failure(
+          core.patchNamespacedPod(
+            { name: 'a', namespace: 'default', body: { spec: {} } },
+            setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+          ),
+        )
+      ).code,
+      415,
+    );
+  });
+
+  test('graceful deletion of a bound pod, then deletion with grace 0 and a uid precondition', async () => {
+    const deleting = fromApi<Pod>(await core.deleteNamespacedPod({ name: 'a', namespace: 'default', gracePeriodSeconds: 7 }));
+    assert.equal(deleting.metadata.deletionGracePeriodSeconds, 7);
+    assert.ok(deleting.metadata.deletionTimestamp);
+    assert.ok(fake.get('pods', 'default', 'a'), 'still there while the node stops it');
+    const wrong = await failure(
+      core.deleteNamespacedPod({ name: 'a', namespace: 'default', body: { gracePeriodSeconds: 0, preconditions: { uid: 'x' } } }),
+    );
+    assert.equal(wrong.code, 409);
+    await core.deleteNamespacedPod({ name: 'a', namespace: 'default', body: { gracePeriodSeconds: 0, preconditions: { uid: deleting.metadata.uid } } });
+    assert.equal(fake.get('pods', 'default', 'a'), undefined);
+    // An unbound pod goes at once.
+    await core.createNamespacedPod({ namespace: 'default', body: pod('unbound') as never });
+    await core.deleteNamespacedPod({ name: 'unbound', namespace: 'default' });
+    assert.equal(fake.get('pods', 'default', 'unbound'), undefined);
+  });
+
+  test('watch: replay from a resourceVersion, selector moves as ADDED/DELETED, bookmarks, 410 for a compacted version', async () => {
+    const from = fake.resourceVersion;
+    await core.createNamespacedPod({ namespace: 'default', body: pod('w1') as never });
+    await core.createNamespacedPod({ namespace: 'default', body: pod('w2', 'node9') as never });
+    const seen: string[] = [];
+    let bookmarks = 0;
+    const controller = await watch.watch(
+      '/api/v1/pods',
+      { fieldSelector: 'spec.nodeName=node9', resourceVersion: from, allowWatchBookmarks: true },
+      (type, obj: Pod) => {
+        if (type === 'BOOKMARK') bookmarks++;
+        else seen.push(`${type} ${obj.metadata.name}`);
+      },
+      () => undefined,
+    );
+    await core.deleteNamespacedPod({ name: 'w2', namespace: 'default', gracePeriodSeconds: 0 });
+    await waitFor('events and a bookmark', () => (seen.length >= 2 && bookmarks > 0 ? true : undefined), { timeoutMs: 5000 });
+    assert.deepEqual(seen, ['ADDED w2', 'DELETED w2'], 'replayed from the version, then live; w1 is on no node');
+    controller.abort();
+
+    // A label selector: an object that starts matching is ADDED, one that stops is DELETED.
+    const labelled: string[] = [];
+    const byLabel = await watch.watch(
+      '/api/v1/namespaces/default/pods',
+      { labelSelector: 'tier=web', resourceVersion: fake.resourceVersion },
+      (type, obj: Pod) => labelled.push(`${type} ${obj.metadata.name}`),
+      () => undefined,
+    );
+    const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    await core.patchNamespacedPod({ name: 'w1', namespace: 'default', body: { metadata: { labels: { tier: 'web' } } } }, mergePatch);
+    await core.patchNamespacedPod({ name: 'w1', namespace: 'default', body: { metadata: { annotations: { a: 'b' } } } }, mergePatch);
+    await core.patchNamespacedPod({ name: 'w1', namespace: 'default', body: { metadata: { labels: { tier: null } } } }, mergePatch);
+    await waitFor('three events', () => (labelled.length >= 3 ? true : undefined), { timeoutMs: 5000 });
+    assert.deepEqual(labelled, ['ADDED w1', 'MODIFIED w1', 'DELETED w1']);
+    byLabel.abort();
+
+    fake.compact();
+    const expired = await new Promise<{ type: string; code?: number }>((resolve) => {
+      void watch.watch('/api/v1/pods', { resourceVersion: from }, (type, obj: { code?: number }) => resolve({ type, code: obj.code }), () => undefined);
+    });
+    assert.deepEqual(expired, { type: 'ERROR', code: 410 });
+  });
+
+  test('leases in kube-node-lease', async () => {
+    const body = {
+      metadata: { name: 'node1', namespace: 'kube-node-lease' },
+      spec: { holderIdentity: 'node1', leaseDurationSeconds: 40, renewTime: '2026-01-01T00:00:00.000000Z' },
+    };
+    await coordination.createNamespacedLease({ namespace: 'kube-node-lease', body: body as never });
+    const lease = fromApi<{ metadata: { resourceVersion: string }; spec: { renewTime: string } }>(
+      await coordination.readNamespacedLease({ name: 'node1', namespace: 'kube-node-lease' }),
+    );
+    assert.equal(lease.spec.renewTime, '2026-01-01T00:00:00.000000Z');
+    assert.ok(Number(lease.metadata.resourceVersion) > 0);
+  });
+});

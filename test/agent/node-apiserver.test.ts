@@ -1,0 +1,238 @@
+// berth node in API-server mode against the fake API server (real client library, documented API
+// semantics) with an in-memory provider: the Node and its Lease, pods bound to the node, their
+// statuses, deletion with a grace period, mirror pods for static pods, events, relisting on 410
+// Gone, bookmarks, and conflicts.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ApiEventRecorder } from '../../src/agent/apiserver/api-events.ts';
+import { ApiSecretSource } from '../../src/agent/apiserver/api-secrets.ts';
+import { connectKubeApi } from '../../src/agent/apiserver/kube-api.ts';
+import { MIRROR_ANNOTATION } from '../../src/agent/apiserver/mirror-pods.ts';
+import type { KubeEvent, Lease, Node, Pod } from '../../src/agent/k8s-types.ts';
+import { type RunningNode, runNode } from '../../src/agent/node.ts';
+import { createLogger, silentLogger } from '../../src/util/logger.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
+import { RecordingProvider } from './support/recording-provider.ts';
+import { waitFor } from './support/wait-for.ts';
+
+const logger = process.env.BERTH_TEST_LOG ? createLogger(process.env.BERTH_TEST_LOG) : silentLogger();
+const NODE = 'node1';
+
+function podObject(name: string, nodeName = NODE, extra: Partial<Pod['spec']> = {}): ApiObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default', labels: { app: name } },
+    spec: { nodeName, terminationGracePeriodSeconds: 5, containers: [{ name: 'c', image: 'busybox:1.36' }], ...extra },
+  };
+}
+
+const asPod = (o: ApiObject | undefined) => o as unknown as Pod | undefined;
+
+describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }, () => {
+  let fake: FakeApiServer;
+  let provider: RecordingProvider;
+  let node: RunningNode;
+  let dir: string;
+  let events: ApiEventRecorder;
+
+  before(async () => {
+    fake = await startFakeApiServer({ bookmarkIntervalMs: 200 });
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-node-api-'));
+    // A pod that finished before the node started: it is not run again.
+    const done = fake.create('pods', podObject('finished'));
+    fake.update('pods', 'default', 'finished', { ...done, status: { phase: 'Succeeded' } }, 'status');
+    provider = new RecordingProvider();
+    const api = connectKubeApi(fake.kubeConfig());
+    events = new ApiEventRecorder({ api, nodeName: NODE, logger });
+    node = await runNode({
+      nodeName: NODE,
+      nodeIP: '192.0.2.10',
+      provider,
+      logger,
+      manifestDir: dir,
+      apiServer: {
+        api,
+        events,
+        timings: { statusSyncMs: 100, nodeStatusUpdateMs: 200, nodeStatusReportMs: 60_000, leaseDurationSeconds: 2, retryMs: 100 },
+      },
+      timings: { relistMs: 100, manifestScanMs: 100, retryBaseMs: 100, retryMaxMs: 500 },
+      apiPort: 0,
+    });
+  });
+
+  after(async () => {
+    await node?.stop();
+    await fake?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the node registers: capacity, allocatable, addresses, nodeInfo with the runtime version, Ready', async () => {
+    const registered = await waitFor('the Node', () => fake.get('nodes', undefined, NODE) as unknown as Node | undefined);
+    const status = registered.status!;
+    assert.ok(Number(status.capacity?.cpu) >= 1);
+    assert.match(status.capacity?.memory ?? '', /^\d+Ki$/);
+    assert.equal(status.capacity?.pods, '110');
+    assert.deepEqual(status.allocatable, status.capacity);
+    assert.deepEqual(status.addresses?.[0], { type: 'InternalIP', address: '192.0.2.10' });
+    assert.equal(status.addresses?.[1]?.type, 'Hostname');
+    assert.equal(status.nodeInfo?.containerRuntimeVersion, 'fake://1.0.0');
+    assert.equal(status.nodeInfo?.operatingSystem, 'linux');
+    assert.match(status.nodeInfo?.kubeletVersion ?? '', /^v1\.\d+\.\d+/);
+    assert.equal(status.daemonEndpoints?.kubeletEndpoint?.Port, node.apiPort);
+    assert.equal(registered.metadata.labels?.['kubernetes.io/hostname'], NODE);
+    assert.equal(registered.metadata.labels?.['kubernetes.io/os'], 'linux');
+    const ready = status.conditions?.find((c) => c.type === 'Ready');
+    assert.deepEqual([ready?.status, ready?.reason], ['True', 'KubeletReady']);
+    for (const type of ['MemoryPressure', 'DiskPressure', 'PIDPressure']) {
+      assert.equal(status.conditions?.find((c) => c.type === type)?.status, 'False', type);
+    }
+  });
+
+  test('the Lease in kube-node-lease is renewed, owned by the Node', async () => {
+    const first = await waitFor('the Lease', () => fake.get('leases', 'kube-node-lease', NODE) as unknown as Lease | undefined);
+    assert.equal(first.spec?.holderIdentity, NODE);
+    assert.equal(first.spec?.leaseDurationSeconds, 2);
+    const nodeUid = fake.get('nodes', undefined, NODE)?.metadata.uid;
+    assert.deepEqual(first.metadata.ownerReferences, [{ apiVersion: 'v1', kind: 'Node', name: NODE, uid: nodeUid }]);
+    const renewed = await waitFor('a renewal', () => {
+      const lease = fake.get('leases', 'kube-node-lease', NODE) as unknown as Lease;
+      return lease.spec?.renewTime !== first.spec?.renewTime ? lease : undefined;
+    });
+    assert.match(renewed.spec?.renewTime ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    assert.ok(Number(renewed.metadata.resourceVersion) > Number(first.metadata.resourceVersion));
+  });
+
+  test('node conditions follow the provider; a 409 Conflict on the status write is read again and retried', async () => {
+    fake.faults.push({ method: 'PUT', pathPattern: /^\/api\/v1\/nodes\/node1\/status$/, status: 409, times: 1 });
+    provider.nodeState = { ready: false, runtimeVersion: 'fake://1.0.0', message: 'container runtime network not ready: NetworkReady=false' };
+    const notReady = await waitFor('Ready False', () => {
+      const ready = (fake.get('nodes', undefined, NODE) as unknown as Node).status?.conditions?.find((c) => c.type === 'Ready');
+      return ready?.status === 'False' ? ready : undefined;
+    });
+    assert.equal(notReady.reason, 'KubeletNotReady');
+    assert.equal(notReady.message, 'container runtime network not ready: NetworkReady=false');
+    assert.ok(fake.requests.some((r) => r.method === 'PUT' && r.path === '/api/v1/nodes/node1/status' && r.status === 409));
+    provider.nodeState = { ready: true, runtimeVersion: 'fake://1.0.0' };
+    await waitFor('Ready True again', () =>
+      (fake.get('nodes', undefined, NODE) as unknown as Node).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True'
+        ? true
+        : undefined,
+    );
+    await events.flush();
+    const reasons = fake.list('events', 'default').map((e) => (e as unknown as KubeEvent).reason);
+    for (const reason of ['Starting', 'NodeReady', 'NodeNotReady']) assert.ok(reasons.includes(reason), `${reason} in ${reasons}`);
+  });
+
+  test('a pod bound to the node runs; its status is written; pods of other nodes and finished pods are not run', async () => {
+    fake.create('pods', podObject('web'));
+    fake.create('pods', podObject('elsewhere', 'node2'));
+    const uid = fake.get('pods', 'default', 'web')!.metadata.uid!;
+    await waitFor('createPod', () => (provider.callsFor(uid).includes('createPod') ? true : undefined));
+    const status = await waitFor('status Running in the API', () => {
+      const s = asPod(fake.get('pods', 'default', 'web'))?.status;
+      return s?.phase === 'Running' ? s : undefined;
+    });
+    assert.equal(status.containerStatuses?.[0]?.ready, true);
+    const patch = fake.requests.find((r) => r.method === 'PATCH' && r.path === '/api/v1/namespaces/default/pods/web/status');
+    assert.equal(patch?.contentType, 'application/merge-patch+json');
+    assert.equal((patch?.body as { metadata: { uid: string } }).metadata.uid, uid, 'the patch carries the pod UID');
+    assert.equal(provider.calls.filter((c) => c.name === 'elsewhere' || c.name === 'finished').length, 0);
+    assert.equal(node.pod('default', 'finished'), undefined);
+    assert.ok(node.pod('default', 'web'));
+    // An image change reaches the provider.
+    const current = fake.get('pods', 'default', 'web')!;
+    fake.update('pods', 'default', 'web', {
+      ...current,
+      spec: { ...(current.spec as object), containers: [{ ...(current.spec as Pod['spec']).containers[0]!, image: 'busybox:1.37' }] },
+    });
+    await waitFor('updatePod with the new image', () =>
+      provider.running.get(uid)?.spec.containers[0]?.image === 'busybox:1.37' ? true : undefined,
+    );
+  });
+
+  test('a deleted pod is stopped with its grace period, then deleted for good with grace 0 and its UID', async () => {
+    provider.deleteDelayMs = 300;
+    const uid = fake.get('pods', 'default', 'web')!.metadata.uid!;
+    fake.delete('pods', 'default', 'web', { gracePeriodSeconds: 3 });
+    assert.ok(fake.get('pods', 'default', 'web')?.metadata.deletionTimestamp, 'graceful: still there');
+    await waitFor('gone from the API', () => (fake.get('pods', 'default', 'web') === undefined ? true : undefined));
+    const deleted = provider.deleted.find((p) => p.metadata.uid === uid);
+    assert.equal(deleted?.metadata.deletionGracePeriodSeconds, 3, 'the provider got the deletion grace period');
+    const final = fake.requests.find((r) => r.method === 'DELETE' && r.path === '/api/v1/namespaces/default/pods/web');
+    assert.deepEqual(final?.body, { gracePeriodSeconds: 0, preconditions: { uid } });
+    assert.equal(node.pod('default', 'web'), undefined);
+    provider.deleteDelayMs = 0;
+  });
+
+  test('static pods get mirror pods (owned by the Node) with their status; a changed manifest replaces it; a removed one deletes it', async () => {
+    const manifest = (image: string) => `apiVersion: v1\nkind: Pod\nmetadata: {name: static, labels: {tier: s}}\nspec:\n  containers: [{name: c, image: "${image}"}]\n`;
+    await writeFile(path.join(dir, 'static.yaml'), manifest('busybox:1.36'));
+    const mirror = await waitFor('the mirror pod', () => asPod(fake.get('pods', 'default', `static-${NODE}`)));
+    const staticUid = node.pod('default', `static-${NODE}`)!.metadata.uid!;
+    assert.equal(mirror.metadata.annotations?.[MIRROR_ANNOTATION], staticUid);
+    assert.equal(mirror.metadata.annotations?.['kubernetes.io/config.source'], 'file');
+    assert.equal(mirror.metadata.labels?.tier, 's');
+    assert.equal(mirror.spec.nodeName, NODE);
+    const nodeUid = fake.get('nodes', undefined, NODE)!.metadata.uid;
+    assert.deepEqual(mirror.metadata.ownerReferences, [{ apiVersion: 'v1', kind: 'Node', name: NODE, uid: nodeUid, controller: true }]);
+    assert.notEqual(mirror.metadata.uid, staticUid);
+    await waitFor('the mirror pod Running', () => (asPod(fake.get('pods', 'default', `static-${NODE}`))?.status?.phase === 'Running' ? true : undefined));
+    assert.equal(provider.calls.filter((c) => c.uid === mirror.metadata.uid).length, 0, 'the mirror pod itself is never run');
+
+    await writeFile(path.join(dir, 'static.yaml'), manifest('busybox:1.37'));
+    const replaced = await waitFor('a new mirror pod', () => {
+      const m = asPod(fake.get('pods', 'default', `static-${NODE}`));
+      return m !== undefined && m.metadata.uid !== mirror.metadata.uid ? m : undefined;
+    });
+    assert.equal(replaced.spec.containers[0]?.image, 'busybox:1.37');
+    await unlink(path.join(dir, 'static.yaml'));
+    await waitFor('the mirror pod deleted', () => (fake.get('pods', 'default', `static-${NODE}`) === undefined ? true : undefined));
+  });
+
+  test('events: the same event again counts up the first', async () => {
+    const pod = asPod(fake.create('pods', podObject('evented', 'node2')))!;
+    events.podEvent(pod, 'Warning', 'BackOff', 'Back-off restarting failed container c', 'c');
+    events.podEvent(pod, 'Warning', 'BackOff', 'Back-off restarting failed container c', 'c');
+    await events.flush();
+    const recorded = fake.list('events', 'default').map((e) => e as unknown as KubeEvent).filter((e) => e.involvedObject.name === 'evented');
+    assert.equal(recorded.length, 1);
+    assert.deepEqual(
+      [recorded[0]!.count, recorded[0]!.type, recorded[0]!.involvedObject.fieldPath, recorded[0]!.source],
+      [2, 'Warning', 'spec.containers{c}', { component: 'kubelet', host: NODE }],
+    );
+    assert.equal(recorded[0]!.involvedObject.uid, pod.metadata.uid);
+  });
+
+  test('bookmarks move the resourceVersion; 410 Gone makes the node list again and catch up', async () => {
+    const source = node.apiServer!.source;
+    fake.create('secrets', { metadata: { name: 'unrelated', namespace: 'default' }, type: 'Opaque' });
+    const target = fake.resourceVersion;
+    await waitFor('a bookmark with the newest version', () => (Number(source.resourceVersion) >= Number(target) ? true : undefined));
+    const lists = source.lists;
+    fake.compact();
+    fake.closeWatches();
+    fake.create('pods', podObject('after-gap'));
+    const uid = fake.get('pods', 'default', 'after-gap')!.metadata.uid!;
+    await waitFor('listed again', () => (source.lists > lists ? true : undefined), {
+      timeoutMs: 10_000,
+      describe: () =>
+        `watches open: ${fake.watchCount}; watch requests: ${JSON.stringify(fake.requests.filter((r) => r.query.watch).map((r) => [r.query.resourceVersion, r.status]))}`,
+    });
+    await waitFor('the pod made during the gap runs', () => (provider.callsFor(uid).includes('createPod') ? true : undefined));
+    assert.ok(
+      fake.requests.some((r) => r.query.watch === 'true' && r.query.allowWatchBookmarks === 'true' && r.query.fieldSelector === 'spec.nodeName=node1'),
+    );
+  });
+
+  test('image pull secrets are read from the API', async () => {
+    fake.create('secrets', { metadata: { name: 'regcred', namespace: 'default' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': 'e30=' } });
+    const secrets = new ApiSecretSource(connectKubeApi(fake.kubeConfig()));
+    const secret = await secrets.getSecret('default', 'regcred', AbortSignal.timeout(5000));
+    assert.equal(secret?.type, 'kubernetes.io/dockerconfigjson');
+    assert.equal(await secrets.getSecret('default', 'missing', AbortSignal.timeout(5000)), undefined);
+  });
+});
