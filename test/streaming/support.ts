@@ -1,7 +1,7 @@
 // Shared by the streaming integration tests: what a streaming session may leave behind, and
 // small clients that drive the protocols by hand (a raw WebSocket with the `ws` package, raw
 // SPDY sessions from src/streaming/spdy).
-import { readdir, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -13,7 +13,17 @@ export async function streamingLeftovers(daemon: TestDaemon): Promise<string[]> 
   const found: string[] = [];
   for (const f of await readdir(path.join(daemon.state, 'streaming')).catch(() => [] as string[])) found.push(`exec dir ${f}`);
   for (const pid of await pidsWithCmdline(path.join(daemon.state, 'streaming'))) found.push(`exec process ${pid}`);
-  for (const pid of await pidsWithCmdline('netns-relay-main.ts')) found.push(`port-forward relay ${pid}`);
+  // Port-forward relays of this daemon's pods: other daemons (other test files) may run theirs.
+  const podNetns = new Set<string>();
+  for (const pod of await readdir(path.join(daemon.state, 'ns')).catch(() => [] as string[])) {
+    const st = await stat(path.join(daemon.state, 'ns', pod, 'net')).catch(() => undefined);
+    if (st) podNetns.add(`net:[${st.ino}]`);
+  }
+  for (const pid of await pidsWithCmdline('netns-relay-main.ts')) {
+    const ns = await readlink(`/proc/${pid}/ns/net`).catch(() => '');
+    const parent = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ')[1];
+    if (podNetns.has(ns) || parent === String(daemon.pid)) found.push(`port-forward relay ${pid}`);
+  }
   // The attach relay runs in the container's bundle, under the daemon's state dir.
   for (const pid of await pidsWithCmdline('SOCK_SEQPACKET')) {
     const dir = await readlink(`/proc/${pid}/cwd`).catch(() => '');
