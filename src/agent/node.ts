@@ -97,6 +97,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   /** Every source was read once: pods the provider runs that no source has are orphans from then on. */
   let sourcesReady = false;
   let apiSync: ApiServerSync | undefined;
+  /** Deleted pods the node has stopped, until the API lets them go: not started or stopped again. */
+  const finishedDeletions = new Set<string>();
 
   const metrics = new NodeMetrics();
   const workers = new PodWorkers({
@@ -108,6 +110,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       const uid = podUid(pod);
       terminatedAt.set(uid, Date.now());
       if (pod.metadata.deletionTimestamp && desired.get(uid)?.metadata.deletionTimestamp) {
+        finishedDeletions.add(uid);
         desired.delete(uid);
         specKeys.delete(uid);
         probedConditions.delete(uid);
@@ -141,7 +144,9 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           workers.terminate(pod);
         }
       }
-      prober.sync([...desired.values()].filter((p) => !p.metadata.deletionTimestamp).map((pod) => ({ pod, status: pleg.status(podUid(pod)) })));
+      prober.sync(
+        [...desired.values()].filter((p) => !p.metadata.deletionTimestamp).map((pod) => ({ pod, status: pleg.status(podUid(pod)) })),
+      );
     },
   });
 
@@ -178,7 +183,9 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
 
   /** Static pods, and the API's pods — but not those that had finished before the node first saw them. */
   const updateDesired = (): void => {
-    const fromApi = apiPods.filter((p) => desired.has(podUid(p)) || !isTerminal(p));
+    const listed = new Set(apiPods.map(podUid));
+    for (const uid of finishedDeletions) if (!listed.has(uid)) finishedDeletions.delete(uid);
+    const fromApi = apiPods.filter((p) => !finishedDeletions.has(podUid(p)) && (desired.has(podUid(p)) || !isTerminal(p)));
     setDesired([...staticPods, ...fromApi]);
   };
 

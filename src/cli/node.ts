@@ -1,9 +1,13 @@
-// berth node: the node agent (kubelet / Virtual Kubelet) on a provider; pods from a manifest folder.
+// berth node: the node agent (kubelet / Virtual Kubelet) on a provider; pods from a manifest folder
+// and, with --kubeconfig, from a Kubernetes API server.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { ApiEventRecorder } from '../agent/apiserver/api-events.ts';
+import { ApiSecretSource } from '../agent/apiserver/api-secrets.ts';
+import { connectKubeApi, loadKubeConfig } from '../agent/apiserver/kube-api.ts';
 import { runNode } from '../agent/node.ts';
 import { defaultNodeAddress } from '../agent/node-address.ts';
-import { invalidArgument, unimplemented } from '../errors/errors.ts';
+import { invalidArgument } from '../errors/errors.ts';
 import { loadProvider } from '../providers/load-provider.ts';
 import { createLogger } from '../util/logger.ts';
 import type { Command } from './command.ts';
@@ -14,9 +18,9 @@ export const DEFAULT_NODE_API_PORT = 10255;
 
 export const nodeCommand: Command = {
   name: 'node',
-  summary: 'Run the node agent: pods from a manifest folder, through a provider (default: any CRI runtime)',
+  summary: 'Run the node agent: pods from a manifest folder or an API server, through a provider (default: any CRI runtime)',
   usage:
-    'node [--runtime-endpoint URL] [--manifests DIR] [--node-name NAME] [--port N (default 10255; 0: no node API)] [--provider NAME|PATH] [--pod-logs-dir DIR] [--log-level LEVEL]',
+    'node [--runtime-endpoint URL] [--manifests DIR] [--kubeconfig FILE] [--node-name NAME] [--node-ip IP] [--port N (default 10255; 0: no node API)] [--provider NAME|PATH] [--pod-logs-dir DIR] [--cgroup-root PATH] [--log-level LEVEL]',
   async run(argv) {
     let values: Record<string, string | undefined>;
     try {
@@ -32,13 +36,13 @@ export const nodeCommand: Command = {
           provider: { type: 'string' },
           kubeconfig: { type: 'string' },
           'pod-logs-dir': { type: 'string' },
+          'cgroup-root': { type: 'string' },
           'log-level': { type: 'string' },
         },
       }));
     } catch (e) {
       throw invalidArgument('bad-flag', (e as Error).message);
     }
-    if (values.kubeconfig) throw unimplemented('api-server-mode', 'API-server mode (--kubeconfig) is not built yet; use --manifests');
     // The node API on the kubelet's read-only port by default; 0 turns it off, as for the kubelet.
     const port = Number(values.port ?? DEFAULT_NODE_API_PORT);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument('bad-flag', `--port: not a port: ${values.port}`);
@@ -47,15 +51,30 @@ export const nodeCommand: Command = {
     const nodeIP = values['node-ip'] ?? defaultNodeAddress();
     const runtimeEndpoint = values['runtime-endpoint'] ?? process.env.CONTAINER_RUNTIME_ENDPOINT ?? DEFAULT_ENDPOINT;
     const controller = new AbortController();
+    let apiServer: Parameters<typeof runNode>[0]['apiServer'];
+    let secrets: ApiSecretSource | undefined;
+    if (values.kubeconfig) {
+      let api: ReturnType<typeof connectKubeApi>;
+      try {
+        api = connectKubeApi(loadKubeConfig(values.kubeconfig));
+      } catch (e) {
+        throw invalidArgument('bad-kubeconfig', `--kubeconfig ${values.kubeconfig}: ${(e as Error).message}`, { cause: e });
+      }
+      apiServer = { api, events: new ApiEventRecorder({ api, nodeName, logger: logger.child({ component: 'events' }) }) };
+      secrets = new ApiSecretSource(api);
+    }
     const provider = await loadProvider(values.provider ?? 'cri', {
       nodeName,
       nodeIP,
       logger,
       signal: controller.signal,
+      ...(apiServer?.events ? { events: apiServer.events } : {}),
+      ...(secrets ? { secrets } : {}),
       config: {
         runtimeEndpoint,
         imageEndpoint: values['image-endpoint'] ?? runtimeEndpoint,
         podLogsDir: values['pod-logs-dir'] ?? '/var/log/pods',
+        ...(values['cgroup-root'] ? { cgroupParent: values['cgroup-root'] } : {}),
       },
     });
     const node = await runNode({
@@ -64,9 +83,13 @@ export const nodeCommand: Command = {
       provider,
       logger,
       manifestDir: values.manifests,
+      apiServer,
       apiPort: port === 0 ? undefined : port,
     });
-    logger.info({ nodeName, manifests: values.manifests, apiPort: node.apiPort, runtimeEndpoint }, 'berth node running');
+    logger.info(
+      { nodeName, manifests: values.manifests, kubeconfig: values.kubeconfig, apiPort: node.apiPort, runtimeEndpoint },
+      'berth node running',
+    );
     const signal = await new Promise<string>((resolve) => {
       for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve(s));
     });

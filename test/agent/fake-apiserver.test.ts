@@ -75,14 +75,20 @@ describe('fake API server', () => {
     assert.equal((await failure(core.replaceNamespacedPodStatus({ name: 'a', namespace: 'default', body: stale as never }))).code, 409);
     const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
     const wrongUid = await failure(
-      core.patchNamespacedPodStatus({ name: 'a', namespace: 'default', body: { metadata: { uid: 'other' }, status: { phase: 'Failed' } } }, mergePatch),
+      core.patchNamespacedPodStatus(
+        { name: 'a', namespace: 'default', body: { metadata: { uid: 'other' }, status: { phase: 'Failed' } } },
+        mergePatch,
+      ),
     );
     assert.equal(wrongUid.code, 409);
     assert.match(wrongUid.message, /Precondition failed: UID in precondition: other/);
     // The main resource does not change status; the status subresource does not change the spec.
     const latest = fromApi<Pod>(await core.readNamespacedPod({ name: 'a', namespace: 'default' }));
     await core.replaceNamespacedPod({ name: 'a', namespace: 'default', body: { ...latest, status: { phase: 'Failed' } } as never });
-    assert.equal(fake.get('pods', 'default', 'a')?.status && (fake.get('pods', 'default', 'a')!.status as { phase: string }).phase, 'Running');
+    assert.equal(
+      fake.get('pods', 'default', 'a')?.status && (fake.get('pods', 'default', 'a')!.status as { phase: string }).phase,
+      'Running',
+    );
     await core.patchNamespacedPodStatus(
       { name: 'a', namespace: 'default', body: { spec: { restartPolicy: 'Never' }, status: { podIP: '10.0.0.1' } } },
       mergePatch,
@@ -91,7 +97,8 @@ describe('fake API server', () => {
     assert.deepEqual([after.spec.restartPolicy, after.status?.podIP, after.status?.phase], ['Always', '10.0.0.1', 'Running']);
     // Pod spec is immutable but for a few fields; other patch types are refused.
     assert.equal(
-      (await failure(core.patchNamespacedPod({ name: 'a', namespace: 'default', body: { spec: { restartPolicy: 'Never' } } }, mergePatch))).code,
+      (await failure(core.patchNamespacedPod({ name: 'a', namespace: 'default', body: { spec: { restartPolicy: 'Never' } } }, mergePatch)))
+        .code,
       422,
     );
     assert.equal(
@@ -116,7 +123,11 @@ describe('fake API server', () => {
       core.deleteNamespacedPod({ name: 'a', namespace: 'default', body: { gracePeriodSeconds: 0, preconditions: { uid: 'x' } } }),
     );
     assert.equal(wrong.code, 409);
-    await core.deleteNamespacedPod({ name: 'a', namespace: 'default', body: { gracePeriodSeconds: 0, preconditions: { uid: deleting.metadata.uid } } });
+    await core.deleteNamespacedPod({
+      name: 'a',
+      namespace: 'default',
+      body: { gracePeriodSeconds: 0, preconditions: { uid: deleting.metadata.uid } },
+    });
     assert.equal(fake.get('pods', 'default', 'a'), undefined);
     // An unbound pod goes at once.
     await core.createNamespacedPod({ namespace: 'default', body: pod('unbound') as never });
@@ -162,9 +173,21 @@ describe('fake API server', () => {
 
     fake.compact();
     const expired = await new Promise<{ type: string; code?: number }>((resolve) => {
-      void watch.watch('/api/v1/pods', { resourceVersion: from }, (type, obj: { code?: number }) => resolve({ type, code: obj.code }), () => undefined);
+      void watch.watch(
+        '/api/v1/pods',
+        { resourceVersion: from },
+        (type, obj: { code?: number }) => resolve({ type, code: obj.code }),
+        () => undefined,
+      );
     });
     assert.deepEqual(expired, { type: 'ERROR', code: 410 });
+  });
+
+  test('HTTPS with its own certificate; a client without the token gets 401', async () => {
+    assert.match(fake.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const config = fake.kubeConfig();
+    config.loadFromString(fake.kubeconfigYaml().replace(/ {4}token: \S+/, '    token: wrong'));
+    assert.equal((await failure(config.makeApiClient(CoreV1Api).listNamespace())).code, 401);
   });
 
   test('leases in kube-node-lease', async () => {

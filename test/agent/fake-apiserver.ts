@@ -138,7 +138,10 @@ const TYPES: ResourceType[] = [
     prefix: '/api/v1',
     namespaced: false,
     statusSubresource: true,
-    fields: (o) => ({ ...metaFields(o, false), 'spec.unschedulable': str(((o.spec ?? {}) as Record<string, unknown>).unschedulable ?? false) }),
+    fields: (o) => ({
+      ...metaFields(o, false),
+      'spec.unschedulable': str(((o.spec ?? {}) as Record<string, unknown>).unschedulable ?? false),
+    }),
   },
   {
     plural: 'namespaces',
@@ -339,6 +342,7 @@ export class FakeApiServer {
   #compactedRv = 0;
   #rv = 1;
   readonly #watchers = new Set<Watcher>();
+  #held: (() => void)[] | undefined;
   readonly requests: RecordedRequest[] = [];
   #server: Server | undefined;
   url = '';
@@ -424,7 +428,13 @@ export class FakeApiServer {
   }
 
   #record(type: 'ADDED' | 'MODIFIED' | 'DELETED', plural: string, object: ApiObject, old?: ApiObject): void {
-    const event: HistoryEvent = { rv: Number(object.metadata.resourceVersion), type, plural, object: clone(object), ...(old ? { old: clone(old) } : {}) };
+    const event: HistoryEvent = {
+      rv: Number(object.metadata.resourceVersion),
+      type,
+      plural,
+      object: clone(object),
+      ...(old ? { old: clone(old) } : {}),
+    };
     this.#history.push(event);
     const limit = this.#options.historyLimit ?? 1000;
     while (this.#history.length > limit) this.#compactedRv = this.#history.shift()!.rv;
@@ -440,6 +450,17 @@ export class FakeApiServer {
   /** Ends every open watch (as an API server restart or a load balancer would). */
   closeWatches(): void {
     for (const w of this.#watchers) this.#endWatch(w);
+  }
+
+  /** Holds new watch requests unanswered until releaseWatches() (to make changes while no client watches). */
+  holdWatches(): void {
+    this.#held ??= [];
+  }
+
+  releaseWatches(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const start of held) start();
   }
 
   get watchCount(): number {
@@ -469,7 +490,10 @@ export class FakeApiServer {
     if (type.namespaced) {
       obj.metadata.namespace ||= 'default';
       if (!this.#objects.has(this.#key(this.#type('namespaces'), undefined, obj.metadata.namespace))) {
-        throw new ApiError(404, 'NotFound', `namespaces "${obj.metadata.namespace}" not found`, { name: obj.metadata.namespace, kind: 'namespaces' });
+        throw new ApiError(404, 'NotFound', `namespaces "${obj.metadata.namespace}" not found`, {
+          name: obj.metadata.namespace,
+          kind: 'namespaces',
+        });
       }
     } else delete obj.metadata.namespace;
     const key = this.#key(type, obj.metadata.namespace, name);
@@ -500,16 +524,22 @@ export class FakeApiServer {
     const key = this.#key(type, namespace, name);
     const old = this.#objects.get(key);
     if (old === undefined) throw this.#notFound(type, name);
-    if (subresource === 'status' && !type.statusSubresource) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (subresource === 'status' && !type.statusSubresource)
+      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const given = input.metadata ?? {};
     if (given.name !== undefined && given.name !== name) {
       throw new ApiError(400, 'BadRequest', `the name of the object (${given.name}) does not match the name on the URL (${name})`);
     }
     if (given.uid && given.uid !== old.metadata.uid) {
-      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${type.plural} "${name}": Precondition failed: UID in precondition: ${given.uid}, UID in object meta: ${old.metadata.uid}`, {
-        name,
-        kind: type.plural,
-      });
+      throw new ApiError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${type.plural} "${name}": Precondition failed: UID in precondition: ${given.uid}, UID in object meta: ${old.metadata.uid}`,
+        {
+          name,
+          kind: type.plural,
+        },
+      );
     }
     if (given.resourceVersion && given.resourceVersion !== old.metadata.resourceVersion) {
       throw new ApiError(
@@ -526,7 +556,11 @@ export class FakeApiServer {
         const from = (old.status as { phase?: string } | undefined)?.phase;
         const to = (next.status as { phase?: string } | undefined)?.phase;
         if ((from === 'Succeeded' || from === 'Failed') && to !== from) {
-          throw new ApiError(422, 'Invalid', `Pod "${name}" is invalid: status.phase: Forbidden: cannot transition from terminal phase ${from} to ${to}`);
+          throw new ApiError(
+            422,
+            'Invalid',
+            `Pod "${name}" is invalid: status.phase: Forbidden: cannot transition from terminal phase ${from} to ${to}`,
+          );
         }
       }
     } else {
@@ -546,7 +580,8 @@ export class FakeApiServer {
       };
       if (type.statusSubresource) next.status = clone(old.status);
       if (type.kind === 'Pod') this.#checkPodSpecUpdate(name, old, next);
-      if (canonicalJson(next.spec ?? null) !== canonicalJson(old.spec ?? null)) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
+      if (canonicalJson(next.spec ?? null) !== canonicalJson(old.spec ?? null))
+        next.metadata.generation = (old.metadata.generation ?? 1) + 1;
     }
     next.metadata.resourceVersion = String(++this.#rv);
     this.#objects.set(key, next);
@@ -572,7 +607,14 @@ export class FakeApiServer {
     }
   }
 
-  patch(plural: string, namespace: string | undefined, name: string, contentType: string, patch: unknown, subresource?: 'status'): ApiObject {
+  patch(
+    plural: string,
+    namespace: string | undefined,
+    name: string,
+    contentType: string,
+    patch: unknown,
+    subresource?: 'status',
+  ): ApiObject {
     const type = this.#type(plural);
     const old = this.#objects.get(this.#key(type, namespace, name));
     if (old === undefined) throw this.#notFound(type, name);
@@ -580,7 +622,12 @@ export class FakeApiServer {
     const media = contentType.split(';')[0]!.trim();
     if (media === 'application/merge-patch+json') patched = mergePatch(clone(old), patch) as ApiObject;
     else if (media === 'application/json-patch+json') patched = jsonPatch(old, patch) as ApiObject;
-    else throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json`);
+    else
+      throw new ApiError(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json`,
+      );
     // A resourceVersion or uid in the patch is a precondition; the rest is an update.
     return this.update(plural, namespace, name, patched, subresource);
   }
@@ -601,16 +648,26 @@ export class FakeApiServer {
     if (old === undefined) throw this.#notFound(type, name);
     const pre = options.preconditions ?? {};
     if (pre.uid && pre.uid !== old.metadata.uid) {
-      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${type.plural} "${name}": Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`, {
-        name,
-        kind: type.plural,
-      });
+      throw new ApiError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${type.plural} "${name}": Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`,
+        {
+          name,
+          kind: type.plural,
+        },
+      );
     }
     if (pre.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
-      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${type.plural} "${name}": Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`, {
-        name,
-        kind: type.plural,
-      });
+      throw new ApiError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${type.plural} "${name}": Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`,
+        {
+          name,
+          kind: type.plural,
+        },
+      );
     }
     if (type.kind === 'Pod') {
       const spec = (old.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
@@ -664,7 +721,14 @@ export class FakeApiServer {
   }
 
   #watch(type: ResourceType, namespace: string | undefined, query: URLSearchParams, res: ServerResponse): void {
-    const selector: Selector = { fields: parseFieldSelector(type, query.get('fieldSelector')), labels: parseLabelSelector(query.get('labelSelector')) };
+    if (this.#held !== undefined) {
+      this.#held.push(() => this.#watch(type, namespace, query, res));
+      return;
+    }
+    const selector: Selector = {
+      fields: parseFieldSelector(type, query.get('fieldSelector')),
+      labels: parseLabelSelector(query.get('labelSelector')),
+    };
     const from = query.get('resourceVersion') ?? '';
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
@@ -690,7 +754,10 @@ export class FakeApiServer {
     }
     if (query.get('allowWatchBookmarks') === 'true') {
       const interval = setInterval(() => {
-        this.#send(w, { type: 'BOOKMARK', object: { kind: type.kind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(this.#rv) } } });
+        this.#send(w, {
+          type: 'BOOKMARK',
+          object: { kind: type.kind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(this.#rv) } },
+        });
       }, this.#options.bookmarkIntervalMs ?? 1000);
       w.timers.push(interval);
     }
@@ -773,7 +840,8 @@ export class FakeApiServer {
     const [plural, name, subresource, ...extra] = rest;
     const resource = TYPES.find((t) => t.prefix === prefix && t.plural === plural);
     if (resource === undefined || extra.length > 0) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-    if (namespace !== undefined && !resource.namespaced) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (namespace !== undefined && !resource.namespaced)
+      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     if (subresource !== undefined && (subresource !== 'status' || !resource.statusSubresource)) {
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     }
@@ -784,23 +852,35 @@ export class FakeApiServer {
           this.#watch(resource, namespace, query, res);
           return undefined;
         }
-        const selector: Selector = { fields: parseFieldSelector(resource, query.get('fieldSelector')), labels: parseLabelSelector(query.get('labelSelector')) };
+        const selector: Selector = {
+          fields: parseFieldSelector(resource, query.get('fieldSelector')),
+          labels: parseLabelSelector(query.get('labelSelector')),
+        };
         const items = [...this.#objects.values()].filter(
-          (o) => o.kind === resource.kind && (namespace === undefined || o.metadata.namespace === namespace) && matches(resource, selector, o),
+          (o) =>
+            o.kind === resource.kind && (namespace === undefined || o.metadata.namespace === namespace) && matches(resource, selector, o),
         );
-        return { code: 200, body: { kind: `${resource.kind}List`, apiVersion: resource.apiVersion, metadata: { resourceVersion: String(this.#rv) }, items } };
+        return {
+          code: 200,
+          body: { kind: `${resource.kind}List`, apiVersion: resource.apiVersion, metadata: { resourceVersion: String(this.#rv) }, items },
+        };
       }
       if (method === 'POST') {
-        if (resource.namespaced && namespace === undefined) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+        if (resource.namespaced && namespace === undefined)
+          throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
         const obj = body as ApiObject;
         if (resource.namespaced && obj.metadata?.namespace && obj.metadata.namespace !== namespace) {
           throw new ApiError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
         }
-        return { code: 201, body: this.create(resource.plural, { ...obj, metadata: { ...obj.metadata, ...(namespace ? { namespace } : {}) } }) };
+        return {
+          code: 201,
+          body: this.create(resource.plural, { ...obj, metadata: { ...obj.metadata, ...(namespace ? { namespace } : {}) } }),
+        };
       }
       throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     }
-    if (resource.namespaced && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (resource.namespaced && namespace === undefined)
+      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const sub = subresource === 'status' ? 'status' : undefined;
     switch (method) {
       case 'GET': {
@@ -817,7 +897,13 @@ export class FakeApiServer {
         const opts = (body ?? {}) as { gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string } };
         const graceQuery = query.get('gracePeriodSeconds');
         const gracePeriodSeconds = opts.gracePeriodSeconds ?? (graceQuery !== null ? Number(graceQuery) : undefined);
-        return { code: 200, body: this.delete(resource.plural, namespace, name, { ...opts, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) }) };
+        return {
+          code: 200,
+          body: this.delete(resource.plural, namespace, name, {
+            ...opts,
+            ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
+          }),
+        };
       }
       default:
         throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');

@@ -108,7 +108,11 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
 
   test('node conditions follow the provider; a 409 Conflict on the status write is read again and retried', async () => {
     fake.faults.push({ method: 'PUT', pathPattern: /^\/api\/v1\/nodes\/node1\/status$/, status: 409, times: 1 });
-    provider.nodeState = { ready: false, runtimeVersion: 'fake://1.0.0', message: 'container runtime network not ready: NetworkReady=false' };
+    provider.nodeState = {
+      ready: false,
+      runtimeVersion: 'fake://1.0.0',
+      message: 'container runtime network not ready: NetworkReady=false',
+    };
     const notReady = await waitFor('Ready False', () => {
       const ready = (fake.get('nodes', undefined, NODE) as unknown as Node).status?.conditions?.find((c) => c.type === 'Ready');
       return ready?.status === 'False' ? ready : undefined;
@@ -139,7 +143,7 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
     assert.equal(status.containerStatuses?.[0]?.ready, true);
     const patch = fake.requests.find((r) => r.method === 'PATCH' && r.path === '/api/v1/namespaces/default/pods/web/status');
     assert.equal(patch?.contentType, 'application/merge-patch+json');
-    assert.equal((patch?.body as { metadata: { uid: string } }).metadata.uid, uid, 'the patch carries the pod UID');
+    assert.equal((patch?.body as { metadata?: { uid?: string } } | undefined)?.metadata?.uid, uid, 'the patch carries the pod UID');
     assert.equal(provider.calls.filter((c) => c.name === 'elsewhere' || c.name === 'finished').length, 0);
     assert.equal(node.pod('default', 'finished'), undefined);
     assert.ok(node.pod('default', 'web'));
@@ -169,7 +173,8 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
   });
 
   test('static pods get mirror pods (owned by the Node) with their status; a changed manifest replaces it; a removed one deletes it', async () => {
-    const manifest = (image: string) => `apiVersion: v1\nkind: Pod\nmetadata: {name: static, labels: {tier: s}}\nspec:\n  containers: [{name: c, image: "${image}"}]\n`;
+    const manifest = (image: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: static, labels: {tier: s}}\nspec:\n  containers: [{name: c, image: "${image}"}]\n`;
     await writeFile(path.join(dir, 'static.yaml'), manifest('busybox:1.36'));
     const mirror = await waitFor('the mirror pod', () => asPod(fake.get('pods', 'default', `static-${NODE}`)));
     const staticUid = node.pod('default', `static-${NODE}`)!.metadata.uid!;
@@ -180,7 +185,9 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
     const nodeUid = fake.get('nodes', undefined, NODE)!.metadata.uid;
     assert.deepEqual(mirror.metadata.ownerReferences, [{ apiVersion: 'v1', kind: 'Node', name: NODE, uid: nodeUid, controller: true }]);
     assert.notEqual(mirror.metadata.uid, staticUid);
-    await waitFor('the mirror pod Running', () => (asPod(fake.get('pods', 'default', `static-${NODE}`))?.status?.phase === 'Running' ? true : undefined));
+    await waitFor('the mirror pod Running', () =>
+      asPod(fake.get('pods', 'default', `static-${NODE}`))?.status?.phase === 'Running' ? true : undefined,
+    );
     assert.equal(provider.calls.filter((c) => c.uid === mirror.metadata.uid).length, 0, 'the mirror pod itself is never run');
 
     await writeFile(path.join(dir, 'static.yaml'), manifest('busybox:1.37'));
@@ -198,7 +205,10 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
     events.podEvent(pod, 'Warning', 'BackOff', 'Back-off restarting failed container c', 'c');
     events.podEvent(pod, 'Warning', 'BackOff', 'Back-off restarting failed container c', 'c');
     await events.flush();
-    const recorded = fake.list('events', 'default').map((e) => e as unknown as KubeEvent).filter((e) => e.involvedObject.name === 'evented');
+    const recorded = fake
+      .list('events', 'default')
+      .map((e) => e as unknown as KubeEvent)
+      .filter((e) => e.involvedObject.name === 'evented');
     assert.equal(recorded.length, 1);
     assert.deepEqual(
       [recorded[0]!.count, recorded[0]!.type, recorded[0]!.involvedObject.fieldPath, recorded[0]!.source],
@@ -213,9 +223,13 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
     const target = fake.resourceVersion;
     await waitFor('a bookmark with the newest version', () => (Number(source.resourceVersion) >= Number(target) ? true : undefined));
     const lists = source.lists;
-    fake.compact();
+    // While the node does not watch, a pod is made and the history is compacted: resuming from
+    // the node's version gets 410 Gone.
+    fake.holdWatches();
     fake.closeWatches();
     fake.create('pods', podObject('after-gap'));
+    fake.compact();
+    fake.releaseWatches();
     const uid = fake.get('pods', 'default', 'after-gap')!.metadata.uid!;
     await waitFor('listed again', () => (source.lists > lists ? true : undefined), {
       timeoutMs: 10_000,
@@ -224,15 +238,66 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
     });
     await waitFor('the pod made during the gap runs', () => (provider.callsFor(uid).includes('createPod') ? true : undefined));
     assert.ok(
-      fake.requests.some((r) => r.query.watch === 'true' && r.query.allowWatchBookmarks === 'true' && r.query.fieldSelector === 'spec.nodeName=node1'),
+      fake.requests.some(
+        (r) => r.query.watch === 'true' && r.query.allowWatchBookmarks === 'true' && r.query.fieldSelector === 'spec.nodeName=node1',
+      ),
     );
   });
 
   test('image pull secrets are read from the API', async () => {
-    fake.create('secrets', { metadata: { name: 'regcred', namespace: 'default' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': 'e30=' } });
+    fake.create('secrets', {
+      metadata: { name: 'regcred', namespace: 'default' },
+      type: 'kubernetes.io/dockerconfigjson',
+      data: { '.dockerconfigjson': 'e30=' },
+    });
     const secrets = new ApiSecretSource(connectKubeApi(fake.kubeConfig()));
     const secret = await secrets.getSecret('default', 'regcred', AbortSignal.timeout(5000));
     assert.equal(secret?.type, 'kubernetes.io/dockerconfigjson');
     assert.equal(await secrets.getSecret('default', 'missing', AbortSignal.timeout(5000)), undefined);
+  });
+});
+
+describe('berth node in API-server mode, restarted', { timeout: 60_000 }, () => {
+  test('a restarted node takes over its Node and adopts its pods instead of stopping them', async () => {
+    const fake = await startFakeApiServer({ bookmarkIntervalMs: 200 });
+    const provider = new RecordingProvider();
+    const start = () =>
+      runNode({
+        nodeName: NODE,
+        nodeIP: '192.0.2.10',
+        provider,
+        logger,
+        apiServer: { api: connectKubeApi(fake.kubeConfig()), timings: { statusSyncMs: 100, nodeStatusUpdateMs: 200, retryMs: 100 } },
+        timings: { relistMs: 50, retryBaseMs: 100, retryMaxMs: 500 },
+      });
+    try {
+      fake.create('pods', podObject('kept'));
+      const uid = fake.get('pods', 'default', 'kept')!.metadata.uid!;
+      let node = await start();
+      await waitFor('kept running', () => (provider.running.has(uid) ? true : undefined));
+      const nodeUid = await waitFor('the Node', () => fake.get('nodes', undefined, NODE)?.metadata.uid);
+      await node.stop();
+      // The API answers slowly after the restart: the pod list comes late; the pod must survive that.
+      fake.faults.push({ method: 'GET', pathPattern: /^\/api\/v1\/pods$/, status: 500, times: 3 });
+      node = await start();
+      try {
+        await waitFor('the pod listed again', () => (node.apiServer!.source.lists > 0 ? true : undefined));
+        await waitFor('status written by the new node', () =>
+          node.apiServer!.statusPatches > 0 || asPod(fake.get('pods', 'default', 'kept'))?.status?.phase === 'Running' ? true : undefined,
+        );
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(provider.callsFor(uid).includes('deletePod'), false, 'not stopped as an orphan');
+        assert.ok(provider.running.has(uid));
+        assert.equal(fake.get('nodes', undefined, NODE)?.metadata.uid, nodeUid, 'the same Node object');
+        assert.ok(
+          fake.requests.some((r) => r.method === 'POST' && r.path === '/api/v1/nodes' && r.status === 409),
+          'created, found to exist',
+        );
+      } finally {
+        await node.stop();
+      }
+    } finally {
+      await fake.close();
+    }
   });
 });

@@ -16,7 +16,6 @@ interface Recent {
   name: string;
   namespace: string;
   count: number;
-  first: string;
   at: number;
 }
 
@@ -134,7 +133,7 @@ export class ApiEventRecorder implements EventRecorder {
       reportingInstance: nodeName,
     };
     const created = fromApi<KubeEvent>(await api.core.createNamespacedEvent({ namespace, body: toApi(body) }));
-    this.#recent.set(key, { name: created.metadata.name ?? name, namespace, count: 1, first: time, at: now });
+    this.#recent.set(key, { name: created.metadata.name ?? name, namespace, count: 1, at: now });
     this.#recorded++;
   }
 }

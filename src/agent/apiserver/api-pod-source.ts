@@ -142,7 +142,8 @@ export class ApiPodSource {
             break;
           case 'ERROR':
             if (object?.code === 410) finish({ kind: 'expired', message: object.message ?? '' });
-            else finish({ kind: 'failed', error: Object.assign(new Error(object?.message ?? 'watch error'), { statusCode: object?.code }) });
+            else
+              finish({ kind: 'failed', error: Object.assign(new Error(object?.message ?? 'watch error'), { statusCode: object?.code }) });
             return;
           default:
             logger.warn({ type }, 'unknown pod watch event');
@@ -157,7 +158,9 @@ export class ApiPodSource {
           { fieldSelector: this.fieldSelector, resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
           onEvent,
           (err: unknown) => {
-            if (err === null || err === undefined || signal.aborted) finish({ kind: 'closed' });
+            // The library ends a watch that was silent for 30 s (TimeoutError): resume it, as after a close.
+            const silent = (err as Error | null)?.name === 'TimeoutError';
+            if (err === null || err === undefined || signal.aborted || silent) finish({ kind: 'closed' });
             else if (statusCode(err) === 410) finish({ kind: 'expired', message: (err as Error).message });
             else finish({ kind: 'failed', error: err });
           },

@@ -96,7 +96,11 @@ export class ApiServerSync {
       apiPort: options.apiPort,
       logger: logger.child({ component: 'node-status' }),
       provider: options.provider,
-      timings: { updateMs: timings.nodeStatusUpdateMs, reportMs: timings.nodeStatusReportMs, registerRetryMs: Math.min(100, timings.retryMs) },
+      timings: {
+        updateMs: timings.nodeStatusUpdateMs,
+        reportMs: timings.nodeStatusReportMs,
+        registerRetryMs: Math.min(100, timings.retryMs),
+      },
       ...(events ? { onEvent: (type, reason, message) => events.nodeEvent(type, reason, message) } : {}),
     });
     this.lease = new NodeLease({
@@ -153,7 +157,10 @@ export class ApiServerSync {
     const listed = this.source.pods().find((p) => podUid(p) === podUid(pod));
     if (listed === undefined) return;
     this.#reporter.finishDeletion(pod).catch((e: unknown) => {
-      this.#options.logger.warn({ err: apiErrorMessage(e), pod: `${pod.metadata.namespace}/${pod.metadata.name}` }, 'deleting a terminated pod failed');
+      this.#options.logger.warn(
+        { err: apiErrorMessage(e), pod: `${pod.metadata.namespace}/${pod.metadata.name}` },
+        'deleting a terminated pod failed',
+      );
     });
   }
 

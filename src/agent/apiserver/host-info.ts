@@ -24,8 +24,16 @@ async function readTrimmed(file: string): Promise<string> {
   return (await readFile(file, 'utf8').catch(() => '')).trim();
 }
 
-function goArch(arch: string): string {
-  return ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[arch] ?? arch;
+/** Node's name for the CPU architecture as Go (and Kubernetes) names it: x64 → amd64. */
+export function goArch(arch: string = process.arch): string {
+  return (
+    (
+      { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<
+        string,
+        string
+      >
+    )[arch] ?? arch
+  );
 }
 
 async function osImage(): Promise<string> {

@@ -63,10 +63,12 @@ function timeText(date: Date): string {
  * shape the node's own types describe.
  */
 export function fromApi<T>(value: unknown): T {
-  return JSON.parse(JSON.stringify(value, function (this: Record<string, unknown>, key, v: unknown) {
-    const raw = this[key];
-    return raw instanceof Date ? timeText(raw) : v;
-  })) as T;
+  return JSON.parse(
+    JSON.stringify(value, function (this: Record<string, unknown>, key, v: unknown) {
+      const raw = this[key];
+      return raw instanceof Date ? timeText(raw) : v;
+    }),
+  ) as T;
 }
 
 /**

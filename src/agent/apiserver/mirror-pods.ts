@@ -44,7 +44,9 @@ export function mirrorPodFor(staticPod: Pod, node: Node): Pod {
 export function currentMirror(staticPod: Pod, mirrors: Pod[]): Pod | undefined {
   return mirrors.find(
     (m) =>
-      key(m) === key(staticPod) && m.metadata.annotations?.[MIRROR_ANNOTATION] === staticPodHash(staticPod) && !m.metadata.deletionTimestamp,
+      key(m) === key(staticPod) &&
+      m.metadata.annotations?.[MIRROR_ANNOTATION] === staticPodHash(staticPod) &&
+      !m.metadata.deletionTimestamp,
   );
 }
 
@@ -75,7 +77,10 @@ export class MirrorPods {
       const staticPod = staticByKey.get(key(mirror));
       const stale = staticPod === undefined || mirror.metadata.annotations?.[MIRROR_ANNOTATION] !== staticPodHash(staticPod);
       if (!stale || mirror.metadata.deletionTimestamp || this.#deleted.has(mirror.metadata.uid ?? '')) continue;
-      logger.info({ pod: key(mirror), uid: mirror.metadata.uid }, staticPod ? 'deleting an outdated mirror pod' : 'deleting an orphaned mirror pod');
+      logger.info(
+        { pod: key(mirror), uid: mirror.metadata.uid },
+        staticPod ? 'deleting an outdated mirror pod' : 'deleting an orphaned mirror pod',
+      );
       try {
         await api.core.deleteNamespacedPod({
           name: mirror.metadata.name!,
@@ -85,7 +90,8 @@ export class MirrorPods {
         });
         this.#deleted.set(mirror.metadata.uid ?? '', now);
       } catch (e) {
-        if (statusCode(e) !== 404 && statusCode(e) !== 409) logger.warn({ err: apiErrorMessage(e), pod: key(mirror) }, 'deleting a mirror pod failed');
+        if (statusCode(e) !== 404 && statusCode(e) !== 409)
+          logger.warn({ err: apiErrorMessage(e), pod: key(mirror) }, 'deleting a mirror pod failed');
       }
     }
 
@@ -95,7 +101,10 @@ export class MirrorPods {
       if (mirrors.some((m) => key(m) === k) || this.#created.has(k)) continue;
       try {
         const created = fromApi<Pod>(
-          await api.core.createNamespacedPod({ namespace: staticPod.metadata.namespace ?? 'default', body: toApi(mirrorPodFor(staticPod, node)) }),
+          await api.core.createNamespacedPod({
+            namespace: staticPod.metadata.namespace ?? 'default',
+            body: toApi(mirrorPodFor(staticPod, node)),
+          }),
         );
         this.#created.set(k, now);
         logger.info({ pod: k, uid: created.metadata.uid }, 'created the mirror pod of a static pod');

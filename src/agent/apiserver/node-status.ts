@@ -9,7 +9,7 @@ import type { Logger } from '../../util/logger.ts';
 import { k8sTime } from '../k8s-time.ts';
 import type { Node, NodeAddress, NodeCondition, NodeStatus } from '../k8s-types.ts';
 import type { EventType, NodeStatusProvider, ProviderNodeStatus } from '../provider.ts';
-import { diskPressure, type HostInfo, hostInfo, memoryPressure } from './host-info.ts';
+import { diskPressure, goArch, type HostInfo, hostInfo, memoryPressure } from './host-info.ts';
 import { apiErrorMessage, fromApi, type KubeApi, statusCode, toApi } from './kube-api.ts';
 
 /** The kubelet's nodeStatusUpdateRetry. */
@@ -143,7 +143,7 @@ export class NodeStatusManager {
   }
 
   #labels(): Record<string, string> {
-    const arch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
+    const arch = goArch();
     return {
       'kubernetes.io/hostname': this.#options.nodeName,
       'kubernetes.io/os': 'linux',

@@ -68,11 +68,17 @@ export class PodStatusReporter {
     } catch (e) {
       const code = statusCode(e);
       if (code === 404 || code === 409) {
-        this.#logger.debug({ pod: `${target.metadata.namespace}/${target.metadata.name}`, uid, code }, 'the pod is gone or replaced: its status is not written');
+        this.#logger.debug(
+          { pod: `${target.metadata.namespace}/${target.metadata.name}`, uid, code },
+          'the pod is gone or replaced: its status is not written',
+        );
         this.#written.set(uid, text);
         return;
       }
-      this.#logger.warn({ err: apiErrorMessage(e), code, pod: `${target.metadata.namespace}/${target.metadata.name}` }, 'writing a pod status failed');
+      this.#logger.warn(
+        { err: apiErrorMessage(e), code, pod: `${target.metadata.namespace}/${target.metadata.name}` },
+        'writing a pod status failed',
+      );
     }
   }
 
@@ -85,7 +91,10 @@ export class PodStatusReporter {
         gracePeriodSeconds: 0,
         body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } },
       });
-      this.#logger.info({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid: pod.metadata.uid }, 'pod terminated: deleted from the API server');
+      this.#logger.info(
+        { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid: pod.metadata.uid },
+        'pod terminated: deleted from the API server',
+      );
     } catch (e) {
       const code = statusCode(e);
       if (code !== 404 && code !== 409) throw e;

@@ -245,7 +245,10 @@ export class CriProvider implements PodProvider {
   /** The runtime's version and readiness (CRI Status: RuntimeReady and NetworkReady), for the Node's status. */
   async nodeStatus(signal: AbortSignal): Promise<ProviderNodeStatus> {
     const options = { signal, timeoutMs: this.#settings.callTimeoutMs };
-    const [version, status] = await Promise.all([this.#cri.runtime.version({ version: 'v1' }, options), this.#cri.runtime.status({}, options)]);
+    const [version, status] = await Promise.all([
+      this.#cri.runtime.version({ version: 'v1' }, options),
+      this.#cri.runtime.status({}, options),
+    ]);
     const runtimeVersion = `${version.runtimeName}://${version.runtimeVersion}`;
     const conditions = status.status?.conditions ?? [];
     const notReady = ['RuntimeReady', 'NetworkReady']

@@ -196,10 +196,27 @@ export class PodSync {
       if (crashBackOff.isInBackOffSince(key, finishedAt)) {
         const message = `back-off ${goDuration(crashBackOff.get(key))} restarting failed container=${container.name} pod=${podRef(pod)}`;
         reasons.set(uid, container.name, { reason: 'CrashLoopBackOff', message });
-        events?.podEvent(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${container.name} in pod ${podRef(pod)}`, container.name);
+        events?.podEvent(
+          pod,
+          'Warning',
+          'BackOff',
+          `Back-off restarting failed container ${container.name} in pod ${podRef(pod)}`,
+          container.name,
+        );
         return crashBackOff.remaining(key, finishedAt) + 50;
       }
       crashBackOff.next(key, finishedAt);
+    }
+
+    // Volumes are not built yet: a container that mounts one must not run without it.
+    const mounts = (Array.isArray(container.volumeMounts) ? container.volumeMounts : []) as { name?: string }[];
+    if (mounts.length > 0) {
+      const names = mounts.map((m) => m.name ?? '').join(', ');
+      return fail(
+        'CreateContainerConfigError',
+        `volumes are not supported by berth node yet (volumeMounts: ${names})`,
+        settings.containerErrorRetryMs,
+      );
     }
 
     const image = await puller.ensureImage(pod, container, await sandbox.config(), signal);

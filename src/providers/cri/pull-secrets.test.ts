@@ -41,11 +41,20 @@ test("Docker Hub's names all mean docker.io; paths narrow; wildcards match one l
 });
 
 test('dockercfg secrets, other types and bad data', () => {
-  const cfg: Secret = { metadata: { name: 'c' }, type: 'kubernetes.io/dockercfg', data: { '.dockercfg': b64(JSON.stringify({ 'quay.io': { username: 'q', password: 'p' } })) } };
-  assert.deepEqual(pullCredentials('quay.io/org/app:1', [cfg]).map((a) => a.username), ['q']);
+  const cfg: Secret = {
+    metadata: { name: 'c' },
+    type: 'kubernetes.io/dockercfg',
+    data: { '.dockercfg': b64(JSON.stringify({ 'quay.io': { username: 'q', password: 'p' } })) },
+  };
+  assert.deepEqual(
+    pullCredentials('quay.io/org/app:1', [cfg]).map((a) => a.username),
+    ['q'],
+  );
   assert.deepEqual(pullCredentials('quay.io/org/app:1', [{ metadata: { name: 'o' }, type: 'Opaque', data: { x: b64('{}') } }]), []);
   assert.deepEqual(
-    pullCredentials('quay.io/org/app:1', [{ metadata: { name: 'b' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64('not json') } }]),
+    pullCredentials('quay.io/org/app:1', [
+      { metadata: { name: 'b' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64('not json') } },
+    ]),
     [],
   );
 });

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startDaemon, type TestDaemon } from '../../support/daemon.ts';
+import { type DaemonRegistryConfig, startDaemon, type TestDaemon } from '../../support/daemon.ts';
 import type { TestRegistry } from '../../support/registry.ts';
 import { removeLink, restoreIptables, snapshotIptables } from './host-network-cleanup.ts';
 import { ipAllocationsOf, processesAndMountsOf, type RuntimeUnderTest, subnetPrefix } from './runtime-under-test.ts';
@@ -99,14 +99,19 @@ async function forceClean(daemon: TestDaemon): Promise<string[]> {
   return forced;
 }
 
-export async function startBerthRuntime(registry: TestRegistry): Promise<RuntimeUnderTest> {
+export interface BerthRuntimeOptions {
+  /** More `[registries."HOST"]` tables (a registry with auth reached directly, …). */
+  registries?: Record<string, DaemonRegistryConfig>;
+}
+
+export async function startBerthRuntime(registry: TestRegistry, options: BerthRuntimeOptions = {}): Promise<RuntimeUnderTest> {
   const subnet = '10.94.0.0/24';
   const bridge = `bnode${randomBytes(3).toString('hex')}`;
   const network = `berth-node-test-${bridge}`;
   const iptablesBefore = await snapshotIptables();
   const mirrors = { mirrors: [registry.url] };
   const daemon = await startDaemon({
-    registries: { 'docker.io': mirrors, 'registry.k8s.io': mirrors },
+    registries: { 'docker.io': mirrors, 'registry.k8s.io': mirrors, ...options.registries },
     extraConfig: 'sandbox_image = "registry.k8s.io/pause:3.9"',
     logLevel: 'info',
   });
@@ -121,6 +126,8 @@ export async function startBerthRuntime(registry: TestRegistry): Promise<Runtime
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      // For a look at what the daemon did: BERTH_TEST_DAEMON_LOG=FILE keeps its log.
+      if (process.env.BERTH_TEST_DAEMON_LOG) await writeFile(process.env.BERTH_TEST_DAEMON_LOG, daemon.logs());
       await removeAllSandboxes(daemon);
       await daemon.terminate();
       forced.push(...(await forceClean(daemon)));

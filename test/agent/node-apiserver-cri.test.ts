@@ -1,0 +1,290 @@
+// End to end: `berth node --kubeconfig` as its own process, with the cri provider on a real berth
+// daemon, against the fake API server. A pod bound to the node pulls its image from a registry
+// that wants credentials, through the pod's imagePullSecrets; its status and events reach the
+// API; a pod without the secret reports the pull failure; deletion honours the grace period and
+// leaves nothing behind; a static pod gets a mirror pod with its status.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import type { KubeEvent, Node, Pod } from '../../src/agent/k8s-types.ts';
+import { connectCri } from '../../src/cri/cri-client.ts';
+import { pushImage } from '../support/image-builder.ts';
+import { freePort } from '../support/ports.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
+import { startBerthRuntime } from './support/berth-runtime.ts';
+import { busyboxImage, pauseImage } from './support/images.ts';
+import type { RuntimeUnderTest } from './support/runtime-under-test.ts';
+import { waitFor } from './support/wait-for.ts';
+
+const run = promisify(execFile);
+const BERTH = path.resolve(import.meta.dirname, '..', '..', 'bin', 'berth');
+const NODE = 'node1';
+const CREDENTIALS = { username: 'puller', password: 'pull-s3cret' };
+
+describe('berth node --kubeconfig, cri provider, berth daemon, fake API server', { timeout: 300_000 }, () => {
+  let dir: string;
+  let registry: TestRegistry | undefined;
+  let privateRegistry: TestRegistry | undefined;
+  let runtime: RuntimeUnderTest | undefined;
+  let fake: FakeApiServer | undefined;
+  let nodeProcess: ChildProcess | undefined;
+  let nodeLog = '';
+  let apiPort = 0;
+  let privateImage = '';
+
+  const apiPod = (name: string) => fake?.get('pods', 'default', name) as unknown as Pod | undefined;
+  const describeState = () =>
+    `pods: ${JSON.stringify(
+      fake?.list('pods').map((p) => ({ name: p.metadata.name, status: p.status })),
+      null,
+      1,
+    )}\nnode log tail:\n${nodeLog.slice(-6000)}\ndaemon log tail:\n${runtime?.logs().slice(-3000) ?? ''}`;
+  const eventsOf = (uid: string) =>
+    (fake?.list('events', 'default') ?? []).map((e) => e as unknown as KubeEvent).filter((e) => e.involvedObject.uid === uid);
+
+  async function runtimeObjectsOf(uid: string) {
+    const cri = connectCri(runtime!.endpoint);
+    try {
+      const filter = { labelSelector: { 'io.kubernetes.pod.uid': uid } };
+      const options = { timeoutMs: 10_000 };
+      return {
+        sandboxes: (await cri.runtime.listPodSandbox({ filter }, options)).items,
+        containers: (await cri.runtime.listContainers({ filter }, options)).containers,
+      };
+    } finally {
+      cri.close();
+    }
+  }
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-node-api-cri-'));
+    await mkdir(path.join(dir, 'manifests'));
+    registry = await startRegistry();
+    await pushImage(registry, 'library/busybox:1.36', busyboxImage());
+    await pushImage(registry, 'pause:3.9', pauseImage());
+    privateRegistry = await startRegistry({ auth: CREDENTIALS });
+    await pushImage(privateRegistry, 'team/busybox:1', busyboxImage(), { auth: CREDENTIALS });
+    privateImage = `${privateRegistry.host}/team/busybox:1`;
+    runtime = await startBerthRuntime(registry, { registries: { [privateRegistry.host]: { mirrors: [], insecure: true } } });
+    fake = await startFakeApiServer({ bookmarkIntervalMs: 500 });
+    const kubeconfig = path.join(dir, 'kubeconfig');
+    await writeFile(kubeconfig, fake.kubeconfigYaml());
+    apiPort = await freePort();
+    const args = [
+      BERTH,
+      'node',
+      '--kubeconfig',
+      kubeconfig,
+      '--runtime-endpoint',
+      runtime.endpoint,
+      '--node-name',
+      NODE,
+      '--node-ip',
+      '127.0.0.1',
+      '--port',
+      String(apiPort),
+      '--manifests',
+      path.join(dir, 'manifests'),
+      '--pod-logs-dir',
+      path.join(dir, 'pod-logs'),
+      '--cgroup-root',
+      String(runtime.providerConfig?.cgroupParent ?? ''),
+      '--log-level',
+      'info',
+    ];
+    const useSetpriv = existsSync('/usr/bin/setpriv');
+    nodeProcess = useSetpriv
+      ? spawn('/usr/bin/setpriv', ['--pdeathsig', 'SIGKILL', '--', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const append = (chunk: Buffer) => {
+      nodeLog += chunk.toString('utf8');
+      if (nodeLog.length > 2_000_000) nodeLog = nodeLog.slice(-1_000_000);
+    };
+    nodeProcess.stdout?.on('data', append);
+    nodeProcess.stderr?.on('data', append);
+  });
+
+  after(async () => {
+    if (process.env.BERTH_TEST_NODE_LOG) await writeFile(process.env.BERTH_TEST_NODE_LOG, nodeLog);
+    if (nodeProcess !== undefined && nodeProcess.exitCode === null && nodeProcess.signalCode === null) {
+      nodeProcess.kill('SIGKILL');
+      await new Promise((resolve) => nodeProcess!.once('exit', resolve));
+    }
+    await runtime?.stop();
+    await fake?.close();
+    await privateRegistry?.stop();
+    await registry?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the node registers with the runtime version and becomes Ready; the node API answers', async () => {
+    const node = await waitFor(
+      'the Node Ready',
+      () => {
+        const n = fake!.get('nodes', undefined, NODE) as unknown as Node | undefined;
+        return n?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? n : undefined;
+      },
+      { timeoutMs: 30_000, describe: describeState },
+    );
+    assert.equal(node.status?.nodeInfo?.containerRuntimeVersion, 'berth://0.1.0');
+    assert.deepEqual(node.status?.addresses?.[0], { type: 'InternalIP', address: '127.0.0.1' });
+    assert.equal(node.status?.daemonEndpoints?.kubeletEndpoint?.Port, apiPort);
+    assert.equal((await fetch(`http://127.0.0.1:${apiPort}/healthz`)).status, 200);
+    assert.ok(fake!.get('leases', 'kube-node-lease', NODE));
+  });
+
+  test('a pod pulls its image with the credentials of its imagePullSecrets, runs, and reports to the API', async () => {
+    const auth = Buffer.from(`${CREDENTIALS.username}:${CREDENTIALS.password}`).toString('base64');
+    const dockerConfig = { auths: { [privateRegistry!.host]: { auth } } };
+    fake!.create('secrets', {
+      metadata: { name: 'regcred', namespace: 'default' },
+      type: 'kubernetes.io/dockerconfigjson',
+      data: { '.dockerconfigjson': Buffer.from(JSON.stringify(dockerConfig)).toString('base64') },
+    });
+    const spec = (withSecret: boolean, imagePullPolicy = 'IfNotPresent') => ({
+      nodeName: NODE,
+      terminationGracePeriodSeconds: 3,
+      ...(withSecret ? { imagePullSecrets: [{ name: 'regcred' }] } : {}),
+      containers: [
+        {
+          name: 'main',
+          image: privateImage,
+          imagePullPolicy,
+          command: ['sh', '-c', "trap 'echo ignoring TERM' TERM; echo started; while :; do sleep 1; done"],
+          readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1 },
+        },
+      ],
+    });
+    const created = fake!.create('pods', { metadata: { name: 'private', namespace: 'default' }, spec: spec(true) } as ApiObject);
+    const uid = created.metadata.uid!;
+    const status = await waitFor(
+      'the pod Running and Ready in the API',
+      () => {
+        const s = apiPod('private')?.status;
+        return s?.phase === 'Running' && s.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? s : undefined;
+      },
+      { timeoutMs: 90_000, describe: describeState },
+    );
+    const main = status.containerStatuses?.[0];
+    assert.match(main?.containerID ?? '', /^berth:\/\/[0-9a-f]{64}$/);
+    assert.match(main?.imageID ?? '', /sha256:[0-9a-f]{64}/);
+    assert.ok(status.podIP?.startsWith('10.94.0.'), `pod IP ${status.podIP}`);
+    assert.equal(status.hostIP, '127.0.0.1');
+    await waitFor('events Pulling, Pulled, Created, Started', () => {
+      const reasons = new Set(eventsOf(uid).map((e) => e.reason));
+      return ['Pulling', 'Pulled', 'Created', 'Started'].every((r) => reasons.has(r)) ? true : undefined;
+    });
+    const started = eventsOf(uid).find((e) => e.reason === 'Started')!;
+    assert.deepEqual(
+      [started.message, started.involvedObject.fieldPath, started.source?.component],
+      ['Started container main', 'spec.containers{main}', 'kubelet'],
+    );
+    // The kubectl-style CLI through the node API.
+    const { stdout } = await run(BERTH, ['get', 'pods', '--node-api', `http://127.0.0.1:${apiPort}`]);
+    assert.match(stdout, /^private +1\/1 +Running +0 +\w+ +10\.94\.0\.\d+$/m);
+
+    // Without the secret a pull fails as the kubelet reports it. (With IfNotPresent the image now
+    // on the node would be used without credentials, as with the kubelet: hence Always.)
+    const denied = fake!.create('pods', { metadata: { name: 'denied', namespace: 'default' }, spec: spec(false, 'Always') } as ApiObject);
+    const waiting = await waitFor(
+      'ErrImagePull or ImagePullBackOff',
+      () => {
+        const reason = apiPod('denied')?.status?.containerStatuses?.[0]?.state.waiting?.reason;
+        return reason === 'ErrImagePull' || reason === 'ImagePullBackOff' ? reason : undefined;
+      },
+      { timeoutMs: 60_000, describe: describeState },
+    );
+    assert.ok(waiting);
+    await waitFor('a Failed event', () =>
+      eventsOf(denied.metadata.uid!).some((e) => e.reason === 'Failed' && e.type === 'Warning') ? true : undefined,
+    );
+    fake!.delete('pods', 'default', 'denied', { gracePeriodSeconds: 1 });
+    await waitFor('denied gone', () => (apiPod('denied') === undefined ? true : undefined), { timeoutMs: 30_000, describe: describeState });
+
+    // Volumes are not built yet: a container that mounts one does not run without it.
+    fake!.create('pods', {
+      metadata: { name: 'mounts', namespace: 'default' },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 1,
+        volumes: [{ name: 'scratch', emptyDir: {} }],
+        containers: [
+          { name: 'main', image: 'busybox:1.36', command: ['sleep', '3600'], volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }] },
+        ],
+      },
+    } as ApiObject);
+    const refused = await waitFor(
+      'CreateContainerConfigError',
+      () => {
+        const w = apiPod('mounts')?.status?.containerStatuses?.[0]?.state.waiting;
+        return w?.reason === 'CreateContainerConfigError' ? w : undefined;
+      },
+      { timeoutMs: 60_000, describe: describeState },
+    );
+    assert.equal(refused.message, 'volumes are not supported by berth node yet (volumeMounts: scratch)');
+    fake!.delete('pods', 'default', 'mounts', { gracePeriodSeconds: 1 });
+    await waitFor('mounts gone', () => (apiPod('mounts') === undefined ? true : undefined), { timeoutMs: 30_000, describe: describeState });
+  });
+
+  test('deleting the pod stops it within its grace period, deletes it from the API, and leaves nothing behind', async () => {
+    const pod = apiPod('private')!;
+    const uid = pod.metadata.uid!;
+    const known = await runtimeObjectsOf(uid);
+    assert.equal(known.sandboxes.length, 1);
+    const deletedAt = Date.now();
+    fake!.delete('pods', 'default', 'private', { gracePeriodSeconds: 3 });
+    await waitFor('gone from the API', () => (apiPod('private') === undefined ? true : undefined), {
+      timeoutMs: 30_000,
+      describe: describeState,
+    });
+    const elapsed = Date.now() - deletedAt;
+    assert.ok(elapsed >= 2500, `the container ignores TERM: it ran until its grace period was up (${elapsed} ms)`);
+    assert.ok(elapsed < 15_000, `deleted soon after its grace period (${elapsed} ms)`);
+    const left = await runtimeObjectsOf(uid);
+    assert.deepEqual([left.sandboxes.length, left.containers.length], [0, 0]);
+    assert.deepEqual(
+      await runtime!.leftovers({ sandboxes: known.sandboxes.map((s) => s.id), containers: known.containers.map((c) => c.id) }),
+      [],
+    );
+    const final = fake!.requests.find(
+      (r) =>
+        r.method === 'DELETE' &&
+        r.path === '/api/v1/namespaces/default/pods/private' &&
+        (r.body as { gracePeriodSeconds?: number } | undefined)?.gracePeriodSeconds === 0,
+    );
+    assert.deepEqual((final?.body as { preconditions?: unknown } | undefined)?.preconditions, { uid });
+    assert.ok(eventsOf(uid).some((e) => e.reason === 'Killing' && e.message === 'Stopping container main'));
+  });
+
+  test('a static pod gets a mirror pod with its live status', async () => {
+    await writeFile(
+      path.join(dir, 'manifests', 'static.yaml'),
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: static}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]\n',
+    );
+    const mirror = await waitFor(
+      'the mirror pod Running',
+      () => {
+        const m = apiPod(`static-${NODE}`);
+        return m?.status?.phase === 'Running' ? m : undefined;
+      },
+      { timeoutMs: 60_000, describe: describeState },
+    );
+    assert.equal(mirror.metadata.annotations?.['kubernetes.io/config.mirror'] !== undefined, true);
+    assert.ok(mirror.status?.podIP?.startsWith('10.94.0.'));
+  });
+
+  test('SIGTERM stops the node; its pods keep running', async () => {
+    const staticUid = apiPod(`static-${NODE}`)!.metadata.annotations!['kubernetes.io/config.mirror']!;
+    nodeProcess!.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => nodeProcess!.once('exit', (c) => resolve(c)));
+    assert.equal(code, 0, nodeLog.slice(-3000));
+    const { sandboxes } = await runtimeObjectsOf(staticUid);
+    assert.equal(sandboxes.length, 1, 'the static pod still runs');
+  });
+});
