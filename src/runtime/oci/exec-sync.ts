@@ -19,6 +19,7 @@ import { killProcessTree } from './proc.ts';
 
 /** How long the runtime gets to reap a killed exec process before it is killed itself. */
 const REAP_WAIT_MS = 2000;
+
 import { BoundedBuffer } from './run-command.ts';
 import { classifyRuntimeError, type RuntimeCli, runtimeErrorMessage } from './runtime-cli.ts';
 import { readIntFile } from './state-layout.ts';
