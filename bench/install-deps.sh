@@ -13,29 +13,10 @@
 # the benchmark runs its own, and an idle system daemon would only add noise.
 set -euo pipefail
 
-packages=(containerd runc conmon containernetworking-plugins docker-registry busybox-static iproute2 iptables util-linux procps)
-
-missing=()
-for pkg in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$pkg")
-  fi
-done
-
-if [ "${#missing[@]}" -eq 0 ]; then
-  echo "bench/install-deps: all present (${packages[*]})"
-  exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "bench/install-deps: must run as root to install ${missing[*]}" >&2
-  exit 1
-fi
-
-echo "bench/install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+source "$(dirname "$0")/../scripts/lib/debs.sh"
+ensure_debs bench/install-deps containerd runc conmon containernetworking-plugins docker-registry busybox-static iproute2 iptables util-linux procps
+missing=("${ENSURE_DEBS_INSTALLED[@]}")
+[ ${#missing[@]} -gt 0 ] || exit 0
 
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   for pkg in "${missing[@]}"; do

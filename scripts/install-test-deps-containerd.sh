@@ -13,33 +13,13 @@ here=$(dirname "$(readlink -f "$0")")
 
 "$here/install-test-deps.sh"
 
-packages=(containerd runc containernetworking-plugins iproute2 iptables)
-
-missing=()
-for pkg in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$pkg")
-  fi
-done
-
-if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-test-deps-containerd: all present (${packages[*]})"
-  exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO=sudo
-else
-  SUDO=
-fi
-
-echo "install-test-deps-containerd: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+source "$(dirname "$0")/lib/debs.sh"
+ensure_debs install-test-deps-containerd containerd runc containernetworking-plugins iproute2 iptables
+missing=("${ENSURE_DEBS_INSTALLED[@]}")
+[ ${#missing[@]} -gt 0 ] || exit 0
 
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet containerd 2>/dev/null; then
-  $SUDO systemctl stop containerd || true
-  $SUDO systemctl disable containerd >/dev/null 2>&1 || true
+  systemctl stop containerd || true
+  systemctl disable containerd >/dev/null 2>&1 || true
 fi
 echo "install-test-deps-containerd: done"

@@ -9,35 +9,15 @@
 # apt-get update only when something has to be installed.
 set -euo pipefail
 
-packages=(docker-registry apache2-utils busybox-static skopeo umoci)
-
-missing=()
-for pkg in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$pkg")
-  fi
-done
-
-if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-test-deps: all present (${packages[*]})"
-  exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO=sudo
-else
-  SUDO=
-fi
-
-echo "install-test-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+source "$(dirname "$0")/lib/debs.sh"
+ensure_debs install-test-deps docker-registry apache2-utils busybox-static skopeo umoci
+missing=("${ENSURE_DEBS_INSTALLED[@]}")
+[ ${#missing[@]} -gt 0 ] || exit 0
 
 # Debian's package starts a registry service on :5000 for the system; the tests
 # run their own, so stop that one when a service manager started it.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
-  $SUDO systemctl stop docker-registry || true
-  $SUDO systemctl disable docker-registry >/dev/null 2>&1 || true
+  systemctl stop docker-registry || true
+  systemctl disable docker-registry >/dev/null 2>&1 || true
 fi
 echo "install-test-deps: done"

@@ -5,14 +5,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-debs=(runc crun conmon containernetworking-plugins iproute2 iptables util-linux mount attr coreutils perl-base ca-certificates)
-missing=()
-for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "berth: installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source "$top/scripts/lib/debs.sh"
+ensure_debs berth runc crun conmon containernetworking-plugins iproute2 iptables util-linux mount attr coreutils perl-base ca-certificates
 
 # Node.js 24 comes from the npm package `node`; npm ci is skipped when the lock file is unchanged.
 stamp=node_modules/.berth-lock

@@ -2,14 +2,14 @@
 
 import { invalidArgument } from '../errors/errors.ts';
 import type { ImageRecord } from '../image/image-store.ts';
-import type { AuthConfig } from '../image/registry/auth.ts';
 import type { ImageConfig } from '../oci/image-spec.ts';
 import type { ImageDeps } from '../services/image-deps.ts';
 import { imageFsInfo } from '../services/image-fs-info.ts';
 import { imageStatus, listImages } from '../services/image-list.ts';
 import { pullImage } from '../services/image-pull.ts';
 import { removeImage } from '../services/image-remove.ts';
-import type { AuthConfig as CriAuthConfig, ImageService } from './gen/runtime/v1/api_pb.js';
+import { fromCriAuth } from './berth-images-service.ts';
+import type { ImageService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 
 export function imageServiceHandlers(deps: ImageDeps): Partial<ServiceHandlers<typeof ImageService.method>> {
@@ -61,18 +61,6 @@ export function imageServiceHandlers(deps: ImageDeps): Partial<ServiceHandlers<t
       return { imageFilesystems: [usage], containerFilesystems: [] };
     },
   };
-}
-
-function fromCriAuth(auth: CriAuthConfig | undefined): AuthConfig | undefined {
-  if (!auth) return undefined;
-  const out: AuthConfig = {};
-  if (auth.username) out.username = auth.username;
-  if (auth.password) out.password = auth.password;
-  if (auth.auth) out.auth = auth.auth;
-  if (auth.serverAddress) out.serverAddress = auth.serverAddress;
-  if (auth.identityToken) out.identityToken = auth.identityToken;
-  if (auth.registryToken) out.registryToken = auth.registryToken;
-  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** uid when the image's user is numeric, username otherwise (containerd's getUserFromImage). */
