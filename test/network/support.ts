@@ -138,32 +138,3 @@ async function chainRules(tool: string, table: string, chain: string): Promise<s
   if (r.code !== 0) return undefined;
   return r.stdout.split('\n').filter((l) => l.startsWith('-A '));
 }
-
-/**
- * Removes the shared CNI chains (and the jumps to them from the built-in chains) when no pod uses
- * them any more: for tests that created them on a machine that had none.
- */
-export async function removeSharedCniChainsIfUnused(): Promise<void> {
-  for (const tool of ['iptables', 'ip6tables']) {
-    const dnat = await chainRules(tool, 'nat', 'CNI-HOSTPORT-DNAT');
-    const forward = await chainRules(tool, 'filter', 'CNI-FORWARD');
-    const admin = await chainRules(tool, 'filter', 'CNI-ADMIN');
-    const tables: [string, string[], string[]][] = [];
-    if (dnat !== undefined && dnat.length === 0) {
-      tables.push(['nat', ['PREROUTING', 'OUTPUT', 'POSTROUTING'], ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-MASQ', 'CNI-HOSTPORT-SETMARK']]);
-    }
-    if (forward?.every((l) => l.includes('CNI-ADMIN')) && (admin ?? []).length === 0) {
-      tables.push(['filter', ['FORWARD'], ['CNI-FORWARD', 'CNI-ADMIN']]);
-    }
-    for (const [table, builtins, chains] of tables) {
-      for (const builtin of builtins) {
-        const rules = (await chainRules(tool, table, builtin)) ?? [];
-        for (let i = rules.length; i >= 1; i--) {
-          if (chains.some((c) => rules[i - 1]!.includes(`-j ${c}`))) await run(tool, ['-w', '-t', table, '-D', builtin, String(i)]);
-        }
-      }
-      for (const c of chains) await run(tool, ['-w', '-t', table, '-F', c]);
-      for (const c of chains) await run(tool, ['-w', '-t', table, '-X', c]);
-    }
-  }
-}
