@@ -132,6 +132,8 @@ export class ConmonRuntime implements OciRuntime {
   readonly #conmonSyslog: boolean;
   readonly #locks = new KeyedLock();
   readonly #metas = new Map<string, ContainerMeta>();
+  /** Exits already read, by container ID: forgotten when the container is deleted. */
+  readonly #exits = new Map<string, ExitStatus>();
   #cgroups: Promise<CgroupLayout | undefined> | undefined;
 
   constructor(options: ConmonRuntimeOptions) {
@@ -368,6 +370,9 @@ export class ConmonRuntime implements OciRuntime {
   }
 
   async #readExitFile(meta: ContainerMeta): Promise<ExitStatus | undefined> {
+    // The first reading is the answer: conmon may touch the file again, moving its ctime.
+    const seen = this.#exits.get(meta.id);
+    if (seen) return seen;
     const layout = this.#layout;
     for (const file of [layout.exitFile(meta.id), layout.persistExitFile(meta.id)]) {
       const code = await readIntFile(file);
@@ -380,7 +385,14 @@ export class ConmonRuntime implements OciRuntime {
         const count = cgroups ? await readOomKillCount(cgroups, meta.cgroupsPath).catch(() => undefined) : undefined;
         oomKilled = (count ?? 0) > 0;
       }
-      return { exitCode: code, exitedAt: Math.round(st.ctimeMs), oomKilled, reason: monitorLost ? 'monitor-lost' : 'exited' };
+      const exit: ExitStatus = {
+        exitCode: code,
+        exitedAt: Math.round(st.ctimeMs),
+        oomKilled,
+        reason: monitorLost ? 'monitor-lost' : 'exited',
+      };
+      this.#exits.set(meta.id, exit);
+      return exit;
     }
     return undefined;
   }
@@ -456,6 +468,7 @@ export class ConmonRuntime implements OciRuntime {
 
   async delete(id: string, options: DeleteOptions = {}, signal?: AbortSignal): Promise<void> {
     checkContainerId(id);
+    this.#exits.delete(id);
     await this.#locks.run(id, async () => {
       throwIfAborted(signal);
       const meta = await this.#meta(id).catch((e: unknown) => {

@@ -90,27 +90,23 @@ export async function restoreIptables(before: IptablesSnapshot, subnet: string, 
       const oldRules = before.rules.get(table) ?? new Set();
       const oldChains = before.chains.get(table) ?? new Set();
       const newChains = [...now.chains].filter((c) => !oldChains.has(c));
-      const rulesIn = (chain: string) => [...now.rules].filter((r) => r.startsWith(`-A ${chain} `));
-      const emptyNewChains = new Set(newChains.filter((c) => rulesIn(c).length === 0 && !SHARED_CHAIN.test(c)));
+      // Only what names this test's subnet or bridge, and the chains those rules jump to: other
+      // tests' pods may be half-way through their own CNI ADD on this host right now.
       const ours = [...now.rules].filter(
-        (r) =>
-          !oldRules.has(r) &&
-          (r.includes(` ${prefix}`) ||
-            r.includes(`-i ${bridge} `) ||
-            r.includes(`-o ${bridge} `) ||
-            emptyNewChains.has(jumpTarget(r) ?? '')),
+        (r) => !oldRules.has(r) && (r.includes(` ${prefix}`) || r.includes(`-i ${bridge} `) || r.includes(`-o ${bridge} `)),
+      );
+      const targets = new Set(
+        ours.map(jumpTarget).filter((c): c is string => c !== undefined && newChains.includes(c) && !SHARED_CHAIN.test(c)),
       );
       for (const rule of ours) await tryRun('iptables', ['-t', table, '-D', ...splitRule(rule).slice(1)]);
       const after = parseSave(await tryRun('iptables-save', ['-t', table]));
       let deleted = 0;
-      for (const chain of newChains) {
-        if (SHARED_CHAIN.test(chain)) continue;
+      for (const chain of targets) {
         const referenced = [...after.rules].some((r) => jumpTarget(r) === chain);
-        const hasRules = [...after.rules].some((r) => r.startsWith(`-A ${chain} `));
-        if (!referenced && !hasRules) {
-          await tryRun('iptables', ['-t', table, '-X', chain]);
-          deleted++;
-        }
+        if (referenced) continue;
+        await tryRun('iptables', ['-t', table, '-F', chain]);
+        await tryRun('iptables', ['-t', table, '-X', chain]);
+        deleted++;
       }
       if (ours.length === 0 && deleted === 0) break;
     }
