@@ -71,7 +71,10 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     privateRegistry = await startRegistry({ auth: CREDENTIALS });
     await pushImage(privateRegistry, 'team/busybox:1', busyboxImage(), { auth: CREDENTIALS });
     privateImage = `${privateRegistry.host}/team/busybox:1`;
-    runtime = await startBerthRuntime(registry, { registries: { [privateRegistry.host]: { mirrors: [], insecure: true } } });
+    runtime = await startBerthRuntime(registry, {
+      registries: { [privateRegistry.host]: { mirrors: [], insecure: true } },
+      subnet: '10.93.0.0/24',
+    });
     fake = await startFakeApiServer({ bookmarkIntervalMs: 500 });
     const kubeconfig = path.join(dir, 'kubeconfig');
     await writeFile(kubeconfig, fake.kubeconfigYaml());
@@ -174,7 +177,7 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     const main = status.containerStatuses?.[0];
     assert.match(main?.containerID ?? '', /^berth:\/\/[0-9a-f]{64}$/);
     assert.match(main?.imageID ?? '', /sha256:[0-9a-f]{64}/);
-    assert.ok(status.podIP?.startsWith('10.94.0.'), `pod IP ${status.podIP}`);
+    assert.ok(status.podIP?.startsWith('10.93.0.'), `pod IP ${status.podIP}`);
     assert.equal(status.hostIP, '127.0.0.1');
     await waitFor('events Pulling, Pulled, Created, Started', () => {
       const reasons = new Set(eventsOf(uid).map((e) => e.reason));
@@ -187,7 +190,7 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     );
     // The kubectl-style CLI through the node API.
     const { stdout } = await run(BERTH, ['get', 'pods', '--node-api', `http://127.0.0.1:${apiPort}`]);
-    assert.match(stdout, /^private +1\/1 +Running +0 +\w+ +10\.94\.0\.\d+$/m);
+    assert.match(stdout, /^private +1\/1 +Running +0 +\w+ +10\.93\.0\.\d+$/m);
 
     // Without the secret a pull fails as the kubelet reports it. (With IfNotPresent the image now
     // on the node would be used without credentials, as with the kubelet: hence Always.)
@@ -276,7 +279,7 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
       { timeoutMs: 60_000, describe: describeState },
     );
     assert.equal(mirror.metadata.annotations?.['kubernetes.io/config.mirror'] !== undefined, true);
-    assert.ok(mirror.status?.podIP?.startsWith('10.94.0.'));
+    assert.ok(mirror.status?.podIP?.startsWith('10.93.0.'));
   });
 
   test('SIGTERM stops the node; its pods keep running', async () => {

@@ -102,10 +102,12 @@ async function forceClean(daemon: TestDaemon): Promise<string[]> {
 export interface BerthRuntimeOptions {
   /** More `[registries."HOST"]` tables (a registry with auth reached directly, …). */
   registries?: Record<string, DaemonRegistryConfig>;
+  /** The pods' subnet; two test files running at once must not share one (two bridges would route it). */
+  subnet?: string;
 }
 
 export async function startBerthRuntime(registry: TestRegistry, options: BerthRuntimeOptions = {}): Promise<RuntimeUnderTest> {
-  const subnet = '10.94.0.0/24';
+  const subnet = options.subnet ?? '10.94.0.0/24';
   const bridge = `bnode${randomBytes(3).toString('hex')}`;
   const network = `berth-node-test-${bridge}`;
   const iptablesBefore = await snapshotIptables();
