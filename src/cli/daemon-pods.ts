@@ -15,6 +15,11 @@ import { PodStore } from '../store/pod-store.ts';
 import { KeyedLock } from '../util/keyed-lock.ts';
 import type { Logger } from '../util/logger.ts';
 
+/** Where a runtime handler keeps its containers' state (`runc --root`). */
+export function runtimeRoot(config: Config, handler: string): string {
+  return path.join(config.state, 'runtimes', handler);
+}
+
 export async function openPodSubsystem(config: Config, meta: MetadataStore, images: ImageDeps, logger: Logger): Promise<PodDeps> {
   const log = logger.child({ component: 'pods' });
   const runtimes = new Map<string, OciRuntime>();
@@ -23,7 +28,7 @@ export async function openPodSubsystem(config: Config, meta: MetadataStore, imag
       name,
       new ConmonRuntime({
         runtimePath: binary,
-        runtimeRoot: path.join(config.state, 'runtimes', name),
+        runtimeRoot: runtimeRoot(config, name),
         conmonPath: config.conmon,
         stateDir: path.join(config.state, 'monitors', name),
         logger: log.child({ runtime: name }),

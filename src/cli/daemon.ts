@@ -19,7 +19,7 @@ import { StreamingServer } from '../streaming/streaming-server.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import type { Command } from './command.ts';
 import { openImageSubsystem } from './daemon-images.ts';
-import { openPodSubsystem } from './daemon-pods.ts';
+import { openPodSubsystem, runtimeRoot } from './daemon-pods.ts';
 
 const DEFAULT_CONFIG_FILE = '/etc/berth/config.toml';
 
@@ -86,8 +86,7 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
     backend: new PodStreamBackend({
       store: pods.store,
       config,
-      // As openPodSubsystem lays out each handler's runtime root.
-      runtimeRoot: (handler) => path.join(config.state, 'runtimes', handler),
+      runtimeRoot: (handler) => runtimeRoot(config, handler),
       workDir: path.join(config.state, 'streaming'),
     }),
   });

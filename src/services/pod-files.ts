@@ -1,6 +1,6 @@
 // The files a pod gives its containers: /etc/resolv.conf, /etc/hostname, /etc/hosts and a /dev/shm
 // of its own, kept in the pod's state directory (as containerd does).
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidArgument } from '../errors/errors.ts';
 import { mountAll, unmount } from '../snapshot/mount.ts';
@@ -72,8 +72,4 @@ export async function createPodFiles(req: PodFilesRequest): Promise<PodFiles> {
 export async function removePodFiles(dir: string): Promise<void> {
   await unmount(path.join(dir, 'shm'), { detach: true }).catch(() => {});
   await rm(dir, { recursive: true, force: true });
-}
-
-export async function readPodFile(file: string): Promise<string> {
-  return readFile(file, 'utf8');
 }

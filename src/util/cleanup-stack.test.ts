@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withCleanup } from './cleanup-stack.ts';
-import { KeyedLock, SingleFlight } from './keyed-lock.ts';
+import { KeyedLock } from './keyed-lock.ts';
 
 test('a failure unwinds the steps in reverse, and rethrows', async () => {
   const order: string[] = [];
@@ -41,19 +41,6 @@ test('KeyedLock serialises one key and not others', async () => {
   await Promise.all([lock.run('k', slow('a', 20)), lock.run('k', slow('b', 1)), lock.run('other', slow('c', 1))]);
   assert.ok(log.indexOf('a-') < log.indexOf('b+'));
   assert.ok(log.indexOf('c-') < log.indexOf('a-'));
-});
-
-test('SingleFlight shares one call', async () => {
-  const sf = new SingleFlight<number>();
-  let calls = 0;
-  const body = async () => {
-    calls++;
-    await new Promise((r) => setTimeout(r, 5));
-    return 7;
-  };
-  const [x, y] = await Promise.all([sf.run('k', body), sf.run('k', body)]);
-  assert.equal(x + y, 14);
-  assert.equal(calls, 1);
 });
 
 test('SharedRun: one caller giving up does not cancel the others; the last one does', async () => {

@@ -18,23 +18,10 @@ export class KeyedLock {
   }
 }
 
-/** Concurrent callers with the same key share one in-flight promise. */
-export class SingleFlight<T> {
-  #inflight = new Map<string, Promise<T>>();
-
-  run(key: string, body: () => Promise<T>): Promise<T> {
-    const existing = this.#inflight.get(key);
-    if (existing) return existing;
-    const p = body().finally(() => this.#inflight.delete(key));
-    this.#inflight.set(key, p);
-    return p;
-  }
-}
-
 /**
- * Like SingleFlight, for cancellable work: the shared run gets a signal of its own that aborts
- * only when every caller waiting on it has given up. Each caller still sees its own cancellation
- * at once.
+ * Concurrent callers with the same key share one run. The run gets a signal of its own that aborts
+ * only when every caller waiting on it has given up; each caller still sees its own cancellation at
+ * once.
  */
 export class SharedRun<T> {
   #runs = new Map<string, { promise: Promise<T>; controller: AbortController; waiters: number }>();

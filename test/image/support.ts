@@ -4,47 +4,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before } from 'node:test';
 import type { ImageClient } from '../../src/cri/cri-client.ts';
-import { BerthError } from '../../src/errors/errors.ts';
 import { mountAll, unmount } from '../../src/snapshot/mount.ts';
 import type { TestDaemon } from '../support/daemon.ts';
 
-/**
- * Registers `setup` as a `before` hook and `teardown` as an `after` hook of the current suite, so
- * that teardown always runs after setup has finished. When a --test-name-pattern matches no test
- * of a file, node:test starts the file's `after` hooks without waiting for its `before` hooks:
- * plain hooks would then stop nothing and leave a registry running.
- */
-export function setUpAndTearDown(setup: () => Promise<void>, teardown: () => Promise<void>): void {
-  let started: Promise<void> | undefined;
-  let tornDown = false;
-  before(() => {
-    if (tornDown) return;
-    started = setup();
-    return started;
-  });
-  after(async () => {
-    tornDown = true;
-    await started?.catch(() => {});
-    await teardown();
-  });
-}
-
-/** Awaits a promise that must fail with a BerthError carrying the gRPC status `status`. */
-export async function expectCriError(promise: Promise<unknown>, status: string, message?: RegExp): Promise<BerthError> {
-  let error: unknown;
-  try {
-    await promise;
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error !== undefined, `expected ${status}, but the call succeeded`);
-  assert.ok(error instanceof BerthError, `expected a BerthError, got ${String(error)}`);
-  assert.equal(error.fields.grpcStatus, status, `expected ${status}, got ${String(error.fields.grpcStatus)}: ${error.message}`);
-  if (message !== undefined) assert.match(error.message, message);
-  return error;
-}
+export { expectCriError, setUpAndTearDown } from '../support/cri-test.ts';
 
 // ---------------------------------------------------------------------------
 // The daemon's data on disk (layout of FileContentStore and OverlaySnapshotter under <root>)

@@ -18,14 +18,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, readlink, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before } from 'node:test';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { CriClient } from '../../src/cri/cri-client.ts';
 import type { ContainerConfigSchema, PodSandboxConfigSchema } from '../../src/cri/gen/runtime/v1/api_pb.js';
-import { BerthError } from '../../src/errors/errors.ts';
 import { startDaemon, type TestDaemon } from './daemon.ts';
 import { busyboxLikeImage, pushImage } from './image-builder.ts';
 import { startRegistry, type TestRegistry } from './registry.ts';
+
+export { expectCriError, setUpAndTearDown } from './cri-test.ts';
 
 /** The registry host the test images are named by; the daemon reaches it through a mirror. */
 export const IMAGE_HOST = 'registry.pods.test';
@@ -80,21 +80,6 @@ export async function waitFor<T>(
   }
 }
 
-/** Awaits a promise that must fail with a BerthError carrying the gRPC status `status`. */
-export async function expectCriError(promise: Promise<unknown>, status: string, message?: RegExp): Promise<BerthError> {
-  let error: unknown;
-  try {
-    await promise;
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error !== undefined, `expected ${status}, but the call succeeded`);
-  assert.ok(error instanceof BerthError, `expected a BerthError, got ${String(error)}`);
-  assert.equal(error.fields.grpcStatus, status, `expected ${status}, got ${String(error.fields.grpcStatus)}: ${error.message}`);
-  if (message !== undefined) assert.match(error.message, message);
-  return error;
-}
-
 /** True while a process with this pid exists (zombies count as gone). */
 export function pidAlive(pid: number): boolean {
   if (!(pid > 0)) return false;
@@ -109,26 +94,6 @@ export function pidAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Registers `setup` as a `before` hook and `teardown` as an `after` hook, so that teardown always
- * runs after setup has finished (node:test may start `after` hooks without waiting for `before`
- * when a name pattern matches no test of the file).
- */
-export function setUpAndTearDown(setup: () => Promise<void>, teardown: () => Promise<void>): void {
-  let started: Promise<void> | undefined;
-  let tornDown = false;
-  before(() => {
-    if (tornDown) return;
-    started = setup();
-    return started;
-  });
-  after(async () => {
-    tornDown = true;
-    await started?.catch(() => {});
-    await teardown();
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
