@@ -53,6 +53,63 @@ export interface EnvVar {
   valueFrom?: EnvVarSource;
 }
 
+/** Every key of a ConfigMap or Secret as an environment variable (keys that are not valid names are skipped). */
+export interface EnvFromSource {
+  prefix?: string;
+  configMapRef?: { name?: string; optional?: boolean };
+  secretRef?: { name?: string; optional?: boolean };
+}
+
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+  subPath?: string;
+  subPathExpr?: string;
+  mountPropagation?: 'None' | 'HostToContainer' | 'Bidirectional';
+  recursiveReadOnly?: 'Disabled' | 'IfPossible' | 'Enabled';
+}
+
+/** A file of a configMap, secret or downwardAPI volume: `key` (or a field) written to `path`. */
+export interface KeyToPath {
+  key: string;
+  path: string;
+  mode?: number;
+}
+
+export interface DownwardApiVolumeFile {
+  path: string;
+  fieldRef?: ObjectFieldSelector;
+  resourceFieldRef?: ResourceFieldSelector;
+  mode?: number;
+}
+
+export interface Volume {
+  name: string;
+  emptyDir?: { medium?: '' | 'Memory'; sizeLimit?: string | number };
+  hostPath?: {
+    path: string;
+    type?: '' | 'DirectoryOrCreate' | 'Directory' | 'FileOrCreate' | 'File' | 'Socket' | 'CharDevice' | 'BlockDevice';
+  };
+  configMap?: { name?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+  secret?: { secretName?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+  downwardAPI?: { items?: DownwardApiVolumeFile[]; defaultMode?: number };
+  [field: string]: unknown;
+}
+
+/** What postStart and preStop run; exactly one member is set. */
+export interface LifecycleHandler {
+  exec?: ExecAction;
+  httpGet?: HttpGetAction;
+  tcpSocket?: TcpSocketAction;
+  sleep?: { seconds: number };
+}
+
+export interface Lifecycle {
+  postStart?: LifecycleHandler;
+  preStop?: LifecycleHandler;
+}
+
 export interface ContainerPort {
   name?: string;
   containerPort: number;
@@ -153,7 +210,10 @@ export interface Container {
   workingDir?: string;
   ports?: ContainerPort[];
   env?: EnvVar[];
+  envFrom?: EnvFromSource[];
   resources?: ResourceRequirements;
+  volumeMounts?: VolumeMount[];
+  lifecycle?: Lifecycle;
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   startupProbe?: Probe;
@@ -201,7 +261,7 @@ export interface PodSpec {
   tolerations?: Toleration[];
   shareProcessNamespace?: boolean;
   securityContext?: PodSecurityContext;
-  volumes?: unknown[];
+  volumes?: Volume[];
   /** Secrets of type kubernetes.io/dockerconfigjson (or dockercfg) in the pod's namespace, for pulling its images. */
   imagePullSecrets?: { name?: string }[];
   [field: string]: unknown;
@@ -330,6 +390,16 @@ export interface Secret {
   type?: string;
   /** Values, base64. */
   data?: Record<string, string>;
+}
+
+export interface ConfigMap {
+  apiVersion?: 'v1';
+  kind?: 'ConfigMap';
+  metadata: ObjectMeta;
+  /** UTF-8 values. */
+  data?: Record<string, string>;
+  /** Values, base64. */
+  binaryData?: Record<string, string>;
 }
 
 export type NodeConditionType = 'Ready' | 'MemoryPressure' | 'DiskPressure' | 'PIDPressure' | 'NetworkUnavailable';

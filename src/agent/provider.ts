@@ -2,7 +2,7 @@
 // Modelled on Virtual Kubelet's PodLifecycleHandler / PodNotifier and its node-API hooks.
 // docs/providers.md explains it for provider authors.
 import type { Logger } from '../util/logger.ts';
-import type { Pod, PodStatus, Secret } from './k8s-types.ts';
+import type { ConfigMap, Pod, PodStatus, Secret } from './k8s-types.ts';
 
 /** What a sync (createPod / updatePod) may tell the node core. */
 export interface SyncResult {
@@ -178,10 +178,19 @@ export interface EventRecorder {
   podEvent(pod: Pod, type: EventType, reason: string, message: string, container?: string): void;
 }
 
-/** The secrets of the pods' namespaces (API-server mode): for image pull secrets. */
+/**
+ * The secrets of the pods' namespaces: image pull secrets, secret volumes, secretKeyRef and envFrom.
+ * From the API server in API-server mode, from Secret files in the manifest folder in standalone mode.
+ */
 export interface SecretSource {
   /** The secret, or undefined when it does not exist. */
   getSecret(namespace: string, name: string, signal: AbortSignal): Promise<Secret | undefined>;
+}
+
+/** The ConfigMaps of the pods' namespaces, from the same places as the secrets: configMap volumes, configMapKeyRef, envFrom. */
+export interface ConfigMapSource {
+  /** The ConfigMap, or undefined when it does not exist. */
+  getConfigMap(namespace: string, name: string, signal: AbortSignal): Promise<ConfigMap | undefined>;
 }
 
 /** What the node hands a provider factory. */
@@ -195,8 +204,10 @@ export interface ProviderContext {
   signal: AbortSignal;
   /** Where to record events about pods; absent: none are recorded. */
   events?: EventRecorder;
-  /** The API server's secrets (API-server mode only): imagePullSecrets. */
+  /** Secrets of the pods' namespaces (API server, or the manifest folder in standalone mode). */
   secrets?: SecretSource;
+  /** ConfigMaps of the pods' namespaces (API server, or the manifest folder in standalone mode). */
+  configMaps?: ConfigMapSource;
 }
 
 /** The fieldPath of an event about one of the pod's containers: `spec.containers{web}`, `spec.initContainers{prepare}`. */
