@@ -291,8 +291,8 @@ export async function startContainerd(options: ContainerdOptions): Promise<TestC
 }
 
 /** containerd as a runtime under test for the node scenarios. */
-export async function startContainerdRuntime(registry: TestRegistry): Promise<RuntimeUnderTest> {
-  const containerd = await startContainerd({ registryHost: registry.host });
+export async function startContainerdRuntime(registry: TestRegistry, options: { subnet?: string } = {}): Promise<RuntimeUnderTest> {
+  const containerd = await startContainerd({ registryHost: registry.host, ...(options.subnet ? { subnet: options.subnet } : {}) });
   return {
     endpoint: containerd.endpoint,
     subnet: containerd.subnet,

@@ -28,9 +28,10 @@ export interface RuntimeUnderTest {
 
 /**
  * Starts the runtime with registry mirrors for docker.io and registry.k8s.io pointing at `registry`,
- * which holds `library/busybox:1.36` and `pause:3.9` (the sandbox image).
+ * which holds `library/busybox:1.36` and `pause:3.9` (the sandbox image). `subnet` gives the pods a
+ * subnet of their own: two test files running at once must not share one.
  */
-export type StartRuntime = (registry: TestRegistry) => Promise<RuntimeUnderTest>;
+export type StartRuntime = (registry: TestRegistry, options?: { subnet?: string }) => Promise<RuntimeUnderTest>;
 
 /** `10.99.` for 10.99.0.0/16, `10.94.0.` for 10.94.0.0/24: enough to recognise the subnet's addresses in text. */
 export function subnetPrefix(subnet: string): string {
