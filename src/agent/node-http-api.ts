@@ -1,18 +1,21 @@
 // The node's HTTP API on loopback, on the kubelet's paths: /healthz, /pods (a v1 PodList with live
 // status, as the kubelet's read-only port serves it), /metrics (Prometheus text) and
 // /containerLogs/{namespace}/{pod}/{container} (follow, tailLines, timestamps, previous,
-// sinceSeconds). Hooks a provider lacks answer 501.
+// sinceSeconds), and /events (berth's own: the node's recent Events, for `berth describe pod`).
+// Hooks a provider lacks answer 501.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isBerthError, toBerthError } from '../errors/errors.ts';
 import type { Logger } from '../util/logger.ts';
-import type { Pod, PodList } from './k8s-types.ts';
+import type { KubeEvent, Pod, PodList } from './k8s-types.ts';
 import type { ContainerLogOptions, NodeApiHandler } from './provider.ts';
 
 export interface NodeApiOptions {
   pods: () => Pod[];
   /** The node's metrics in the Prometheus text format. */
   metrics?: () => string;
+  /** The node's recent Events (a berth addition at /events, for `berth describe pod`): a v1 EventList. */
+  events?: (filter: { namespace?: string; name?: string; uid?: string }) => KubeEvent[];
   provider: NodeApiHandler;
   logger: Logger;
   /** Default 127.0.0.1. */
@@ -97,6 +100,11 @@ async function handle(options: NodeApiOptions, req: IncomingMessage, res: Server
   if (url.pathname === '/pods' || url.pathname === '/pods/') {
     const list: PodList = { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: options.pods() };
     return sendJson(res, list);
+  }
+  if (url.pathname === '/events' && options.events !== undefined) {
+    const q = url.searchParams;
+    const filter = Object.fromEntries(['namespace', 'name', 'uid'].flatMap((k) => (q.has(k) ? [[k, q.get(k)!]] : [])));
+    return sendJson(res, { apiVersion: 'v1', kind: 'EventList', metadata: {}, items: options.events(filter) });
   }
   if (url.pathname === '/metrics' && options.metrics !== undefined) {
     const text = options.metrics();

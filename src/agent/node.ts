@@ -5,7 +5,7 @@ import type { Logger } from '../util/logger.ts';
 import { type ApiServerConnection, ApiServerSync } from './apiserver/api-server-sync.ts';
 import { initialPodStatus } from './initial-pod-status.ts';
 import { k8sTime } from './k8s-time.ts';
-import type { Pod, PodCondition } from './k8s-types.ts';
+import type { KubeEvent, Pod, PodCondition } from './k8s-types.ts';
 import { podFullName, podUid } from './k8s-types.ts';
 import { NodeMetrics } from './metrics.ts';
 import { type NodeApiServer, startNodeApi } from './node-http-api.ts';
@@ -44,6 +44,8 @@ export interface NodeOptions {
   apiServer?: ApiServerConnection;
   /** Where the node records events (probe failures); in API-server mode, the connection's recorder by default. */
   events?: EventRecorder;
+  /** The node's recent events, served at the node API's /events (a NodeEventLog's list). */
+  recentEvents?: (filter: { namespace?: string; name?: string; uid?: string }) => KubeEvent[];
   timings?: Partial<NodeTimings>;
   /** Serve the node HTTP API (/healthz, /pods, /metrics, /containerLogs) on loopback at this port; 0 picks one. Absent: no API. */
   apiPort?: number;
@@ -207,7 +209,14 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   let api: NodeApiServer | undefined;
   if (options.apiPort !== undefined) {
     const metricsText = () => metrics.render(pods(), manifests?.problems().filter((p) => p.errors.length > 0).length ?? 0);
-    api = await startNodeApi({ pods, metrics: metricsText, provider, logger, port: options.apiPort });
+    api = await startNodeApi({
+      pods,
+      metrics: metricsText,
+      ...(options.recentEvents ? { events: options.recentEvents } : {}),
+      provider,
+      logger,
+      port: options.apiPort,
+    });
   }
 
   const manifests = options.manifestDir === undefined ? undefined : new ManifestDirSource({ dir: options.manifestDir, nodeName, logger });

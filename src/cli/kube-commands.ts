@@ -556,6 +556,15 @@ export async function fetchPods(base: string): Promise<Pod[]> {
   return list.items ?? [];
 }
 
+/** The pod's events from the node's /events, or undefined when the node API does not keep events. */
+export async function fetchPodEvents(base: string, pod: Pod): Promise<DescribedEvent[] | undefined> {
+  const query = new URLSearchParams({ namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name ?? '' });
+  if (pod.metadata.uid) query.set('uid', pod.metadata.uid);
+  const res = await fetch(`${base}/events?${query}`).catch(() => undefined);
+  if (res === undefined || !res.ok) return undefined;
+  return ((await res.json()) as { items?: DescribedEvent[] }).items ?? [];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Commands
 
@@ -651,7 +660,8 @@ const describeCommand: Command = {
     const named = podResource(resource, 'describe').name;
     const names = named !== undefined ? [named, ...rest] : rest;
     const namespace = values.namespace ?? 'default';
-    const all = podsOf(namespace, await fetchPods(nodeApiUrl(values['node-api'])));
+    const base = nodeApiUrl(values['node-api']);
+    const all = podsOf(namespace, await fetchPods(base));
     let pods = all;
     if (names.length > 0) {
       pods = [];
@@ -667,8 +677,9 @@ const describeCommand: Command = {
       process.stderr.write(`No resources found in ${namespace} namespace.\n`);
       return 0;
     }
+    const events = await Promise.all(pods.map((p) => fetchPodEvents(base, p)));
     const now = Date.now();
-    process.stdout.write(pods.map((p) => describePod(p, now)).join('\n\n'));
+    process.stdout.write(pods.map((p, i) => describePod(p, now, events[i])).join('\n\n'));
     return 0;
   },
 };

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ApiEventRecorder } from '../agent/apiserver/api-events.ts';
 import { ApiSecretSource } from '../agent/apiserver/api-secrets.ts';
 import { connectKubeApi, loadKubeConfig } from '../agent/apiserver/kube-api.ts';
+import { NodeEventLog } from '../agent/event-log.ts';
 import { runNode } from '../agent/node.ts';
 import { defaultNodeAddress } from '../agent/node-address.ts';
 import { invalidArgument } from '../errors/errors.ts';
@@ -63,12 +64,14 @@ export const nodeCommand: Command = {
       apiServer = { api, events: new ApiEventRecorder({ api, nodeName, logger: logger.child({ component: 'events' }) }) };
       secrets = new ApiSecretSource(api);
     }
+    // Kept in memory for `berth describe pod`, and passed on to the API server when there is one.
+    const eventLog = new NodeEventLog({ nodeName, logger: logger.child({ component: 'events' }), next: apiServer?.events });
     const provider = await loadProvider(values.provider ?? 'cri', {
       nodeName,
       nodeIP,
       logger,
       signal: controller.signal,
-      ...(apiServer?.events ? { events: apiServer.events } : {}),
+      events: eventLog,
       ...(secrets ? { secrets } : {}),
       config: {
         runtimeEndpoint,
@@ -84,6 +87,8 @@ export const nodeCommand: Command = {
       logger,
       manifestDir: values.manifests,
       apiServer,
+      events: eventLog,
+      recentEvents: (filter) => eventLog.list(filter),
       apiPort: port === 0 ? undefined : port,
     });
     logger.info(
