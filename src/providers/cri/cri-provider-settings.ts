@@ -13,6 +13,8 @@ export interface CriProviderSettings {
   /** The host's resolver file for dnsPolicy Default (kubelet --resolv-conf); empty for none. */
   resolvConf: string;
   nodeMemoryBytes: number;
+  /** The node's allocatable resources as the Node reports them (cpu, memory, ephemeral-storage): the limits resourceFieldRef sees when a container sets none. */
+  nodeAllocatable?: Record<string, string>;
   cgroupV2: boolean;
   /** Deadline for ordinary CRI calls (kubelet --runtime-request-timeout, 2 min). */
   callTimeoutMs: number;

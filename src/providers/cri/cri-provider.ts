@@ -5,6 +5,7 @@ import { rm } from 'node:fs/promises';
 import type { Pod, PodStatus } from '../../agent/k8s-types.ts';
 import { podFullName, podUid } from '../../agent/k8s-types.ts';
 import type {
+  ConfigMapSource,
   ContainerLogOptions,
   EventRecorder,
   ExecIO,
@@ -42,6 +43,7 @@ export interface CriProviderOptions {
   now?: () => number;
   events?: EventRecorder;
   secrets?: SecretSource;
+  configMaps?: ConfigMapSource;
 }
 
 /** A pod the runtime holds but the node never handed over (left from before a restart): enough of a Pod to report and delete it. */
@@ -100,6 +102,7 @@ export class CriProvider implements PodProvider {
       logger: this.#logger,
       now: this.#now,
       events: options.events,
+      envSources: { secrets: options.secrets, configMaps: options.configMaps, allocatable: this.#settings.nodeAllocatable },
     });
   }
 

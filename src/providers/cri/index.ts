@@ -7,6 +7,7 @@
 //   pullTimeoutMs    600000
 import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import { hostInfo } from '../../agent/apiserver/host-info.ts';
 import type { PodProvider, ProviderContext, ProviderFactory } from '../../agent/provider.ts';
 import { connectCri } from '../../cri/cri-client.ts';
 import { invalidArgument } from '../../errors/errors.ts';
@@ -57,6 +58,7 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
       clusterDomain: stringSetting(config, 'clusterDomain', 'cluster.local'),
       resolvConf: stringSetting(config, 'resolvConf', '/etc/resolv.conf'),
       nodeMemoryBytes: totalmem(),
+      nodeAllocatable: (await hostInfo()).capacity,
       cgroupV2: existsSync('/sys/fs/cgroup/cgroup.controllers'),
       callTimeoutMs,
       pullTimeoutMs: numberSetting(config, 'pullTimeoutMs', 600_000),
@@ -69,6 +71,7 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
       logger: logger.child({ provider: 'cri' }),
       events: context.events,
       secrets: context.secrets,
+      configMaps: context.configMaps,
     });
   } catch (e) {
     cri.close();

@@ -2,7 +2,7 @@
 // actions, kill what must go, create the sandbox if needed, start the next init container or the
 // app containers (each with its restart back-off and image pull), collect dead containers.
 import { mkdir, readFile } from 'node:fs/promises';
-import { containerEnv, type NamedValue } from '../../agent/container-env.ts';
+import { containerEnv, type EnvSources, type NamedValue } from '../../agent/container-env.ts';
 import type { Container, Pod } from '../../agent/k8s-types.ts';
 import { podFullName, podUid } from '../../agent/k8s-types.ts';
 import { parseResolvConf, podDnsConfig, type ResolverConfig } from '../../agent/pod-dns.ts';
@@ -32,6 +32,8 @@ export interface PodSyncDeps {
   logger: Logger;
   now: () => number;
   events?: EventRecorder;
+  /** The pods' ConfigMaps and Secrets and the node's allocatable, for env valueFrom and envFrom. */
+  envSources?: EnvSources;
 }
 
 interface SandboxContext {
@@ -224,11 +226,16 @@ export class PodSync {
 
     let env: NamedValue[];
     try {
-      env = containerEnv(pod, container, {
-        podIPs: sandbox.podIPs,
-        hostIPs: settings.nodeIP ? [settings.nodeIP] : [],
-        nodeName: settings.nodeName,
-      });
+      env = await containerEnv(
+        pod,
+        container,
+        { podIPs: sandbox.podIPs, hostIPs: settings.nodeIP ? [settings.nodeIP] : [], nodeName: settings.nodeName },
+        {
+          ...this.#deps.envSources,
+          onInvalidNames: (message) => events?.podEvent(pod, 'Warning', 'InvalidEnvironmentVariableNames', message),
+        },
+        signal,
+      );
       const nonRoot =
         (container.securityContext?.runAsNonRoot ?? pod.spec.securityContext?.runAsNonRoot) === true
           ? runAsNonRootViolation(pod, container, await puller.imageUser(image.imageRef, signal))
