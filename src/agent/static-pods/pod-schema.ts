@@ -22,7 +22,8 @@ const stringMap: FieldType = { map: string };
 const object = (fields: Record<string, FieldType>): FieldType => ({ object: fields });
 const list = (item: FieldType): FieldType => ({ list: item });
 
-const objectMeta = object({
+/** ObjectMeta, shared with the ConfigMap and Secret manifests. */
+export const objectMeta = object({
   name: string,
   generateName: string,
   namespace: string,

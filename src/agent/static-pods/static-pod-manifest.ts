@@ -49,9 +49,18 @@ export function staticPodName(name: string, nodeName: string): string {
   return `${name}-${nodeName.toLowerCase()}`;
 }
 
+/** The one object a manifest file holds (JSON or YAML), or undefined with `issues.errors` saying why. */
+export function decodeManifest(text: string, issues: ShapeIssues): unknown {
+  return /^\s*\{/.test(text) ? decodeJson(text, issues) : decodeYaml(text, issues);
+}
+
 export function parseStaticPodManifest(text: string, context: ManifestContext): ManifestResult {
   const issues: ShapeIssues = { errors: [], warnings: [] };
-  const decoded = /^\s*\{/.test(text) ? decodeJson(text, issues) : decodeYaml(text, issues);
+  return podFromManifest(decodeManifest(text, issues), issues, context);
+}
+
+/** The static pod a decoded manifest describes; `issues` holds what decoding found. */
+export function podFromManifest(decoded: unknown, issues: ShapeIssues, context: ManifestContext): ManifestResult {
   if (issues.errors.length > 0) return { ok: false, ...issues };
   if (decoded === undefined) return { ok: false, errors: ['the file holds no Pod'], warnings: issues.warnings };
   if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) {
