@@ -16,6 +16,7 @@ import { withProbeResults } from './probes/probe-status.ts';
 import { Prober } from './probes/prober.ts';
 import type { EventRecorder, PodProvider } from './provider.ts';
 import { ManifestDirSource, type ManifestProblem } from './static-pods/manifest-dir-source.ts';
+import type { ManifestObjectStore } from './static-pods/manifest-object-store.ts';
 import { CONFIG_SEEN_ANNOTATION } from './static-pods/static-pod-manifest.ts';
 import { canonicalJson } from './static-pods/static-pod-uid.ts';
 
@@ -40,6 +41,11 @@ export interface NodeOptions {
   logger: Logger;
   /** Static pod manifests (kubelet --pod-manifest-path). */
   manifestDir?: string;
+  /**
+   * Standalone mode: where the manifest folder's ConfigMaps and Secrets go; hand the same store to
+   * the provider as its `configMaps` and `secrets`. Without it such files are reported as unused.
+   */
+  manifestObjects?: ManifestObjectStore;
   /** API-server mode: pods bound to this node, the Node, its Lease, mirror pods, statuses, events. */
   apiServer?: ApiServerConnection;
   /** Where the node records events (probe failures); in API-server mode, the connection's recorder by default. */
@@ -219,7 +225,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     });
   }
 
-  const manifests = options.manifestDir === undefined ? undefined : new ManifestDirSource({ dir: options.manifestDir, nodeName, logger });
+  const manifests =
+    options.manifestDir === undefined
+      ? undefined
+      : new ManifestDirSource({ dir: options.manifestDir, nodeName, logger, objects: options.manifestObjects });
   const loops: Promise<void>[] = [];
   try {
     if (options.apiServer !== undefined) {

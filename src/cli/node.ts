@@ -3,11 +3,13 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { ApiEventRecorder } from '../agent/apiserver/api-events.ts';
-import { ApiSecretSource } from '../agent/apiserver/api-secrets.ts';
+import { ApiConfigMapSource, ApiSecretSource } from '../agent/apiserver/api-object-sources.ts';
 import { connectKubeApi, loadKubeConfig } from '../agent/apiserver/kube-api.ts';
 import { NodeEventLog } from '../agent/event-log.ts';
 import { runNode } from '../agent/node.ts';
 import { defaultNodeAddress } from '../agent/node-address.ts';
+import type { ConfigMapSource, SecretSource } from '../agent/provider.ts';
+import { ManifestObjectStore } from '../agent/static-pods/manifest-object-store.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { loadProvider } from '../providers/load-provider.ts';
 import { createLogger } from '../util/logger.ts';
@@ -53,7 +55,10 @@ export const nodeCommand: Command = {
     const runtimeEndpoint = values['runtime-endpoint'] ?? process.env.CONTAINER_RUNTIME_ENDPOINT ?? DEFAULT_ENDPOINT;
     const controller = new AbortController();
     let apiServer: Parameters<typeof runNode>[0]['apiServer'];
-    let secrets: ApiSecretSource | undefined;
+    let secrets: SecretSource | undefined;
+    let configMaps: ConfigMapSource | undefined;
+    // Standalone mode: ConfigMaps and Secrets come from files in the manifest folder.
+    const manifestObjects = values.kubeconfig || values.manifests === undefined ? undefined : new ManifestObjectStore();
     if (values.kubeconfig) {
       let api: ReturnType<typeof connectKubeApi>;
       try {
@@ -63,6 +68,10 @@ export const nodeCommand: Command = {
       }
       apiServer = { api, events: new ApiEventRecorder({ api, nodeName, logger: logger.child({ component: 'events' }) }) };
       secrets = new ApiSecretSource(api);
+      configMaps = new ApiConfigMapSource(api);
+    } else if (manifestObjects !== undefined) {
+      secrets = manifestObjects;
+      configMaps = manifestObjects;
     }
     // Kept in memory for `berth describe pod`, and passed on to the API server when there is one.
     const eventLog = new NodeEventLog({ nodeName, logger: logger.child({ component: 'events' }), next: apiServer?.events });
@@ -73,6 +82,7 @@ export const nodeCommand: Command = {
       signal: controller.signal,
       events: eventLog,
       ...(secrets ? { secrets } : {}),
+      ...(configMaps ? { configMaps } : {}),
       config: {
         runtimeEndpoint,
         imageEndpoint: values['image-endpoint'] ?? runtimeEndpoint,
@@ -86,6 +96,7 @@ export const nodeCommand: Command = {
       provider,
       logger,
       manifestDir: values.manifests,
+      manifestObjects,
       apiServer,
       events: eventLog,
       recentEvents: (filter) => eventLog.list(filter),

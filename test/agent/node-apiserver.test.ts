@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiEventRecorder } from '../../src/agent/apiserver/api-events.ts';
-import { ApiSecretSource } from '../../src/agent/apiserver/api-secrets.ts';
+import { ApiSecretSource } from '../../src/agent/apiserver/api-object-sources.ts';
 import { connectKubeApi } from '../../src/agent/apiserver/kube-api.ts';
 import { MIRROR_ANNOTATION } from '../../src/agent/apiserver/mirror-pods.ts';
 import type { KubeEvent, Lease, Node, Pod } from '../../src/agent/k8s-types.ts';
