@@ -42,6 +42,7 @@ export const objectMeta = object({
 });
 
 const keySelector = object({ name: string, key: string, optional: boolean });
+const optionalRef = object({ name: string, optional: boolean });
 
 const envVar = object({
   name: string,
@@ -113,7 +114,7 @@ const container = object({
   args: strings,
   workingDir: string,
   ports: list(object({ name: string, hostPort: integer, containerPort: integer, protocol: string, hostIP: string })),
-  envFrom: list(any),
+  envFrom: list(object({ prefix: string, configMapRef: optionalRef, secretRef: optionalRef })),
   env: list(envVar),
   resources: object({ limits: { map: 'quantity' }, requests: { map: 'quantity' }, claims: list(any) }),
   resizePolicy: list(any),

@@ -3,11 +3,11 @@
 // limits of berth itself, worded as Forbidden with the reason.
 import type { Container, ContainerPort, Pod, Probe } from '../k8s-types.ts';
 import { parseQuantity } from '../quantity.ts';
+import { envProblems } from './env-validation.ts';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-const ENV_VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const LABEL_MESSAGE =
   "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const SUBDOMAIN_MESSAGE =
@@ -116,30 +116,6 @@ function checkPorts(errors: FieldErrors, path: string, ports: ContainerPort[], h
   });
 }
 
-function checkEnv(errors: FieldErrors, path: string, container: Container): void {
-  (container.env ?? []).forEach((env, i) => {
-    const at = `${path}[${i}]`;
-    if (!env.name) errors.required(`${at}.name`);
-    else if (!ENV_VAR_NAME.test(env.name)) {
-      errors.invalid(
-        `${at}.name`,
-        env.name,
-        "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit",
-      );
-    }
-    if (env.valueFrom !== undefined) {
-      if (env.value) errors.invalid(`${at}.valueFrom`, '', 'may not be specified when `value` is not empty');
-      const sources = (['fieldRef', 'resourceFieldRef', 'configMapKeyRef', 'secretKeyRef'] as const).filter(
-        (s) => env.valueFrom?.[s] !== undefined,
-      );
-      if (sources.length === 0)
-        errors.invalid(`${at}.valueFrom`, '', 'must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`');
-      if (sources.length > 1) errors.invalid(`${at}.valueFrom`, '', 'may not have more than one field specified at a time');
-      if (env.valueFrom.fieldRef !== undefined && !env.valueFrom.fieldRef.fieldPath) errors.required(`${at}.valueFrom.fieldRef.fieldPath`);
-    }
-  });
-}
-
 function checkResources(errors: FieldErrors, path: string, container: Container): void {
   const { limits = {}, requests = {} } = container.resources ?? {};
   for (const [name, request] of Object.entries(requests)) {
@@ -166,7 +142,7 @@ function checkContainer(
   checkSupported(errors, `${path}.imagePullPolicy`, container.imagePullPolicy, ['Always', 'IfNotPresent', 'Never']);
   checkSupported(errors, `${path}.terminationMessagePolicy`, container.terminationMessagePolicy, ['File', 'FallbackToLogsOnError']);
   checkPorts(errors, `${path}.ports`, container.ports ?? [], hostNetwork, hostPorts);
-  checkEnv(errors, `${path}.env`, container);
+  errors.list.push(...envProblems(path, container));
   checkResources(errors, `${path}.resources`, container);
   for (const [field, kind] of [
     ['livenessProbe', 'liveness'],
