@@ -7,6 +7,7 @@ import { CniPodNetwork } from '../network/pod-network.ts';
 import { ConmonRuntime } from '../runtime/oci/conmon-runtime.ts';
 import type { OciRuntime } from '../runtime/oci/oci-runtime.ts';
 import { detectHostOptions } from '../runtime/spec/host-features.ts';
+import { newContainerEventBus } from '../services/container-events.ts';
 import type { ImageDeps } from '../services/image-deps.ts';
 import type { PodDeps } from '../services/pod-deps.ts';
 import { recoverPods } from '../services/pod-recover.ts';
@@ -56,6 +57,7 @@ export async function openPodSubsystem(config: Config, meta: MetadataStore, imag
       container: (id) => path.join(dirs.containers, id),
     },
     logger: log,
+    events: newContainerEventBus(config.container_events_buffer),
   };
   await recoverPods(deps);
   return deps;

@@ -34,6 +34,8 @@ export interface Config {
   /** Runtime handlers by RuntimeClass name: the OCI runtime binary of each. */
   runtimes: Record<string, { binary: string }>;
   cgroup_driver: 'cgroupfs' | 'systemd';
+  /** Events a GetContainerEvents client may fall behind before its stream ends with RESOURCE_EXHAUSTED. */
+  container_events_buffer: number;
   /** The streaming server behind Exec, Attach and PortForward. */
   streaming: {
     /** Listen address; the URLs handed out carry it. */
@@ -64,6 +66,7 @@ export function defaultConfig(): Config {
     default_runtime: 'runc',
     runtimes: { runc: { binary: '/usr/sbin/runc' }, crun: { binary: '/usr/bin/crun' } },
     cgroup_driver: 'cgroupfs',
+    container_events_buffer: 1000,
     streaming: { address: '127.0.0.1', port: 0, tls_cert: '', tls_key: '', idle_timeout_ms: 4 * 3_600_000, token_ttl_ms: 60_000 },
   };
 }
@@ -141,12 +144,14 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     'default_runtime',
     'runtimes',
     'cgroup_driver',
+    'container_events_buffer',
     'streaming',
   ]);
   if ('sandbox_image' in doc) {
     if (typeof doc.sandbox_image !== 'string' || doc.sandbox_image === '') r.fail('sandbox_image', 'must be an image reference');
     c.sandbox_image = doc.sandbox_image as string;
   }
+  if ('container_events_buffer' in doc) c.container_events_buffer = r.positiveInt(doc.container_events_buffer, 'container_events_buffer');
   if ('conmon' in doc) c.conmon = r.absPath(doc.conmon, 'conmon');
   if ('cgroup_driver' in doc) {
     if (doc.cgroup_driver !== 'cgroupfs' && doc.cgroup_driver !== 'systemd') r.fail('cgroup_driver', 'must be "cgroupfs" or "systemd"');

@@ -148,9 +148,19 @@ function serverStreamCall(method: DescMethod, handler: ServerStreamHandler<AnyMe
     const run = async () => {
       if (handler === undefined) throw notImplemented(method);
       const context = callContext(call, method);
-      for await (const item of handler(call.request, context)) {
-        if (call.cancelled) return;
-        if (!call.write(create(method.output, item))) await once(call, 'drain', { signal: context.signal });
+      const items = handler(call.request, context)[Symbol.asyncIterator]();
+      try {
+        for (let next = await items.next(); !next.done; ) {
+          if (call.cancelled) return;
+          const flowing = call.write(create(method.output, next.value));
+          const following = items.next();
+          // While the client is slow, the handler may still fail (an event stream that overflowed):
+          // end the call then, instead of waiting for a drain that may never come.
+          if (!flowing) await Promise.race([once(call, 'drain', { signal: context.signal }), following.then(() => new Promise(() => {}))]);
+          next = await following;
+        }
+      } finally {
+        Promise.resolve(items.return?.()).catch(() => {});
       }
       call.end();
     };

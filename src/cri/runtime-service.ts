@@ -18,6 +18,7 @@ import { listPodSandboxes, podSandboxStatus } from '../services/sandbox-status.t
 import { stopPodSandbox } from '../services/sandbox-stop.ts';
 import { containerStats, podStats } from '../services/stats.ts';
 import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/stream-requests.ts';
+import { containerEventsHandlers } from './container-events-service.ts';
 import { CgroupDriver, type RuntimeService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 import {
@@ -198,6 +199,7 @@ export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<Servic
     },
 
     ...(deps.streaming ? streamingHandlers(pods, deps.streaming) : {}),
+    ...containerEventsHandlers(pods.events, config.container_events_buffer),
   };
 }
 

@@ -9,6 +9,7 @@ import { buildContainerSpec } from '../runtime/spec/container-spec.ts';
 import { mountAll, unmount } from '../snapshot/mount.ts';
 import type { ContainerRecord } from '../store/pod-store.ts';
 import { withCleanup } from '../util/cleanup-stack.ts';
+import { publishContainerEvent } from './container-events.ts';
 import { containerConfig, podNamespaceOptions } from './cri-spec-input.ts';
 import { containerName, newId, nowNanos } from './names.ts';
 import type { PodDeps } from './pod-deps.ts';
@@ -130,6 +131,7 @@ export async function createContainer(
       };
       deps.store.putContainer(record);
       log.info({ pod: pod.id, image: imageSpec }, 'container created');
+      publishContainerEvent(deps, id, pod.id, 'created');
       return record;
     },
     (step, e) => log.warn({ step, err: e }, 'undo step failed'),

@@ -1,6 +1,7 @@
 // Records a container's exit when its monitor reports it: code, time and the kubelet's reason.
 import type { ExitStatus } from '../runtime/oci/oci-runtime.ts';
 import type { ContainerRecord } from '../store/pod-store.ts';
+import { publishContainerEvent } from './container-events.ts';
 import type { PodDeps } from './pod-deps.ts';
 import { runtimeFor } from './pod-deps.ts';
 
@@ -26,6 +27,7 @@ export function recordExit(deps: PodDeps, id: string, exit: ExitStatus): Contain
     pid: 0,
   });
   deps.logger.info({ container: id, exitCode: exit.exitCode, reason: updated.reason }, 'container exited');
+  publishContainerEvent(deps, id, c.sandboxId, 'stopped');
   return updated;
 }
 

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isBerthError } from '../errors/errors.ts';
 import { unmount } from '../snapshot/mount.ts';
+import { publishContainerEvent } from './container-events.ts';
 import { stopContainer } from './container-stop.ts';
 import type { PodDeps } from './pod-deps.ts';
 import { runtimeFor } from './pod-deps.ts';
@@ -29,5 +30,6 @@ export async function removeContainer(deps: PodDeps, idOrPrefix: string): Promis
     await rm(c.bundle, { recursive: true, force: true });
     deps.store.deleteContainer(id);
     deps.logger.info({ container: id }, 'container removed');
+    publishContainerEvent(deps, id, c.sandboxId, 'deleted');
   });
 }

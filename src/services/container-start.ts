@@ -2,6 +2,7 @@
 // A start that fails leaves the container exited with reason StartError, as containerd does.
 import { failedPrecondition } from '../errors/errors.ts';
 import type { ContainerRecord } from '../store/pod-store.ts';
+import { publishContainerEvent } from './container-events.ts';
 import { watchExit } from './container-exit.ts';
 import { nowNanos } from './names.ts';
 import type { PodDeps } from './pod-deps.ts';
@@ -35,6 +36,7 @@ export async function startContainer(deps: PodDeps, idOrPrefix: string, signal?:
         pid: created.pid,
         conmonPid: created.conmonPid,
       });
+      publishContainerEvent(deps, c.id, c.sandboxId, 'started');
       watchExit(deps, running);
       return running;
     } catch (e) {
@@ -46,6 +48,7 @@ export async function startContainer(deps: PodDeps, idOrPrefix: string, signal?:
         message: (e as Error).message,
         finishedAt: nowNanos(),
       });
+      publishContainerEvent(deps, c.id, c.sandboxId, 'stopped');
       throw e;
     }
   });

@@ -1,6 +1,7 @@
 // StopContainer: the stop signal, the grace period, then SIGKILL. Stopping what is stopped is fine.
 import { isBerthError } from '../errors/errors.ts';
 import type { ContainerRecord } from '../store/pod-store.ts';
+import { publishContainerEvent } from './container-events.ts';
 import { recordExit } from './container-exit.ts';
 import type { PodDeps } from './pod-deps.ts';
 import { runtimeFor } from './pod-deps.ts';
@@ -18,7 +19,9 @@ export async function stopContainer(deps: PodDeps, idOrPrefix: string, timeoutSe
   return deps.locks.run(found.id, async () => {
     const c = deps.store.getContainer(found.id) ?? found;
     if (c.state === 'created') {
-      return deps.store.updateContainer(c.id, { state: 'exited', exitCode: 0, reason: 'Completed', finishedAt: c.createdAt });
+      const stopped = deps.store.updateContainer(c.id, { state: 'exited', exitCode: 0, reason: 'Completed', finishedAt: c.createdAt });
+      publishContainerEvent(deps, c.id, c.sandboxId, 'stopped');
+      return stopped;
     }
     if (c.state === 'exited') return c;
     const image = deps.images.images.get(c.image.id);

@@ -6,6 +6,7 @@ import type { HostOptions } from '../runtime/spec/spec-input.ts';
 import type { PodStore } from '../store/pod-store.ts';
 import type { KeyedLock } from '../util/keyed-lock.ts';
 import type { Logger } from '../util/logger.ts';
+import type { ContainerEventBus } from './container-events.ts';
 import type { ImageDeps } from './image-deps.ts';
 
 export interface PodDeps {
@@ -27,6 +28,8 @@ export interface PodDeps {
     container(id: string): string;
   };
   logger: Logger;
+  /** Where container and sandbox state changes are published (GetContainerEvents); absent: nowhere. */
+  events?: ContainerEventBus;
 }
 
 export function runtimeFor(deps: PodDeps, handler: string): OciRuntime {

@@ -3,6 +3,7 @@
 // unknown; a pod whose namespaces are gone (a reboot) is not ready.
 import { access } from 'node:fs/promises';
 import type { ExitStatus, RecoveredContainer } from '../runtime/oci/oci-runtime.ts';
+import { publishContainerEvent } from './container-events.ts';
 import { recordExit, watchExit } from './container-exit.ts';
 import type { PodDeps } from './pod-deps.ts';
 
@@ -42,6 +43,7 @@ export async function recoverPods(deps: PodDeps): Promise<{ running: number; exi
     const infraAlive = !s.infraContainerId || (known.get(s.infraContainerId)?.status ?? 'stopped') !== 'stopped';
     if (present.every(Boolean) && infraAlive) continue;
     deps.store.updateSandbox(s.id, { state: 'notready' });
+    publishContainerEvent(deps, s.id, s.id, 'stopped');
     podsLost++;
   }
   deps.logger.info({ running, exited, podsLost }, 'recovered pods and containers');

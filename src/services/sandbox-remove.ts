@@ -1,6 +1,7 @@
 // RemovePodSandbox: stops the pod if needed, removes its containers and everything it owns.
 // Removing a pod that is gone already is not an error.
 import { isBerthError } from '../errors/errors.ts';
+import { publishContainerEvent } from './container-events.ts';
 import { removeContainer } from './container-remove.ts';
 import type { PodDeps } from './pod-deps.ts';
 import { removePodFiles } from './pod-files.ts';
@@ -22,5 +23,6 @@ export async function removePodSandbox(deps: PodDeps, idOrPrefix: string): Promi
     await removePodFiles(s.files.dir);
     deps.store.deleteSandbox(id);
     deps.logger.info({ pod: id }, 'pod sandbox removed');
+    publishContainerEvent(deps, id, id, 'deleted');
   });
 }

@@ -9,6 +9,7 @@ import type { NetworkPod } from '../network/pod-network.ts';
 import type { SandboxRecord } from '../store/pod-store.ts';
 import { withCleanup } from '../util/cleanup-stack.ts';
 import { defaultCgroupParent } from './container-create.ts';
+import { publishContainerEvent } from './container-events.ts';
 import { podNamespaceOptions, securityProfile } from './cri-spec-input.ts';
 import { startInfraContainer } from './infra-container.ts';
 import { checkPodMetadata, newId, nowNanos, sandboxName } from './names.ts';
@@ -147,6 +148,8 @@ export async function runPodSandbox(
       record.config = config;
       deps.store.putSandbox(record);
       log.info({ ips: record.ips, hostNetwork, infra: sharedPid }, 'pod sandbox running');
+      publishContainerEvent(deps, id, id, 'created');
+      publishContainerEvent(deps, id, id, 'started');
       return record;
     },
     (step, e) => log.warn({ step, err: e }, 'undo step failed'),

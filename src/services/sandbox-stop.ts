@@ -3,6 +3,7 @@
 import type { PodSandboxConfig } from '../cri/gen/runtime/v1/api_pb.js';
 import { removePodNamespaces } from '../network/pod-namespaces.ts';
 import type { SandboxRecord } from '../store/pod-store.ts';
+import { publishContainerEvent } from './container-events.ts';
 import { stopContainer } from './container-stop.ts';
 import { removeInfraContainer } from './infra-container.ts';
 import type { PodDeps } from './pod-deps.ts';
@@ -28,6 +29,7 @@ export async function stopPodSandbox(deps: PodDeps, idOrPrefix: string): Promise
     if (s.state !== 'notready') {
       s = deps.store.updateSandbox(s.id, { state: 'notready' });
       deps.logger.info({ pod: s.id }, 'pod sandbox stopped');
+      publishContainerEvent(deps, s.id, s.id, 'stopped');
     }
     return s;
   });
