@@ -23,7 +23,7 @@ export const nodeCommand: Command = {
   name: 'node',
   summary: 'Run the node agent: pods from a manifest folder or an API server, through a provider (default: any CRI runtime)',
   usage:
-    'node [--runtime-endpoint URL] [--manifests DIR] [--kubeconfig FILE] [--node-name NAME] [--node-ip IP] [--port N (default 10255; 0: no node API)] [--provider NAME|PATH] [--pod-logs-dir DIR] [--cgroup-root PATH] [--log-level LEVEL]',
+    'node [--runtime-endpoint URL] [--manifests DIR] [--kubeconfig FILE] [--node-name NAME] [--node-ip IP] [--port N (default 10255; 0: no node API)] [--provider NAME|PATH] [--pod-logs-dir DIR] [--root-dir DIR (pod volumes; default /var/lib/berth/node)] [--cgroup-root PATH] [--log-level LEVEL]',
   async run(argv) {
     let values: Record<string, string | undefined>;
     try {
@@ -39,6 +39,7 @@ export const nodeCommand: Command = {
           provider: { type: 'string' },
           kubeconfig: { type: 'string' },
           'pod-logs-dir': { type: 'string' },
+          'root-dir': { type: 'string' },
           'cgroup-root': { type: 'string' },
           'log-level': { type: 'string' },
         },
@@ -87,6 +88,7 @@ export const nodeCommand: Command = {
         runtimeEndpoint,
         imageEndpoint: values['image-endpoint'] ?? runtimeEndpoint,
         podLogsDir: values['pod-logs-dir'] ?? '/var/log/pods',
+        ...(values['root-dir'] ? { rootDir: values['root-dir'] } : {}),
         ...(values['cgroup-root'] ? { cgroupParent: values['cgroup-root'] } : {}),
       },
     });

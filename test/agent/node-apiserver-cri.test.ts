@@ -96,6 +96,8 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
       path.join(dir, 'manifests'),
       '--pod-logs-dir',
       path.join(dir, 'pod-logs'),
+      '--root-dir',
+      path.join(dir, 'node-root'),
       '--cgroup-root',
       String(runtime.providerConfig?.cgroupParent ?? ''),
       '--log-level',
@@ -210,8 +212,8 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     fake!.delete('pods', 'default', 'denied', { gracePeriodSeconds: 1 });
     await waitFor('denied gone', () => (apiPod('denied') === undefined ? true : undefined), { timeoutMs: 30_000, describe: describeState });
 
-    // Volumes are not built yet: a container that mounts one does not run without it.
-    fake!.create('pods', {
+    // A pod with an emptyDir runs; its volume lives under --root-dir until the pod is deleted.
+    const mounts = fake!.create('pods', {
       metadata: { name: 'mounts', namespace: 'default' },
       spec: {
         nodeName: NODE,
@@ -222,17 +224,16 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
         ],
       },
     } as ApiObject);
-    const refused = await waitFor(
-      'CreateContainerConfigError',
-      () => {
-        const w = apiPod('mounts')?.status?.containerStatuses?.[0]?.state.waiting;
-        return w?.reason === 'CreateContainerConfigError' ? w : undefined;
-      },
+    await waitFor(
+      'the pod with an emptyDir running',
+      () => (apiPod('mounts')?.status?.containerStatuses?.[0]?.state.running !== undefined ? true : undefined),
       { timeoutMs: 60_000, describe: describeState },
     );
-    assert.equal(refused.message, 'volumes are not supported by berth node yet (volumeMounts: scratch)');
+    const podDir = path.join(dir, 'node-root', 'pods', mounts.metadata.uid!);
+    assert.ok(existsSync(path.join(podDir, 'volumes', 'kubernetes.io~empty-dir', 'scratch')), 'the emptyDir under --root-dir');
     fake!.delete('pods', 'default', 'mounts', { gracePeriodSeconds: 1 });
     await waitFor('mounts gone', () => (apiPod('mounts') === undefined ? true : undefined), { timeoutMs: 30_000, describe: describeState });
+    await waitFor('its pod directory removed', () => (existsSync(podDir) ? undefined : true), { timeoutMs: 10_000 });
   });
 
   test('deleting the pod stops it within its grace period, deletes it from the API, and leaves nothing behind', async () => {

@@ -4,13 +4,14 @@
 import type { Container, ContainerPort, Pod, Probe } from '../k8s-types.ts';
 import { parseQuantity } from '../quantity.ts';
 import { envProblems } from './env-validation.ts';
+import { validateVolumes } from './volume-validation.ts';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-const LABEL_MESSAGE =
+export const LABEL_MESSAGE =
   "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-const SUBDOMAIN_MESSAGE =
+export const SUBDOMAIN_MESSAGE =
   "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 
 class FieldErrors {
@@ -154,9 +155,6 @@ function checkContainer(
     if (init) errors.forbidden(`${path}.${field}`, 'may not be set for init containers without restartPolicy=Always');
     else checkProbe(errors, `${path}.${field}`, probe, kind);
   }
-  if (Array.isArray(container.volumeMounts) && container.volumeMounts.length > 0) {
-    errors.forbidden(`${path}.volumeMounts`, 'volumes are not supported by berth node yet');
-  }
   if (container.restartPolicy !== undefined) {
     if (!init) errors.forbidden(`${path}.restartPolicy`, 'may not be set for non-init containers');
     else if (container.restartPolicy !== 'Always') errors.notSupported(`${path}.restartPolicy`, container.restartPolicy, ['Always']);
@@ -201,6 +199,6 @@ export function validatePod(pod: Pod): string[] {
   }
   if (spec.hostname !== undefined) checkLabel(errors, 'spec.hostname', spec.hostname);
   if (spec.subdomain !== undefined) checkLabel(errors, 'spec.subdomain', spec.subdomain);
-  if ((spec.volumes ?? []).length > 0) errors.forbidden('spec.volumes', 'volumes are not supported by berth node yet');
+  errors.list.push(...validateVolumes(spec));
   return errors.list;
 }

@@ -21,6 +21,7 @@ import {
   TERMINATION_MESSAGE_POLICY_ANNOTATION,
 } from './kubelet-labels.ts';
 import { containerSecurityContext } from './security-context.ts';
+import type { CriMount } from './volumes/container-mounts.ts';
 
 export type ContainerConfigInit = MessageInitShape<typeof ContainerConfigSchema>;
 
@@ -29,6 +30,8 @@ export interface ContainerSettings extends ResourceSettings {
   /** The image ID the pull (or image status) returned. */
   imageRef: string;
   env: NamedValue[];
+  /** The volume mounts (volumes/container-mounts.ts). */
+  mounts?: CriMount[];
   hash: string;
 }
 
@@ -74,6 +77,7 @@ export function containerConfig(pod: Pod, container: Container, settings: Contai
     workingDir: container.workingDir ?? '',
     // This repository's CRI proto types KeyValue.value as bytes (upstream: string; same wire format).
     envs: settings.env.map((e) => ({ key: e.name, value: Buffer.from(e.value, 'utf8') })),
+    mounts: settings.mounts ?? [],
     labels: containerLabels(pod, container),
     annotations: containerAnnotations(pod, container, settings),
     logPath: containerLogPath(container, settings.restartCount),

@@ -3,6 +3,8 @@ export interface CriProviderSettings {
   nodeName: string;
   /** Reported as status.hostIP and used by the downward API. */
   nodeIP?: string;
+  /** The node's own directory (kubelet --root-dir): pod volumes under `<rootDir>/pods/<uid>`. */
+  rootDir: string;
   /** Where pod log directories go (kubelet: /var/log/pods). */
   podLogsRoot: string;
   /** Parent cgroup for pods; empty leaves it to the runtime. */

@@ -30,6 +30,7 @@ import { type ObservedPod, RuntimeReader } from './runtime-reader.ts';
 import { emptyPodState, newestContainer } from './runtime-state.ts';
 import { podLogDirectory } from './sandbox-config.ts';
 import { SyncReasons } from './sync-reasons.ts';
+import { PodVolumes } from './volumes/pod-volumes.ts';
 
 interface PodRecord {
   pod: Pod;
@@ -72,6 +73,7 @@ export class CriProvider implements PodProvider {
   readonly #imageBackOff: BackOff;
   readonly #reader: RuntimeReader;
   readonly #sync: PodSync;
+  readonly #volumes: PodVolumes;
 
   constructor(options: CriProviderOptions) {
     this.#cri = options.cri;
@@ -82,6 +84,16 @@ export class CriProvider implements PodProvider {
     this.#crashBackOff = new BackOff(undefined, this.#now);
     this.#imageBackOff = new BackOff(undefined, this.#now);
     this.#reader = new RuntimeReader(this.#cri.runtime, this.#settings.callTimeoutMs);
+    this.#volumes = new PodVolumes({
+      rootDir: this.#settings.rootDir,
+      nodeMemoryBytes: this.#settings.nodeMemoryBytes,
+      nodeAllocatable: this.#settings.nodeAllocatable,
+      secrets: options.secrets,
+      configMaps: options.configMaps,
+      reasons: this.#reasons,
+      events: options.events,
+      logger: this.#logger,
+    });
     const puller = new ImagePuller({
       image: this.#cri.image,
       backOff: this.#imageBackOff,
@@ -103,6 +115,7 @@ export class CriProvider implements PodProvider {
       now: this.#now,
       events: options.events,
       envSources: { secrets: options.secrets, configMaps: options.configMaps, allocatable: this.#settings.nodeAllocatable },
+      volumes: this.#volumes,
     });
   }
 
@@ -132,6 +145,7 @@ export class CriProvider implements PodProvider {
     await removePod(this.#cri.runtime, state, { graceSeconds, callTimeoutMs: this.#settings.callTimeoutMs, signal });
     const named = pod.metadata.name ? pod : { ...pod, metadata: { ...pod.metadata, name: state.name, namespace: state.namespace } };
     if (named.metadata.name) await rm(podLogDirectory(this.#settings.podLogsRoot, named), { recursive: true, force: true });
+    await this.#volumes.tearDown(uid, signal);
     this.#records.delete(uid);
     this.#reasons.forget(uid);
     this.#crashBackOff.forget(`${uid}/`);
@@ -263,6 +277,12 @@ export class CriProvider implements PodProvider {
       .map(({ type, condition }) => `${type}=false reason:${condition?.reason ?? ''} message:${condition?.message ?? 'missing'}`)
       .join(', ');
     return { runtimeVersion, ready: false, message: `${what} not ready: ${detail}` };
+  }
+
+  /** Unmounts and removes the volume directories of pods the runtime no longer has (at start, before any pod is synced). */
+  async removeOrphanedPodDirs(signal: AbortSignal): Promise<void> {
+    const removed = await this.#volumes.removeOrphans(new Set((await this.#reader.allPods(signal)).keys()), signal);
+    if (removed.length > 0) this.#logger.info({ uids: removed }, 'removed the volumes of pods the runtime no longer has');
   }
 
   async close(): Promise<void> {

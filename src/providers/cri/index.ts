@@ -4,9 +4,10 @@
 //   podLogsDir       /var/log/pods                  cgroupParent   ""
 //   clusterDNS       []                             clusterDomain  "cluster.local"
 //   resolvConf       /etc/resolv.conf               callTimeoutMs  120000
-//   pullTimeoutMs    600000
+//   pullTimeoutMs    600000                         rootDir        /var/lib/berth/node
 import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import path from 'node:path';
 import { hostInfo } from '../../agent/apiserver/host-info.ts';
 import type { PodProvider, ProviderContext, ProviderFactory } from '../../agent/provider.ts';
 import { connectCri } from '../../cri/cri-client.ts';
@@ -15,6 +16,8 @@ import { CriProvider } from './cri-provider.ts';
 import type { CriProviderSettings } from './cri-provider-settings.ts';
 
 export const DEFAULT_RUNTIME_ENDPOINT = 'unix:///run/berth/berth.sock';
+/** The node's directory for pod volumes (the kubelet's --root-dir, /var/lib/kubelet). */
+export const DEFAULT_ROOT_DIR = '/var/lib/berth/node';
 
 function stringSetting(config: Record<string, unknown>, key: string, fallback: string): string {
   const value = config[key];
@@ -52,6 +55,7 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
     const settings: CriProviderSettings = {
       nodeName: context.nodeName,
       nodeIP: context.nodeIP,
+      rootDir: path.resolve(stringSetting(config, 'rootDir', DEFAULT_ROOT_DIR)),
       podLogsRoot: stringSetting(config, 'podLogsDir', '/var/log/pods'),
       cgroupParent: stringSetting(config, 'cgroupParent', ''),
       clusterDns: stringListSetting(config, 'clusterDNS'),
@@ -65,7 +69,7 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
       runtimeName: version.runtimeName || 'cri',
       containerErrorRetryMs: 10_000,
     };
-    return new CriProvider({
+    const provider = new CriProvider({
       cri,
       settings,
       logger: logger.child({ provider: 'cri' }),
@@ -73,6 +77,8 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
       secrets: context.secrets,
       configMaps: context.configMaps,
     });
+    await provider.removeOrphanedPodDirs(context.signal);
+    return provider;
   } catch (e) {
     cri.close();
     throw e;

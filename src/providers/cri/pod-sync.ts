@@ -21,6 +21,8 @@ import { newestContainer, newestExitedContainer } from './runtime-state.ts';
 import { type PodSandboxConfigInit, podLogDirectory, sandboxConfig } from './sandbox-config.ts';
 import { runAsNonRootViolation } from './security-context.ts';
 import type { SyncReasons } from './sync-reasons.ts';
+import { type CriMount, containerMounts } from './volumes/container-mounts.ts';
+import type { PodVolumes } from './volumes/pod-volumes.ts';
 
 export interface PodSyncDeps {
   runtime: RuntimeClient;
@@ -34,6 +36,8 @@ export interface PodSyncDeps {
   events?: EventRecorder;
   /** The pods' ConfigMaps and Secrets and the node's allocatable, for env valueFrom and envFrom. */
   envSources?: EnvSources;
+  /** The pods' volumes: set up before their containers start. */
+  volumes: PodVolumes;
 }
 
 interface SandboxContext {
@@ -133,6 +137,13 @@ export class PodSync {
       }
     }
 
+    // As the kubelet: no sandbox and no container before every volume is set up.
+    const volumesRetryMs = await this.#deps.volumes.prepare(pod, signal);
+    if (volumesRetryMs !== undefined) {
+      await this.#collectGarbage(state, signal);
+      return { resyncAfterMs: volumesRetryMs };
+    }
+
     let sandbox: SandboxContext;
     if (actions.createSandbox) {
       sandbox = await this.#createSandbox(pod, actions.attempt, state, log, signal);
@@ -210,17 +221,6 @@ export class PodSync {
       crashBackOff.next(key, finishedAt);
     }
 
-    // Volumes are not built yet: a container that mounts one must not run without it.
-    const mounts = (Array.isArray(container.volumeMounts) ? container.volumeMounts : []) as { name?: string }[];
-    if (mounts.length > 0) {
-      const names = mounts.map((m) => m.name ?? '').join(', ');
-      return fail(
-        'CreateContainerConfigError',
-        `volumes are not supported by berth node yet (volumeMounts: ${names})`,
-        settings.containerErrorRetryMs,
-      );
-    }
-
     const image = await puller.ensureImage(pod, container, await sandbox.config(), signal);
     if (!image.ok) return fail(image.reason, image.message, image.retryAfterMs);
 
@@ -246,12 +246,20 @@ export class PodSync {
       return fail('CreateContainerConfigError', (e as Error).message, settings.containerErrorRetryMs);
     }
 
+    let mounts: CriMount[];
+    try {
+      mounts = await containerMounts(pod, container, env, settings.rootDir);
+    } catch (e) {
+      return fail('CreateContainerConfigError', (e as Error).message, settings.containerErrorRetryMs);
+    }
+
     const restartCount = (newestContainer(sandbox.state, container.name)?.restartCount ?? -1) + 1;
     await mkdir(`${podLogDirectory(settings.podLogsRoot, pod)}/${container.name}`, { recursive: true, mode: 0o755 });
     const config = containerConfig(pod, container, {
       restartCount,
       imageRef: image.imageRef,
       env,
+      mounts,
       hash: containerHash(container),
       nodeMemoryBytes: settings.nodeMemoryBytes,
       cgroupV2: settings.cgroupV2,

@@ -1,0 +1,118 @@
+// A container's volumeMounts as CRI mounts, as the kubelet makes them (makeMounts): the volume's
+// host path (subPath or the expanded subPathExpr below it, created when missing and never outside
+// the volume), read-only when asked and always for configMap, secret and downwardAPI volumes, and
+// the mount propagation (Bidirectional for privileged containers only).
+import { chmod, lstat, mkdir, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { NamedValue } from '../../../agent/container-env.ts';
+import type { Container, Pod, VolumeMount } from '../../../agent/k8s-types.ts';
+import { podUid } from '../../../agent/k8s-types.ts';
+import { expandVariables } from '../../../agent/var-expansion.ts';
+import { MountPropagation, type MountSchema } from '../../../cri/gen/runtime/v1/api_pb.js';
+import { volumeHostPath, volumePlugin } from './volume-paths.ts';
+
+export type CriMount = MessageInitShape<typeof MountSchema>;
+
+const READ_ONLY_PLUGINS = new Set(['configmap', 'secret', 'downward-api']);
+
+/** subPathExpr with `$(VAR)` expanded from the container's env; a missing or empty variable is an error. */
+export function expandSubPathExpr(expr: string, env: readonly NamedValue[]): string {
+  const vars = new Map(env.map((e) => [e.name, e.value]));
+  const missing = new Set<string>();
+  const expanded = expandVariables(expr, (name) => {
+    const value = vars.get(name);
+    if (value === undefined || value === '') missing.add(name);
+    return value ?? '';
+  });
+  if (missing.size > 0) throw new Error(`missing value for ${[...missing].sort().join(', ')}`);
+  return expanded;
+}
+
+/** Why a subPath may not be used (absolute, or with a `..` element), or undefined. */
+export function subPathProblem(subPath: string): string | undefined {
+  if (path.isAbsolute(subPath)) return `error SubPath \`${subPath}\` must not be an absolute path`;
+  if (subPath.split('/').includes('..')) return `unable to provision SubPath \`${subPath}\`: must not contain '..'`;
+  return undefined;
+}
+
+const within = (base: string, p: string) => p === base || p.startsWith(base === '/' ? '/' : `${base}/`);
+
+/**
+ * The real path of `subPath` below `volumePath`, its missing directories created with the
+ * volume's mode. Throws when a component (a symlink) leads outside the volume.
+ */
+export async function resolveSubPath(volumePath: string, subPath: string): Promise<string> {
+  const base = await realpath(volumePath);
+  const mode = (await stat(base)).mode & 0o777;
+  let current = base;
+  for (const part of subPath.split('/').filter((p) => p !== '' && p !== '.')) {
+    const next = path.join(current, part);
+    let isLink = false;
+    try {
+      isLink = (await lstat(next)).isSymbolicLink();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await mkdir(next, { mode });
+      await chmod(next, mode);
+    }
+    current = isLink ? await realpath(next) : next;
+    if (!within(base, current)) throw new Error(`subpath ${JSON.stringify(subPath)} leads outside of the volume ${volumePath}`);
+  }
+  const resolved = await realpath(current);
+  if (!within(base, resolved)) throw new Error(`subpath ${JSON.stringify(subPath)} leads outside of the volume ${volumePath}`);
+  return resolved;
+}
+
+function propagation(mount: VolumeMount, container: Container): MountPropagation {
+  switch (mount.mountPropagation ?? 'None') {
+    case 'None':
+      return MountPropagation.PROPAGATION_PRIVATE;
+    case 'HostToContainer':
+      return MountPropagation.PROPAGATION_HOST_TO_CONTAINER;
+    case 'Bidirectional':
+      if (container.securityContext?.privileged !== true) {
+        throw new Error(`volumeMount "${mount.name}": Bidirectional mount propagation is available only to privileged containers`);
+      }
+      return MountPropagation.PROPAGATION_BIDIRECTIONAL;
+    default:
+      throw new Error(`invalid MountPropagation mode: ${JSON.stringify(mount.mountPropagation)}`);
+  }
+}
+
+/** The container's CRI mounts; throws with the kubelet's message (a CreateContainerConfigError) when one cannot be made. */
+export async function containerMounts(pod: Pod, container: Container, env: readonly NamedValue[], rootDir: string): Promise<CriMount[]> {
+  const mounts: CriMount[] = [];
+  for (const mount of container.volumeMounts ?? []) {
+    const volume = (pod.spec.volumes ?? []).find((v) => v.name === mount.name);
+    const volumePath = volume === undefined ? undefined : volumeHostPath(rootDir, podUid(pod), volume);
+    if (volume === undefined || volumePath === undefined) {
+      throw new Error(`cannot find volume ${JSON.stringify(mount.name)} to mount into container ${JSON.stringify(container.name)}`);
+    }
+    if (mount.recursiveReadOnly === 'Enabled') {
+      throw new Error(
+        `failed to resolve recursive read-only mode: volume ${JSON.stringify(mount.name)} requested recursive read-only mode, but it is not supported by berth node`,
+      );
+    }
+    const subPath = mount.subPathExpr ? expandSubPathExpr(mount.subPathExpr, env) : (mount.subPath ?? '');
+    let hostPath = volumePath;
+    if (subPath !== '') {
+      const problem = subPathProblem(subPath);
+      if (problem !== undefined) throw new Error(problem);
+      try {
+        hostPath = await resolveSubPath(volumePath, subPath);
+      } catch {
+        throw new Error(
+          `failed to prepare subPath for volumeMount ${JSON.stringify(mount.name)} of container ${JSON.stringify(container.name)}`,
+        );
+      }
+    }
+    mounts.push({
+      containerPath: mount.mountPath,
+      hostPath,
+      readonly: mount.readOnly === true || READ_ONLY_PLUGINS.has(volumePlugin(volume) ?? ''),
+      propagation: propagation(mount, container),
+    });
+  }
+  return mounts;
+}
