@@ -188,8 +188,6 @@ export interface PodEnvOptions {
   extraBinDir?: boolean;
   /** More daemon config (top-level keys). */
   extraConfig?: string;
-  /** A /24 of the test file's own instead of 10.96.N.0/24. */
-  subnet?: string;
 }
 
 export interface PodNet {
@@ -289,8 +287,8 @@ export async function startPodEnv(options: PodEnvOptions): Promise<PodEnv> {
     const net: PodNet = {
       name: `berth-pods-${n}`,
       bridge: `berthpod${n}`,
-      subnet: options.subnet ?? `10.96.${n}.0/24`,
-      prefix: options.subnet === undefined ? `10.96.${n}.` : `${options.subnet.split('.').slice(0, 3).join('.')}.`,
+      subnet: `10.96.${n}.0/24`,
+      prefix: `10.96.${n}.`,
       confDir,
       conflist: path.join(confDir, '10-berth-pods.conflist'),
       ipamDir: path.join(daemon.dir, 'ipam'),
