@@ -3,7 +3,7 @@
 // (https://kubernetes.io/docs/reference/using-api/api-concepts/):
 //
 // - resources: pods (status subresource, graceful deletion), nodes (status subresource),
-//   namespaces, secrets, core/v1 events, coordination.k8s.io/v1 leases;
+//   namespaces, secrets, configmaps, core/v1 events, coordination.k8s.io/v1 leases;
 // - create (409 AlreadyExists; 404 for a namespace that does not exist), get, list, replace (PUT,
 //   409 Conflict when metadata.resourceVersion is stale), patch (JSON merge patch and JSON patch;
 //   a resourceVersion in the patch is a precondition; other patch types 415), delete with
@@ -160,6 +160,15 @@ const TYPES: ResourceType[] = [
     namespaced: true,
     statusSubresource: false,
     fields: (o) => ({ ...metaFields(o, true), type: str(o.type) }),
+  },
+  {
+    plural: 'configmaps',
+    kind: 'ConfigMap',
+    apiVersion: 'v1',
+    prefix: '/api/v1',
+    namespaced: true,
+    statusSubresource: false,
+    fields: (o) => metaFields(o, true),
   },
   {
     plural: 'events',
