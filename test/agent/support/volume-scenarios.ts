@@ -1,0 +1,354 @@
+// Pod volumes run by berth node (cri provider, standalone mode) against a real CRI runtime
+// (node-volumes-berth.test.ts, node-volumes-containerd.test.ts): emptyDir on disk and in memory,
+// hostPath, configMap, secret and downwardAPI volumes from the manifest folder, read-only mounts,
+// subPath and subPathExpr; a missing ConfigMap keeps its pod from starting until it appears; and
+// nothing — no mount, no pod directory, nothing in the runtime — is left once a pod is deleted.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Pod } from '../../../src/agent/k8s-types.ts';
+import { type RunningNode, runNode } from '../../../src/agent/node.ts';
+import type { PodProvider } from '../../../src/agent/provider.ts';
+import { ManifestObjectStore } from '../../../src/agent/static-pods/manifest-object-store.ts';
+import { connectCri } from '../../../src/cri/cri-client.ts';
+import { loadProvider } from '../../../src/providers/load-provider.ts';
+import { listMountPoints, unmount } from '../../../src/snapshot/mount.ts';
+import { createLogger, silentLogger } from '../../../src/util/logger.ts';
+import { pushImage } from '../../support/image-builder.ts';
+import { startRegistry, type TestRegistry } from '../../support/registry.ts';
+import { busyboxImage, pauseImage } from './images.ts';
+import type { RuntimeUnderTest, StartRuntime } from './runtime-under-test.ts';
+import { waitFor } from './wait-for.ts';
+
+const NODE_NAME = 'volnode';
+const logger = process.env.BERTH_TEST_LOG ? createLogger(process.env.BERTH_TEST_LOG) : silentLogger();
+
+const appConfig = (color: string) =>
+  JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'app-config' },
+    data: { 'app.conf': `color=${color}`, unused: 'x' },
+  });
+
+const appCreds = JSON.stringify({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: 'app-creds' },
+  data: { token: Buffer.from('tok-123').toString('base64') },
+});
+
+/** Every kind of volume in one pod; the container prints what it sees, then sleeps. Modes are decimal: 384 = 0600, 256 = 0400. */
+const volumesPod = (hostDir: string) => `
+apiVersion: v1
+kind: Pod
+metadata:
+  name: volumes
+  labels: {app: vols, tier: "back end"}
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+    - name: init
+      image: busybox:1.36
+      command: [sh, -c, "echo from-init > /work/msg"]
+      volumeMounts: [{name: work, mountPath: /work}]
+  containers:
+    - name: main
+      image: busybox:1.36
+      resources: {limits: {memory: 64Mi}}
+      env: [{name: SUBDIR, value: by-env}]
+      command:
+        - sh
+        - -c
+        - |
+          echo "msg=$(cat /work/msg)"
+          echo "fast-fs=$(grep ' /fast ' /proc/mounts | cut -d' ' -f3)"
+          echo hi > /host/from-pod && echo host-write=ok
+          if touch /ro/x 2>/dev/null; then echo ro=writable; else echo ro=refused; fi
+          echo sub > /sub/file && echo expr > /expr/file && echo subpaths=ok
+          echo "config=$(cat /config/conf/app.conf) mode=$(stat -L -c %a /config/conf/app.conf) link=$(readlink /config/conf)"
+          echo "config-ls=$(ls /config | tr '\\n' ' ')"
+          if touch /config/new 2>/dev/null; then echo config-ro=writable; else echo config-ro=refused; fi
+          echo "secret=$(cat /secret/token) mode=$(stat -L -c %a /secret/token) fs=$(grep ' /secret ' /proc/mounts | cut -d' ' -f3)"
+          echo "labels=$(tr '\\n' ';' < /info/labels)"
+          echo "name=$(cat /info/name) mem=$(cat /info/mem)"
+          echo END
+          exec sleep 3600
+      volumeMounts:
+        - {name: work, mountPath: /work}
+        - {name: work, mountPath: /ro, readOnly: true}
+        - {name: work, mountPath: /sub, subPath: nested/dir}
+        - {name: work, mountPath: /expr, subPathExpr: "$(SUBDIR)"}
+        - {name: fast, mountPath: /fast}
+        - {name: host, mountPath: /host}
+        - {name: config, mountPath: /config}
+        - {name: creds, mountPath: /secret}
+        - {name: info, mountPath: /info}
+  volumes:
+    - {name: work, emptyDir: {}}
+    - {name: fast, emptyDir: {medium: Memory, sizeLimit: 16Mi}}
+    - {name: host, hostPath: {path: ${hostDir}, type: DirectoryOrCreate}}
+    - {name: config, configMap: {name: app-config, items: [{key: app.conf, path: conf/app.conf, mode: 384}]}}
+    - {name: creds, secret: {secretName: app-creds, defaultMode: 256}}
+    - name: info
+      downwardAPI:
+        items:
+          - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+          - {path: name, fieldRef: {fieldPath: metadata.name}}
+          - {path: mem, resourceFieldRef: {containerName: main, resource: limits.memory, divisor: 1Mi}}
+`;
+
+const lateConfigPod = `
+apiVersion: v1
+kind: Pod
+metadata: {name: needs-config}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: main
+      image: busybox:1.36
+      command: [sh, -c, "echo greeting=$(cat /late/greeting); exec sleep 3600"]
+      volumeMounts: [{name: late, mountPath: /late}]
+  volumes:
+    - {name: late, configMap: {name: late-config}}
+`;
+
+interface RecordedEvent {
+  pod: string;
+  type: string;
+  reason: string;
+  message: string;
+}
+
+export function volumeScenarios(runtimeTitle: string, start: StartRuntime, subnet: string): void {
+  describe(`berth node pod volumes, ${runtimeTitle}`, { timeout: 300_000 }, () => {
+    let dir: string;
+    let manifestDir: string;
+    let rootDir: string;
+    let registry: TestRegistry | undefined;
+    let runtime: RuntimeUnderTest | undefined;
+    let provider: PodProvider | undefined;
+    let node: RunningNode | undefined;
+    const events: RecordedEvent[] = [];
+
+    const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
+    const describePods = () =>
+      `pods: ${JSON.stringify(
+        node?.pods().map((p) => ({ name: p.metadata.name, status: p.status })),
+        null,
+        1,
+      )}\nproblems: ${JSON.stringify(node?.manifestProblems())}\nevents: ${JSON.stringify(events.slice(-5))}\n${runtimeTitle} log tail:\n${runtime?.logs().slice(-3000) ?? ''}`;
+
+    async function logsOf(name: string): Promise<string> {
+      const chunks: Uint8Array[] = [];
+      const stream = await provider!.getContainerLogs!('default', `${name}-${NODE_NAME}`, 'main', {}, AbortSignal.timeout(10_000));
+      for await (const chunk of stream) chunks.push(chunk);
+      return Buffer.concat(chunks).toString('utf8');
+    }
+
+    async function exec(name: string, command: string[]): Promise<{ exitCode: number; stdout: string }> {
+      const out: Uint8Array[] = [];
+      const { exitCode } = await provider!.runInContainer!(
+        'default',
+        `${name}-${NODE_NAME}`,
+        'main',
+        command,
+        {
+          stdout: (c) => {
+            out.push(c);
+          },
+          timeoutSeconds: 10,
+        },
+        AbortSignal.timeout(20_000),
+      );
+      return { exitCode, stdout: Buffer.concat(out).toString('utf8') };
+    }
+
+    async function runtimeObjectsOf(uid: string) {
+      const cri = connectCri(runtime!.endpoint);
+      try {
+        const filter = { labelSelector: { 'io.kubernetes.pod.uid': uid } };
+        const sandboxes = (await cri.runtime.listPodSandbox({ filter }, { timeoutMs: 10_000 })).items;
+        const containers = (await cri.runtime.listContainers({ filter }, { timeoutMs: 10_000 })).containers;
+        return { sandboxes, containers };
+      } finally {
+        cri.close();
+      }
+    }
+
+    const mountsUnderRoot = async () => (await listMountPoints()).filter((m) => m.startsWith(`${rootDir}/`));
+
+    /** Removes the pod's manifest; waits until the runtime holds nothing of it; checks that no mount, pod directory or runtime leftover stays. */
+    async function removeAndCheckGone(name: string): Promise<void> {
+      const uid = pod(name)!.metadata.uid!;
+      const known = await runtimeObjectsOf(uid);
+      await unlink(path.join(manifestDir, `${name}.yaml`));
+      await waitFor(
+        `${name}: nothing left in the runtime`,
+        async () => {
+          const left = await runtimeObjectsOf(uid);
+          return pod(name) === undefined && left.sandboxes.length === 0 && left.containers.length === 0 ? true : undefined;
+        },
+        { timeoutMs: 30_000, describe: describePods },
+      );
+      const podDir = path.join(rootDir, 'pods', uid);
+      await waitFor(`${name}: its pod directory removed`, () => (existsSync(podDir) ? undefined : true), { timeoutMs: 10_000 });
+      assert.deepEqual(await mountsUnderRoot(), [], 'nothing stays mounted under the root directory');
+      const ids = { sandboxes: known.sandboxes.map((s) => s.id), containers: known.containers.map((c) => c.id) };
+      assert.deepEqual(await runtime!.leftovers(ids), [], `what ${runtimeTitle} left of ${name}`);
+    }
+
+    before(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'berth-node-volumes-'));
+      manifestDir = path.join(dir, 'manifests');
+      rootDir = path.join(dir, 'node-root');
+      await mkdir(manifestDir);
+      registry = await startRegistry();
+      await pushImage(registry, 'library/busybox:1.36', busyboxImage());
+      await pushImage(registry, 'pause:3.9', pauseImage());
+      runtime = await start(registry, { subnet });
+      const objects = new ManifestObjectStore();
+      provider = await loadProvider('cri', {
+        nodeName: NODE_NAME,
+        nodeIP: '127.0.0.1',
+        logger,
+        signal: new AbortController().signal,
+        configMaps: objects,
+        secrets: objects,
+        events: {
+          podEvent: (p, type, reason, message) => events.push({ pod: p.metadata.name ?? '', type, reason, message }),
+        },
+        config: {
+          runtimeEndpoint: runtime.endpoint,
+          podLogsDir: path.join(dir, 'pod-logs'),
+          rootDir,
+          callTimeoutMs: 60_000,
+          ...runtime.providerConfig,
+        },
+      });
+      node = await runNode({
+        nodeName: NODE_NAME,
+        nodeIP: '127.0.0.1',
+        provider,
+        logger,
+        manifestDir,
+        manifestObjects: objects,
+        timings: { relistMs: 500, manifestScanMs: 300, retryBaseMs: 500, resyncMs: 2000 },
+      });
+    });
+
+    after(async () => {
+      await node?.stop();
+      await provider?.close?.();
+      await runtime?.stop();
+      await registry?.stop();
+      // Only when a test failed half-way: a test that passed checked that nothing stays mounted.
+      for (const m of (await listMountPoints()).filter((p) => dir && p.startsWith(`${dir}/`)).reverse()) await unmount(m);
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    test('emptyDir, memory emptyDir, hostPath, configMap, secret and downwardAPI volumes, read-only and subPath mounts', async () => {
+      const hostDir = path.join(dir, 'host', 'made-by-node');
+      await writeFile(path.join(manifestDir, 'app-config.json'), appConfig('blue'));
+      await writeFile(path.join(manifestDir, 'app-creds.json'), appCreds);
+      await writeFile(path.join(manifestDir, 'volumes.yaml'), volumesPod(hostDir));
+      await waitFor('volumes Running', () => (pod('volumes')?.status?.phase === 'Running' ? true : undefined), {
+        timeoutMs: 90_000,
+        describe: describePods,
+      });
+      const output = await waitFor('what the container saw', async () => {
+        const text = await logsOf('volumes');
+        return text.includes('END') ? text : undefined;
+      });
+      const seen = new Map(output.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+      const expected: Record<string, string> = {
+        msg: 'from-init',
+        'fast-fs': 'tmpfs',
+        'host-write': 'ok',
+        ro: 'refused',
+        subpaths: 'ok',
+        config: 'color=blue mode=600 link=..data/conf',
+        'config-ls': 'conf ',
+        'config-ro': 'refused',
+        secret: 'tok-123 mode=400 fs=tmpfs',
+        labels: 'app="vols";tier="back end"',
+        name: `volumes-${NODE_NAME} mem=64`,
+      };
+      for (const [key, value] of Object.entries(expected)) assert.equal(seen.get(key), value, `${key} in\n${output}`);
+
+      // What the pod wrote is on the node: in the hostPath it created, and below the emptyDir for the subPaths.
+      assert.equal(await readFile(path.join(hostDir, 'from-pod'), 'utf8'), 'hi\n');
+      const uid = pod('volumes')!.metadata.uid!;
+      const work = path.join(rootDir, 'pods', uid, 'volumes', 'kubernetes.io~empty-dir', 'work');
+      assert.equal(await readFile(path.join(work, 'nested/dir/file'), 'utf8'), 'sub\n');
+      assert.equal(await readFile(path.join(work, 'by-env/file'), 'utf8'), 'expr\n');
+      const tmpfs = (await readFile('/proc/self/mountinfo', 'utf8'))
+        .split('\n')
+        .find((l) => l.split(' ')[4] === path.join(rootDir, 'pods', uid, 'volumes', 'kubernetes.io~empty-dir', 'fast'));
+      assert.match(tmpfs ?? '', / - tmpfs tmpfs .*size=16384k/, 'the memory emptyDir is a tmpfs of its sizeLimit');
+
+      // A changed ConfigMap reaches the running container.
+      await writeFile(path.join(manifestDir, 'app-config.json'), appConfig('green'));
+      await waitFor(
+        'the new ConfigMap contents in the container',
+        async () => ((await exec('volumes', ['cat', '/config/conf/app.conf'])).stdout === 'color=green' ? true : undefined),
+        { timeoutMs: 30_000, describe: describePods },
+      );
+      assert.equal(pod('volumes')!.status!.containerStatuses![0]!.restartCount, 0);
+
+      await removeAndCheckGone('volumes');
+      assert.equal(await readFile(path.join(hostDir, 'from-pod'), 'utf8'), 'hi\n', 'a hostPath outlives the pod');
+    });
+
+    test('a missing ConfigMap keeps the pod from starting with FailedMount; it starts once the ConfigMap exists', async () => {
+      await writeFile(path.join(manifestDir, 'needs-config.yaml'), lateConfigPod);
+      const message = 'MountVolume.SetUp failed for volume "late" : configmap "late-config" not found';
+      const waiting = await waitFor(
+        'ContainerCreating with the mount failure',
+        () => {
+          const w = pod('needs-config')?.status?.containerStatuses?.[0]?.state.waiting;
+          return w?.message === message ? w : undefined;
+        },
+        { timeoutMs: 60_000, describe: describePods },
+      );
+      assert.equal(waiting.reason, 'ContainerCreating');
+      assert.equal(pod('needs-config')!.status!.phase, 'Pending');
+      assert.ok(
+        events.some(
+          (e) => e.pod === `needs-config-${NODE_NAME}` && e.type === 'Warning' && e.reason === 'FailedMount' && e.message === message,
+        ),
+        `a FailedMount event: ${JSON.stringify(events)}`,
+      );
+      const uid = pod('needs-config')!.metadata.uid!;
+      assert.deepEqual(await runtimeObjectsOf(uid), { sandboxes: [], containers: [] }, 'no sandbox before the volumes are ready');
+
+      await writeFile(
+        path.join(manifestDir, 'late-config.json'),
+        JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late-config' }, data: { greeting: 'hello-late' } }),
+      );
+      await waitFor('needs-config Running', () => (pod('needs-config')?.status?.phase === 'Running' ? true : undefined), {
+        timeoutMs: 60_000,
+        describe: describePods,
+      });
+      assert.equal(pod('needs-config')!.metadata.uid, uid, 'the same pod');
+      const output = await waitFor('the greeting in the log', async () => {
+        const text = await logsOf('needs-config');
+        return text.includes('greeting=') ? text : undefined;
+      });
+      assert.match(output, /^greeting=hello-late$/m);
+      await removeAndCheckGone('needs-config');
+    });
+
+    test('stopping leaves nothing on the host', async () => {
+      await node?.stop();
+      await provider?.close?.();
+      await runtime!.stop();
+      assert.deepEqual(await runtime!.hostLeftovers(), []);
+      assert.deepEqual(await mountsUnderRoot(), []);
+      assert.deepEqual(await readdir(path.join(rootDir, 'pods')).catch(() => []), []);
+    });
+  });
+}
