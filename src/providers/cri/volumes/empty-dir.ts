@@ -32,11 +32,16 @@ export function memoryVolumeSize(pod: Pod, nodeMemoryBytes: number, sizeLimit?: 
   return size;
 }
 
-/** Makes the directory (a tmpfs of `tmpfsBytes` when given) with mode 0777, as the kubelet leaves emptyDirs. Idempotent. */
-export async function setUpEmptyDir(dir: string, tmpfsBytes?: number, signal?: AbortSignal): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o750 });
+/**
+ * Makes the directory (a tmpfs of `tmpfsBytes` when given) with mode 0777, as the kubelet leaves
+ * emptyDirs. Idempotent; answers whether it was made now (not there, or not mounted, before).
+ */
+export async function setUpEmptyDir(dir: string, tmpfsBytes?: number, signal?: AbortSignal): Promise<boolean> {
+  let fresh = (await mkdir(dir, { recursive: true, mode: 0o750 })) !== undefined;
   if (tmpfsBytes !== undefined && !(await isMountPoint(dir))) {
     await mountAll([{ type: 'tmpfs', source: 'tmpfs', options: [`size=${tmpfsBytes}`] }], dir, signal);
+    fresh = true;
   }
   if (((await stat(dir)).mode & 0o777) !== 0o777) await chmod(dir, 0o777);
+  return fresh;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -138,4 +138,29 @@ test('hostPath type failures and unsupported sources are reported as FailedMount
     ],
   );
   await volumes.tearDown(uid);
+});
+
+test('fsGroup: the volumes get the group, group access and setgid directories; hostPath is left alone', async () => {
+  const uid = 'uid-fsgroup';
+  const hostDir = path.join(root, 'host-untouched');
+  await mkdir(hostDir);
+  const before = await stat(hostDir);
+  configMaps.set('default/owned', { metadata: { name: 'owned' }, data: { key: 'v' } });
+  const pod: Pod = {
+    ...podWith(uid, [
+      { name: 'scratch', emptyDir: {} },
+      { name: 'config', configMap: { name: 'owned', defaultMode: 0o400 } },
+      { name: 'host', hostPath: { path: hostDir } },
+    ]),
+  };
+  pod.spec.securityContext = { fsGroup: 4321 };
+  const signal = AbortSignal.timeout(10_000);
+  assert.equal(await volumes.prepare(pod, signal), undefined);
+  const scratch = await stat(volumeDir(root, uid, 'empty-dir', 'scratch'));
+  assert.deepEqual([scratch.gid, (scratch.mode & 0o7777).toString(8)], [4321, '2777']);
+  const file = await stat(path.join(volumeDir(root, uid, 'configmap', 'config'), 'key'));
+  assert.deepEqual([file.gid, (file.mode & 0o7777).toString(8)], [4321, '440']);
+  const after = await stat(hostDir);
+  assert.deepEqual([after.gid, after.mode], [before.gid, before.mode]);
+  await volumes.tearDown(uid, signal);
 });

@@ -14,6 +14,7 @@ import type { Logger } from '../../../util/logger.ts';
 import type { SyncReasons } from '../sync-reasons.ts';
 import { type FileProjection, writeAtomically } from './atomic-writer.ts';
 import { memoryVolumeSize, setUpEmptyDir } from './empty-dir.ts';
+import { applyFsGroup } from './fs-group.ts';
 import { setUpHostPath } from './host-path.ts';
 import { podDir, podsDir, SUPPORTED_SOURCES, volumeDir, volumePlugin } from './volume-paths.ts';
 import { configMapFiles, downwardApiFiles, secretFiles } from './volume-payloads.ts';
@@ -66,15 +67,18 @@ export class PodVolumes {
     const namespace = pod.metadata.namespace ?? 'default';
     const plugin = volumePlugin(volume);
     const dir = (p: Parameters<typeof volumeDir>[2]) => volumeDir(this.#deps.rootDir, uid, p, volume.name);
+    const fsGroup = pod.spec.securityContext?.fsGroup;
     const write = async (files: Map<string, FileProjection>, target: string, tmpfsBytes?: number) => {
       await setUpEmptyDir(target, tmpfsBytes, signal);
-      await writeAtomically(target, files);
+      if ((await writeAtomically(target, files)) && fsGroup !== undefined) await applyFsGroup(target, fsGroup, true);
     };
     switch (plugin) {
       case 'empty-dir': {
         const memory = volume.emptyDir!.medium === 'Memory';
         const size = memory ? memoryVolumeSize(pod, this.#nodeMemory(), volume.emptyDir!.sizeLimit) : undefined;
-        return setUpEmptyDir(dir('empty-dir'), size, signal);
+        const fresh = await setUpEmptyDir(dir('empty-dir'), size, signal);
+        if (fresh && fsGroup !== undefined) await applyFsGroup(dir('empty-dir'), fsGroup, false);
+        return;
       }
       case 'host-path':
         return setUpHostPath(volume.hostPath!);
