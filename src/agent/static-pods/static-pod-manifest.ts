@@ -1,6 +1,6 @@
 // One manifest file (Pod YAML or JSON) to one static pod: decode, type-check, default, name and
 // UID as the kubelet's file source does (pkg/kubelet/config/common.go), validate.
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, type ScalarTag } from 'yaml';
 import type { Pod } from '../k8s-types.ts';
 import { withPodDefaults } from '../pod-defaults.ts';
 import { POD_SCHEMA } from './pod-schema.ts';
@@ -29,8 +29,25 @@ function decodeJson(text: string, issues: ShapeIssues): unknown {
   }
 }
 
+/**
+ * `0644` is octal in the YAML kubectl reads (1.1) but decimal in YAML 1.2: read it as kubectl
+ * does, so that file modes (defaultMode: 0400) mean what their authors meant.
+ */
+const LEADING_ZERO_OCTAL: ScalarTag = {
+  identify: (value) => typeof value === 'number',
+  default: true,
+  tag: 'tag:yaml.org,2002:int',
+  format: 'OCT',
+  test: /^0[0-7]+$/,
+  resolve: (source) => Number.parseInt(source, 8),
+};
+
 function decodeYaml(text: string, issues: ShapeIssues): unknown {
-  const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  const documents = parseAllDocuments(text, {
+    prettyErrors: true,
+    uniqueKeys: true,
+    customTags: (tags) => [LEADING_ZERO_OCTAL, ...tags],
+  });
   for (const doc of documents) {
     for (const error of doc.errors) issues.errors.push(`invalid YAML: ${error.message.split('\n')[0]!.replace(/:$/, '')}`);
     for (const warning of doc.warnings) issues.warnings.push(`YAML: ${warning.message.split('\n')[0]!.replace(/:$/, '')}`);

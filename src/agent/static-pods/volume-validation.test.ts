@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Pod, PodSpec } from '../k8s-types.ts';
 import { LABEL_MESSAGE, validatePod } from './pod-validation.ts';
+import { parseStaticPodManifest } from './static-pod-manifest.ts';
 import { validateVolumes } from './volume-validation.ts';
 
 const spec = (s: Partial<PodSpec>): PodSpec => ({ containers: [{ name: 'c', image: 'busybox' }], ...s });
@@ -144,4 +145,25 @@ test('volumeMounts name a volume, have unique absolute paths and stay inside the
       'spec.containers[0].volumeMounts[8].mountPropagation: Unsupported value: "Sideways": supported values: "Bidirectional", "HostToContainer", "None"',
     ],
   );
+});
+
+test('file modes in YAML manifests are octal with a leading zero, as kubectl reads them', () => {
+  const manifest = `
+apiVersion: v1
+kind: Pod
+metadata: {name: modes}
+spec:
+  containers: [{name: c, image: busybox, volumeMounts: [{name: s, mountPath: /s}]}]
+  volumes:
+    - name: s
+      secret: {secretName: creds, defaultMode: 0400, items: [{key: k, path: k, mode: 0o640}, {key: j, path: j, mode: 420}]}
+`;
+  const result = parseStaticPodManifest(manifest, { path: '/etc/berth/manifests/modes.yaml', nodeName: 'n' });
+  if (!result.ok) assert.fail(result.errors.join('; '));
+  const secret = result.pod.spec.volumes?.[0]?.secret;
+  assert.deepEqual([secret?.defaultMode, secret?.items?.map((i) => i.mode)], [0o400, [0o640, 0o644]]);
+  const bad = parseStaticPodManifest(manifest.replace('0400', '0778'), { path: '/m.yaml', nodeName: 'n' });
+  assert.deepEqual(bad.ok ? [] : bad.errors, [
+    'spec.volumes[0].secret.defaultMode: Invalid value: 778: must be a number between 0 and 0777 (octal), both inclusive',
+  ]);
 });
