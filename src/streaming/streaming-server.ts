@@ -11,6 +11,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../util/logger.ts';
+import { dialerForwarder } from './port-forward/forward.ts';
 import { servePortForwardSpdy } from './port-forward/port-forward-spdy.ts';
 import { parsePortQuery, servePortForwardWs, WS_PORT_FORWARD_PROTOCOLS } from './port-forward/port-forward-ws.ts';
 import {
@@ -58,7 +59,7 @@ const INITIAL_SIZE_WAIT_MS = 300;
 
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?$/;
 
-function httpError(socket: Duplex, status: number, message: string, headers: Record<string, string[]> = {}): void {
+export function httpError(socket: Duplex, status: number, message: string, headers: Record<string, string[]> = {}): void {
   const body = Buffer.from(`${message}\n`);
   const extra = Object.entries(headers)
     .flatMap(([k, vs]) => vs.map((v) => `${k}: ${v}\r\n`))
@@ -69,20 +70,20 @@ function httpError(socket: Duplex, status: number, message: string, headers: Rec
   );
 }
 
-function headerList(req: http.IncomingMessage, name: string): string[] {
+export function headerList(req: http.IncomingMessage, name: string): string[] {
   const v = req.headersDistinct[name.toLowerCase()];
   return v ?? [];
 }
 
-function isWebSocket(req: http.IncomingMessage): boolean {
+export function isWebSocket(req: http.IncomingMessage): boolean {
   return (req.headers.upgrade ?? '').toLowerCase() === 'websocket' && /(^|,)\s*upgrade\s*($|,)/i.test(req.headers.connection ?? '');
 }
 
-function isSpdy(req: http.IncomingMessage): boolean {
+export function isSpdy(req: http.IncomingMessage): boolean {
   return /^spdy\/3\.1$/i.test((req.headers.upgrade ?? '').trim()) && /(^|,)\s*upgrade\s*($|,)/i.test(req.headers.connection ?? '');
 }
 
-function wsOffers(req: http.IncomingMessage): string[] {
+export function wsOffers(req: http.IncomingMessage): string[] {
   return (req.headers['sec-websocket-protocol'] ?? '')
     .split(',')
     .map((p) => p.trim())
@@ -291,7 +292,8 @@ export class StreamingServer {
         session.destroy();
         return;
       }
-      const work = servePortForwardSpdy(session, request.podSandboxId, dialer, log, this.#streamCreationTimeout());
+      const forward = dialerForwarder(dialer, request.podSandboxId);
+      const work = servePortForwardSpdy(session, forward, log, this.#streamCreationTimeout()).then(() => dialer.close());
       this.#track('portforward', () => session.destroy(), work);
       return;
     }
@@ -368,7 +370,8 @@ export class StreamingServer {
           ws.close(1011, 'cannot reach the pod');
           return;
         }
-        const work = servePortForwardWs(ws, protocol, ports, request.podSandboxId, dialer, this.#o.idleTimeoutMs, log);
+        const forward = dialerForwarder(dialer, request.podSandboxId);
+        const work = servePortForwardWs(ws, protocol, ports, forward, this.#o.idleTimeoutMs, log).then(() => dialer.close());
         this.#track('portforward', () => ws.terminate(), work);
         return;
       }

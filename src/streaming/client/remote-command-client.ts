@@ -29,6 +29,8 @@ export interface RemoteCommandClientOptions {
   size?: () => TerminalSize | undefined;
   /** Subscribes to size changes; returns the unsubscribe function. */
   onResize?: (listener: () => void) => () => void;
+  /** Ends the session at once (the call then rejects). */
+  signal?: AbortSignal;
 }
 
 export interface RemoteCommandResult {
@@ -84,6 +86,10 @@ export async function streamOverSpdy(url: string, options: RemoteCommandClientOp
   const { socket, protocol } = await upgradeToSpdy(url, SPDY_REMOTE_COMMAND_PROTOCOLS);
   const session = new SpdySession(socket, { role: 'client' });
   const stops: (() => void)[] = [];
+  const onAbort = (): void => session.destroy();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  stops.push(() => options.signal?.removeEventListener('abort', onAbort));
+  if (options.signal?.aborted) onAbort();
   try {
     const open = (type: string): SpdyStream => session.openStream({ streamtype: [type] });
     const error = open(StreamType.error);
@@ -116,7 +122,9 @@ export async function streamOverSpdy(url: string, options: RemoteCommandClientOp
       if (options.onResize) stops.push(options.onResize(send));
     }
     await Promise.all(outputs);
-    const outcome = decodeOutcome(await status, protocol);
+    const statusData = await status;
+    options.signal?.throwIfAborted();
+    const outcome = decodeOutcome(statusData, protocol);
     return { outcome, protocol, transport: 'spdy' };
   } finally {
     for (const stop of stops) stop();

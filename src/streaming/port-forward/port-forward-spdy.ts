@@ -8,8 +8,7 @@ import { STREAM_CREATION_TIMEOUT_MS, StreamType } from '../remote-command.ts';
 import { endStream } from '../remote-command-spdy.ts';
 import { RstStatus } from '../spdy/spdy-frames.ts';
 import type { SpdySession, SpdyStream } from '../spdy/spdy-session.ts';
-import { joinStreams } from './forward.ts';
-import type { PortDialer } from './port-dialer.ts';
+import type { ConnectionForwarder } from './forward.ts';
 
 interface Pair {
   data?: SpdyStream;
@@ -17,15 +16,10 @@ interface Pair {
   timer: NodeJS.Timeout;
 }
 
-export function forwardError(port: number, podSandboxId: string, error: Error): string {
-  return `error forwarding port ${port} to pod ${podSandboxId}, uid : ${error.message}`;
-}
-
 /** Serves port-forward requests on `session` until it closes. */
 export function servePortForwardSpdy(
   session: SpdySession,
-  podSandboxId: string,
-  dialer: PortDialer,
+  forwardConnection: ConnectionForwarder,
   log: Logger,
   creationTimeoutMs = STREAM_CREATION_TIMEOUT_MS,
 ): Promise<void> {
@@ -36,11 +30,10 @@ export function servePortForwardSpdy(
   const forward = async (requestId: string, port: number, data: SpdyStream, error: SpdyStream): Promise<void> => {
     error.resume();
     try {
-      const conn = await dialer.dial(port);
-      log.debug({ port, requestId }, 'port-forward connection open');
-      await joinStreams(data, conn, abort.signal);
+      log.debug({ port, requestId }, 'port-forward connection');
+      await forwardConnection(port, data, abort.signal);
     } catch (e) {
-      const message = forwardError(port, podSandboxId, e as Error);
+      const message = (e as Error).message;
       log.debug({ port, requestId, err: message }, 'port-forward connection failed');
       if (!error.destroyed) error.write(message);
     } finally {
@@ -94,9 +87,7 @@ export function servePortForwardSpdy(
       abort.abort();
       for (const p of pairs.values()) clearTimeout(p.timer);
       pairs.clear();
-      void Promise.allSettled([...running])
-        .then(() => dialer.close())
-        .then(() => resolve());
+      void Promise.allSettled([...running]).then(() => resolve());
     };
     if (session.closed) finish();
     else session.once('close', finish);

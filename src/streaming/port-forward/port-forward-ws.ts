@@ -7,9 +7,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../../util/logger.ts';
 import { WsChannelMux } from '../websocket/ws-channel-mux.ts';
 import { type ChannelCodec, encodePortPrefix } from '../websocket/ws-channels.ts';
-import { joinStreams } from './forward.ts';
-import type { PortDialer } from './port-dialer.ts';
-import { forwardError } from './port-forward-spdy.ts';
+import type { ConnectionForwarder } from './forward.ts';
 
 /** Subprotocols of the WebSocket port-forward (channel pairs per port). */
 export const WS_PORT_FORWARD_PROTOCOLS: Record<string, ChannelCodec> = {
@@ -37,8 +35,7 @@ export async function servePortForwardWs(
   ws: WebSocket,
   protocol: string,
   ports: number[],
-  podSandboxId: string,
-  dialer: PortDialer,
+  forwardConnection: ConnectionForwarder,
   idleTimeoutMs: number,
   log: Logger,
 ): Promise<void> {
@@ -53,15 +50,13 @@ export async function servePortForwardWs(
       const client = Duplex.from({ readable: mux.reader(data), writable: mux.writer(data) });
       client.on('error', () => {});
       try {
-        const conn = await dialer.dial(port);
-        await joinStreams(client, conn, mux.disconnected);
+        await forwardConnection(port, client, mux.disconnected);
       } catch (e) {
-        const message = forwardError(port, podSandboxId, e as Error);
+        const message = (e as Error).message;
         log.debug({ port, err: message }, 'port-forward connection failed');
         await mux.send(error, Buffer.from(message)).catch(() => {});
       }
     }),
   );
-  await dialer.close();
   await mux.close();
 }
