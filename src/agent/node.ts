@@ -217,6 +217,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     const metricsText = () => metrics.render(pods(), manifests?.problems().filter((p) => p.errors.length > 0).length ?? 0);
     api = await startNodeApi({
       pods,
+      nodeName,
       metrics: metricsText,
       ...(options.recentEvents ? { events: options.recentEvents } : {}),
       provider,

@@ -3,6 +3,7 @@
 // docs/providers.md explains it for provider authors.
 import type { Logger } from '../util/logger.ts';
 import type { ConfigMap, Pod, PodStatus, Secret } from './k8s-types.ts';
+import type { PodStats } from './stats-summary.ts';
 
 /** What a sync (createPod / updatePod) may tell the node core. */
 export interface SyncResult {
@@ -26,12 +27,23 @@ export interface ContainerLogOptions {
   previous?: boolean;
 }
 
-/** The input and output of a command run in a container (exec, attach). */
+/** A terminal's size in characters. */
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * The input and output of a command run in a container (exec, attach). The output callbacks may
+ * return a promise: a provider that awaits it goes at the client's pace.
+ */
 export interface ExecIO {
   stdin?: AsyncIterable<Uint8Array>;
-  stdout?: (chunk: Uint8Array) => void;
-  stderr?: (chunk: Uint8Array) => void;
+  stdout?: (chunk: Uint8Array) => void | Promise<void>;
+  stderr?: (chunk: Uint8Array) => void | Promise<void>;
   tty?: boolean;
+  /** TTY sessions: the client's terminal sizes, the current one first; ends with the session. */
+  resize?: AsyncIterable<TerminalSize>;
   /** Give up (and kill the command) after this long; absent or 0: no limit. Probes set it. */
   timeoutSeconds?: number;
 }
@@ -40,15 +52,8 @@ export interface ExecResult {
   exitCode: number;
 }
 
-/** A small subset of the kubelet's stats/summary, per pod. */
-export interface PodStats {
-  namespace: string;
-  name: string;
-  uid: string;
-  cpuUsageNanoCores?: number;
-  memoryWorkingSetBytes?: number;
-  containers: { name: string; cpuUsageNanoCores?: number; memoryWorkingSetBytes?: number }[];
-}
+/** A pod's entry in the kubelet's Summary API (/stats/summary), as the provider measures it. */
+export type { PodStats };
 
 /**
  * A backend that runs pods for the node. Every method takes an AbortSignal and must stop work when
@@ -114,7 +119,8 @@ export interface NodeApiHandler {
     namespace: string,
     podName: string,
     port: number,
-    stream: { readable: AsyncIterable<Uint8Array>; write(chunk: Uint8Array): void },
+    /** The client's connection: its bytes, and where the pod's go (a returned promise paces the provider). */
+    stream: { readable: AsyncIterable<Uint8Array>; write(chunk: Uint8Array): void | Promise<void> },
     signal: AbortSignal,
   ): Promise<void>;
   getStatsSummary?(signal: AbortSignal): Promise<PodStats[]>;

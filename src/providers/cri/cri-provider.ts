@@ -3,6 +3,7 @@
 // generation in pod-status.ts; this class keeps the per-pod memory and answers the contract.
 import { rm } from 'node:fs/promises';
 import type { Pod, PodStatus } from '../../agent/k8s-types.ts';
+import type { PodStats } from '../../agent/stats-summary.ts';
 import { podFullName, podUid } from '../../agent/k8s-types.ts';
 import type {
   ConfigMapSource,
@@ -17,10 +18,12 @@ import type {
   SyncResult,
 } from '../../agent/provider.ts';
 import type { CriClient } from '../../cri/cri-client.ts';
-import { notFound } from '../../errors/errors.ts';
+import { failedPrecondition, notFound } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import { readContainerLog } from './container-logs.ts';
 import { BackOff } from './crash-back-off.ts';
+import { CriStatsReader } from './cri-stats.ts';
+import { attachThroughRuntime, execThroughRuntime, portForwardThroughRuntime } from './cri-streaming.ts';
 import type { CriProviderSettings } from './cri-provider-settings.ts';
 import { ImagePuller } from './image-puller.ts';
 import { runtimePodStatus } from './pod-status.ts';
@@ -72,6 +75,7 @@ export class CriProvider implements PodProvider {
   readonly #crashBackOff: BackOff;
   readonly #imageBackOff: BackOff;
   readonly #reader: RuntimeReader;
+  #stats: CriStatsReader | undefined;
   readonly #sync: PodSync;
   readonly #volumes: PodVolumes;
 
@@ -205,7 +209,10 @@ export class CriProvider implements PodProvider {
     return readContainerLog(file, { ...options, follow: options.follow === true && !options.previous }, stillRunning, signal);
   }
 
-  /** Runs a command in the running container with ExecSync; output goes to the callbacks once it ends. */
+  /**
+   * Runs a command in the running container: with a timeout (exec probes) through ExecSync, the
+   * output handed over once it ends; otherwise streamed through the runtime's streaming server.
+   */
   async runInContainer(
     namespace: string,
     podName: string,
@@ -214,6 +221,53 @@ export class CriProvider implements PodProvider {
     io: ExecIO,
     signal: AbortSignal,
   ): Promise<ExecResult> {
+    const container = await this.#runningContainer(namespace, podName, containerName, signal);
+    const timeoutSeconds = io.timeoutSeconds ?? 0;
+    if (timeoutSeconds === 0) {
+      const streaming = { runtime: this.#cri.runtime, callTimeoutMs: this.#settings.callTimeoutMs };
+      return { exitCode: await execThroughRuntime(streaming, container.id, command, io, signal) };
+    }
+    const response = await this.#cri.runtime.execSync(
+      { containerId: container.id, cmd: command, timeout: BigInt(timeoutSeconds) },
+      { signal, timeoutMs: timeoutSeconds * 1000 + 5000 },
+    );
+    if (response.stdout.length > 0) await io.stdout?.(response.stdout);
+    if (response.stderr.length > 0) await io.stderr?.(response.stderr);
+    return { exitCode: response.exitCode };
+  }
+
+  /** Attaches to the running container's main process through the runtime's streaming server. */
+  async attachToContainer(namespace: string, podName: string, containerName: string, io: ExecIO, signal: AbortSignal): Promise<void> {
+    const container = await this.#runningContainer(namespace, podName, containerName, signal);
+    await attachThroughRuntime({ runtime: this.#cri.runtime, callTimeoutMs: this.#settings.callTimeoutMs }, container.id, io, signal);
+  }
+
+  /** One connection to a port in the pod's network, through the runtime's PortForward. */
+  async portForward(
+    namespace: string,
+    podName: string,
+    port: number,
+    stream: { readable: AsyncIterable<Uint8Array>; write(chunk: Uint8Array): void | Promise<void> },
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { state } = await this.#find(namespace, podName, signal);
+    const sandbox = state.sandboxes[0];
+    if (sandbox === undefined || !sandbox.ready) {
+      throw failedPrecondition('sandbox-not-ready', `pod "${namespace}/${podName}" has no running sandbox`, {
+        fields: { namespace, pod: podName },
+      });
+    }
+    const streaming = { runtime: this.#cri.runtime, callTimeoutMs: this.#settings.callTimeoutMs };
+    await portForwardThroughRuntime(streaming, sandbox.id, port, stream, signal);
+  }
+
+  /** The pods' CPU and memory from the runtime's stats (the Summary API's pods). */
+  async getStatsSummary(signal: AbortSignal): Promise<PodStats[]> {
+    this.#stats ??= new CriStatsReader(this.#cri.runtime, this.#settings.callTimeoutMs);
+    return this.#stats.read(await this.#reader.allPods(signal), signal);
+  }
+
+  async #runningContainer(namespace: string, podName: string, containerName: string, signal: AbortSignal) {
     const { state } = await this.#find(namespace, podName, signal);
     const container = newestContainer(state, containerName);
     if (container === undefined || container.state !== 'running') {
@@ -221,14 +275,7 @@ export class CriProvider implements PodProvider {
         fields: { namespace, pod: podName, container: containerName },
       });
     }
-    const timeoutSeconds = io.timeoutSeconds ?? 0;
-    const response = await this.#cri.runtime.execSync(
-      { containerId: container.id, cmd: command, timeout: BigInt(timeoutSeconds) },
-      { signal, ...(timeoutSeconds > 0 ? { timeoutMs: timeoutSeconds * 1000 + 5000 } : {}) },
-    );
-    if (response.stdout.length > 0) io.stdout?.(response.stdout);
-    if (response.stderr.length > 0) io.stderr?.(response.stderr);
-    return { exitCode: response.exitCode };
+    return container;
   }
 
   /** Stops the newest running instance of the container (a liveness or startup probe failed). */

@@ -1,0 +1,399 @@
+// Exec, attach, port-forward and run on the node API, on the kubelet's paths:
+//   /exec/{namespace}/{pod}/{container}?command=…&input=1&output=1&error=1&tty=1   (stdin=, stdout=, stderr= too)
+//   /attach/{namespace}/{pod}/{container}?…
+//   /portForward/{namespace}/{pod}[?port=…]
+//   /run/{namespace}/{pod}/{container}?cmd=…   (POST; the output, or 500 with it)
+// The request is checked before the upgrade (400 bad options, 404 unknown pod or container, 400 a
+// container that does not run, 501 a hook the provider lacks); then the connection is upgraded to
+// SPDY/3.1 or a WebSocket with the same protocol code as the runtime's streaming server
+// (src/streaming), and the session runs through the provider's hooks.
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { ConnectionForwarder } from '../streaming/port-forward/forward.ts';
+import { servePortForwardSpdy } from '../streaming/port-forward/port-forward-spdy.ts';
+import { parsePortQuery, servePortForwardWs, WS_PORT_FORWARD_PROTOCOLS } from '../streaming/port-forward/port-forward-ws.ts';
+import {
+  negotiateProtocol,
+  PORT_FORWARD_PROTOCOL,
+  type RemoteCommandStreams,
+  SPDY_REMOTE_COMMAND_PROTOCOLS,
+} from '../streaming/remote-command.ts';
+import { acceptRemoteCommandSpdy } from '../streaming/remote-command-spdy.ts';
+import { runRemoteCommand } from '../streaming/run-remote-command.ts';
+import { SpdySession } from '../streaming/spdy/spdy-session.ts';
+import { headerList, httpError, isSpdy, isWebSocket, wsOffers } from '../streaming/streaming-server.ts';
+import { acceptRemoteCommandWs, WS_REMOTE_COMMAND_PROTOCOLS } from '../streaming/websocket/remote-command-ws.ts';
+import type { Logger } from '../util/logger.ts';
+import type { Pod } from './k8s-types.ts';
+import type { NodeApiHandler } from './provider.ts';
+import { chunksOf, paced, providerStreamProcess, type WantedStreams } from './provider-stream-process.ts';
+
+export interface NodeStreamingOptions {
+  pods: () => Pod[];
+  provider: NodeApiHandler;
+  logger: Logger;
+  /** A session with no traffic for this long is closed (the kubelet's default: 4 h). */
+  idleTimeoutMs?: number;
+}
+
+type Kind = 'exec' | 'attach' | 'portForward';
+
+interface Target {
+  kind: Kind;
+  pod: Pod;
+  namespace: string;
+  name: string;
+  container: string;
+}
+
+/** A refusal before the upgrade: HTTP status and message. */
+class Refusal extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** How long a TTY exec waits for the client's first terminal size, so that the command starts with it. */
+const INITIAL_SIZE_WAIT_MS = 300;
+const ROUTES: Record<string, { kind: Kind | 'run'; parts: number }> = {
+  exec: { kind: 'exec', parts: 3 },
+  attach: { kind: 'attach', parts: 3 },
+  portForward: { kind: 'portForward', parts: 2 },
+  run: { kind: 'run', parts: 3 },
+};
+
+/** Whether the path is one of this module's. */
+export function isStreamingPath(pathname: string): boolean {
+  return pathname.split('/').filter(Boolean)[0]! in ROUTES;
+}
+
+function flag(query: URLSearchParams, ...names: string[]): boolean {
+  return names.some((n) => query.get(n) === '1' || query.get(n) === 'true');
+}
+
+/** The streams asked for, as the kubelet reads them (the API server sends input/output/error; stdin/stdout/stderr are accepted too). */
+export function streamOptions(query: URLSearchParams): WantedStreams {
+  const tty = flag(query, 'tty');
+  const stdin = flag(query, 'input', 'stdin');
+  const stdout = flag(query, 'output', 'stdout');
+  // A terminal has one output: stderr is dropped, as the kubelet does.
+  const stderr = !tty && flag(query, 'error', 'stderr');
+  if (!stdin && !stdout && !stderr) throw new Refusal(400, 'you must specify at least 1 of stdin, stdout, stderr');
+  return { stdin, stdout, stderr, tty };
+}
+
+function containerNames(pod: Pod): string[] {
+  return [
+    ...(pod.spec.initContainers ?? []),
+    ...pod.spec.containers,
+    ...((pod.spec as { ephemeralContainers?: { name: string }[] }).ephemeralContainers ?? []),
+  ].map((c) => c.name);
+}
+
+function isRunning(pod: Pod, container: string): boolean {
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  return statuses.some((s) => s.name === container && s.state?.running !== undefined);
+}
+
+export class NodeStreaming {
+  readonly #o: NodeStreamingOptions;
+  readonly #log: Logger;
+  readonly #wss: WebSocketServer;
+  readonly #wsProtocols = new WeakMap<http.IncomingMessage, string>();
+  readonly #sessions = new Map<Promise<unknown>, () => void>();
+  readonly #sockets = new Set<Duplex>();
+  #closing = false;
+
+  constructor(options: NodeStreamingOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: 'node-streaming' });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: 16 * 1024 * 1024,
+      handleProtocols: (_offers, req) => this.#wsProtocols.get(req) || false,
+    });
+  }
+
+  get activeSessions(): number {
+    return this.#sessions.size;
+  }
+
+  /** Ends every session and waits (a while) for their cleanup. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const stop of this.#sessions.values()) stop();
+    await Promise.race([Promise.allSettled([...this.#sessions.keys()]), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    for (const socket of this.#sockets) socket.destroy();
+    this.#wss.close();
+  }
+
+  /** Checks a request's path, pod and container; throws a Refusal when they do not fit. */
+  #target(pathname: string): Target {
+    const [route, ...rest] = pathname.split('/').filter(Boolean);
+    const r = ROUTES[route!]!;
+    if (rest.length !== r.parts || r.kind === 'run') throw new Refusal(404, '404 page not found');
+    const [namespace, name, container = ''] = rest.map(decodeURIComponent) as [string, string, string?];
+    const pod = this.#o.pods().find((p) => (p.metadata.namespace ?? 'default') === namespace && p.metadata.name === name);
+    if (pod === undefined) throw new Refusal(404, 'pod does not exist');
+    if (r.kind !== 'portForward') {
+      if (!containerNames(pod).includes(container)) throw new Refusal(404, `container not found ("${container}")`);
+      if (!isRunning(pod, container)) throw new Refusal(400, `container "${container}" in pod "${name}" is not running`);
+    }
+    const hook = { exec: 'runInContainer', attach: 'attachToContainer', portForward: 'portForward' } as const;
+    if (this.#o.provider[hook[r.kind]] === undefined) throw new Refusal(501, `the provider does not serve ${r.kind}`);
+    return { kind: r.kind, pod, namespace, name, container };
+  }
+
+  /** A plain request (no upgrade) on a streaming path; /run is served, the others refused. */
+  async request(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://node');
+    const reply = (status: number, text: string) => {
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    const parts = url.pathname.split('/').filter(Boolean);
+    try {
+      if (parts[0] === 'run') {
+        if (req.method !== 'POST') return reply(405, 'method not allowed\n');
+        return await this.#run(parts.slice(1), url.searchParams, res, req);
+      }
+      if (req.method !== 'GET' && req.method !== 'POST') return reply(405, 'method not allowed\n');
+      this.#target(url.pathname);
+      if (parts[0] !== 'portForward') streamOptions(url.searchParams);
+      reply(400, 'unable to upgrade: missing upgrade headers in request\n');
+    } catch (e) {
+      if (!(e instanceof Refusal)) throw e;
+      reply(e.status, `${e.message}\n`);
+    }
+  }
+
+  async #run(parts: string[], query: URLSearchParams, res: http.ServerResponse, req: http.IncomingMessage): Promise<void> {
+    const target = this.#target(`/exec/${parts.join('/')}`);
+    const cmd = (query.get('cmd') ?? '').split(' ');
+    if (query.get('cmd') === null || query.get('cmd') === '') throw new Refusal(400, 'you must specify a command (cmd=)');
+    const controller = new AbortController();
+    res.on('close', () => controller.abort());
+    req.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    const output: Uint8Array[] = [];
+    const keep = (chunk: Uint8Array) => void output.push(chunk);
+    let text: string;
+    let code: number;
+    try {
+      ({ exitCode: code } = await this.#o.provider.runInContainer!(
+        target.namespace,
+        target.name,
+        target.container,
+        cmd,
+        { stdout: keep, stderr: keep },
+        controller.signal,
+      ));
+      text = Buffer.concat(output).toString('utf8');
+    } catch (e) {
+      throw new Refusal(500, (e as Error).message);
+    }
+    if (code !== 0) throw new Refusal(500, `command '${cmd.join(' ')}' exited with ${code}: ${text}`);
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  /** An upgrade request (the http server's 'upgrade' event). */
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {});
+    if (this.#closing) {
+      httpError(socket, 503, 'the node is shutting down');
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://node');
+    if (!isStreamingPath(url.pathname)) {
+      httpError(socket, 404, '404 page not found');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      httpError(socket, 405, `method ${req.method} not allowed`);
+      return;
+    }
+    let target: Target;
+    let wants: WantedStreams | undefined;
+    let ports: number[] = [];
+    try {
+      if (url.pathname.split('/').filter(Boolean)[0] === 'run') throw new Refusal(400, '/run does not upgrade');
+      target = this.#target(url.pathname);
+      if (target.kind !== 'portForward') wants = streamOptions(url.searchParams);
+      if (target.kind === 'exec' && url.searchParams.getAll('command').length === 0) {
+        throw new Refusal(400, 'you must specify at least one command for the container');
+      }
+      if (target.kind === 'portForward' && isWebSocket(req)) {
+        const parsed = parsePortQuery(url.searchParams.getAll('port'));
+        if (typeof parsed === 'string') throw new Refusal(400, parsed);
+        ports = parsed;
+      }
+    } catch (e) {
+      if (!(e instanceof Refusal)) throw e;
+      httpError(socket, e.status, e.message);
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    const log = this.#log.child({ kind: target.kind, pod: `${target.namespace}/${target.name}`, container: target.container || undefined });
+    if (isSpdy(req)) {
+      this.#upgradeSpdy(req, socket, head, target, wants, url.searchParams, log);
+      return;
+    }
+    if (isWebSocket(req)) {
+      this.#upgradeWebSocket(req, socket, head, target, wants, url.searchParams, ports, log);
+      return;
+    }
+    httpError(socket, 400, `unable to upgrade: unsupported upgrade "${req.headers.upgrade ?? ''}" (SPDY/3.1 or websocket)`);
+  }
+
+  #track(stop: () => void, work: Promise<unknown>): void {
+    this.#sessions.set(work, stop);
+    void work.finally(() => this.#sessions.delete(work));
+  }
+
+  #upgradeSpdy(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    target: Target,
+    wants: WantedStreams | undefined,
+    query: URLSearchParams,
+    log: Logger,
+  ): void {
+    const serverProtocols: readonly string[] = target.kind === 'portForward' ? [PORT_FORWARD_PROTOCOL] : SPDY_REMOTE_COMMAND_PROTOCOLS;
+    const offers = headerList(req, 'x-stream-protocol-version');
+    // Without an offer the kubelet falls back to the first remotecommand protocol.
+    const protocol =
+      offers.length === 0
+        ? target.kind === 'portForward'
+          ? PORT_FORWARD_PROTOCOL
+          : 'channel.k8s.io'
+        : negotiateProtocol(offers, serverProtocols);
+    if (protocol === undefined) {
+      httpError(
+        socket,
+        403,
+        `unable to upgrade: unable to negotiate protocol: client supports [${offers.join(' ')}], server accepts [${serverProtocols.join(' ')}]`,
+        { 'X-Accepted-Stream-Protocol-Versions': [...serverProtocols] },
+      );
+      return;
+    }
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`,
+    );
+    if (head.length > 0) socket.unshift(head);
+    const session = new SpdySession(socket, { role: 'server', idleTimeoutMs: this.#o.idleTimeoutMs ?? 0 });
+    if (target.kind === 'portForward') {
+      this.#track(() => session.destroy(), servePortForwardSpdy(session, this.#forwarder(target), log));
+      return;
+    }
+    const work = (async () => {
+      let streams: RemoteCommandStreams;
+      try {
+        streams = await acceptRemoteCommandSpdy(session, protocol, wants!);
+      } catch (e) {
+        log.info({ err: (e as Error).message }, 'streaming session failed to start');
+        session.destroy();
+        return;
+      }
+      await this.#runCommand(target, wants!, query, streams, log);
+    })();
+    this.#track(() => session.destroy(), work);
+  }
+
+  #upgradeWebSocket(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    target: Target,
+    wants: WantedStreams | undefined,
+    query: URLSearchParams,
+    ports: number[],
+    log: Logger,
+  ): void {
+    const offers = wsOffers(req);
+    const table: Record<string, unknown> = target.kind === 'portForward' ? WS_PORT_FORWARD_PROTOCOLS : WS_REMOTE_COMMAND_PROTOCOLS;
+    const protocol = offers.length === 0 ? '' : offers.find((p) => p in table);
+    if (protocol === undefined) {
+      httpError(
+        socket,
+        400,
+        `unable to upgrade: requested protocol(s) are not supported: [${offers.join(' ')}]; supports [${Object.keys(table).join(' ')}]`,
+      );
+      return;
+    }
+    this.#wsProtocols.set(req, protocol);
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const idle = this.#o.idleTimeoutMs ?? 0;
+      if (target.kind === 'portForward') {
+        this.#track(() => ws.terminate(), servePortForwardWs(ws, protocol, ports, this.#forwarder(target), idle, log));
+        return;
+      }
+      const work = (async () => {
+        const streams = await acceptRemoteCommandWs(ws, protocol, { ...wants!, stderr: wants!.stderr && !wants!.tty }, idle);
+        await this.#runCommand(target, wants!, query, streams, log);
+      })();
+      this.#track(() => ws.terminate(), work);
+    });
+  }
+
+  async #runCommand(
+    target: Target,
+    wants: WantedStreams,
+    query: URLSearchParams,
+    streams: RemoteCommandStreams,
+    log: Logger,
+  ): Promise<void> {
+    const provider = this.#o.provider;
+    const { namespace, name, container } = target;
+    const command = query.getAll('command');
+    await runRemoteCommand(
+      streams,
+      async (size) =>
+        providerStreamProcess(wants, size, async (io, signal) => {
+          if (target.kind === 'exec') return (await provider.runInContainer!(namespace, name, container, command, io, signal)).exitCode;
+          await provider.attachToContainer!(namespace, name, container, io, signal);
+          return undefined;
+        }),
+      log,
+      { awaitSizeMs: target.kind === 'exec' && wants.tty ? INITIAL_SIZE_WAIT_MS : 0 },
+    ).catch((e: unknown) => {
+      log.warn({ err: e }, 'streaming session failed');
+      streams.abort();
+    });
+  }
+
+  /** Each forwarded connection through the provider's portForward hook. */
+  #forwarder(target: Target): ConnectionForwarder {
+    const provider = this.#o.provider;
+    const uid = target.pod.metadata.uid ?? '';
+    return async (port, client, signal) => {
+      const controller = new AbortController();
+      const abort = () => controller.abort();
+      signal.addEventListener('abort', abort, { once: true });
+      client.once('close', abort);
+      try {
+        await provider.portForward!(
+          target.namespace,
+          target.name,
+          port,
+          { readable: chunksOf(client), write: paced(client) },
+          controller.signal,
+        );
+      } catch (e) {
+        if (signal.aborted) return;
+        throw new Error(`error forwarding port ${port} to pod ${target.namespace}/${target.name}, uid ${uid}: ${(e as Error).message}`);
+      } finally {
+        signal.removeEventListener('abort', abort);
+        client.off('close', abort);
+      }
+      if (!client.destroyed && !client.writableEnded) client.end();
+    };
+  }
+}
