@@ -42,6 +42,7 @@ import { byId, statsTable } from './container-stats.ts';
 import { podLogsCommand } from './kube-commands.ts';
 import { newestFirst } from './pod-commands.ts';
 import { loadContainerConfig, loadPodSandboxConfig } from './pod-config.ts';
+import { namesPod, podExecCommand } from './pod-stream-commands.ts';
 import { streamingExec } from './stream-commands.ts';
 
 const POD_NAME_LABEL = 'io.kubernetes.pod.name';
@@ -555,8 +556,11 @@ export function splitExecArgs(own: string[]): { flags: string[]; container?: str
 const execCommand: Command = {
   name: 'exec',
   summary: 'Run a command in a running container (-i: with stdin, -t: on a terminal; -s: synchronously, collecting its output)',
-  usage: 'exec [-i] [-t] CONTAINER-ID COMMAND [ARG...] | exec -s [--timeout SECONDS] CONTAINER-ID COMMAND [ARG...]',
+  usage:
+    'exec [-i] [-t] CONTAINER-ID COMMAND [ARG...] | exec -s [--timeout SECONDS] CONTAINER-ID COMMAND [ARG...] | exec pod/NAME [-c CONTAINER] [-i] [-t] -- COMMAND [ARG...]',
   async run(argv) {
+    // `exec pod/NAME` is kubectl-style, through the node API.
+    if (namesPod(argv)) return podExecCommand.run(argv);
     const { globals, own } = splitLeadingGlobals(argv, ['exec']);
     const split = splitExecArgs(own);
     const { values } = parseOwnArgs(split.flags, {

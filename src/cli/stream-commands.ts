@@ -23,6 +23,7 @@ import {
   withContext,
   withCri,
 } from './container-cri.ts';
+import { namesPod, podPortForwardCommand } from './pod-stream-commands.ts';
 
 const LONG_GLOBALS = {
   'runtime-endpoint': { type: 'string', short: 'r' },
@@ -72,7 +73,7 @@ function exitStatus(outcome: CommandOutcome, what: string): number {
   return 1;
 }
 
-async function runSession(getUrl: () => Promise<string>, io: { stdin: boolean; tty: boolean }, what: string): Promise<number> {
+export async function runSession(getUrl: () => Promise<string>, io: { stdin: boolean; tty: boolean }, what: string): Promise<number> {
   const terminal = localTerminal(io.tty);
   try {
     const result = await stream(getUrl, {
@@ -154,11 +155,40 @@ export function parsePortSpec(spec: string): ForwardedPort {
   return { local, remote };
 }
 
+/** Forwards `ports` through the port-forward endpoint at `url` until interrupted (0) or the connection is lost (1). */
+export async function runPortForward(url: string, ports: ForwardedPort[], addresses: string[] | undefined): Promise<number> {
+  const forwarding = await forwardPorts(url, ports, {
+    addresses,
+    onListening: (address, p) =>
+      process.stdout.write(`Forwarding from ${address.includes(':') ? `[${address}]` : address}:${p.local} -> ${p.remote}\n`),
+    onConnection: (p) => process.stdout.write(`Handling connection for ${p.local}\n`),
+    onError: (p, message) => process.stderr.write(`error: an error occurred forwarding ${p.local} -> ${p.remote}: ${message}\n`),
+  });
+  let interrupted = false;
+  const stop = (): void => {
+    interrupted = true;
+    void forwarding.close();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await forwarding.done;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  if (interrupted) return 0;
+  process.stderr.write('berth port-forward: lost connection to the pod\n');
+  return 1;
+}
+
 const portForwardCommand: Command = {
   name: 'port-forward',
   summary: 'Forward local ports to a pod',
-  usage: 'port-forward [--address ADDR]... POD-ID [LOCAL_PORT:]REMOTE_PORT...',
+  usage: 'port-forward [--address ADDR]... POD-ID [LOCAL_PORT:]REMOTE_PORT... | port-forward pod/NAME [LOCAL_PORT:]REMOTE_PORT...',
   async run(argv) {
+    // `port-forward pod/NAME` is kubectl-style, through the node API.
+    if (namesPod(argv)) return podPortForwardCommand.run(argv);
     const { globals, own } = splitLeadingGlobals(argv, ['port-forward']);
     const { values, positionals } = parseOwnArgs(own, {
       ...LONG_GLOBALS,
@@ -175,29 +205,7 @@ const portForwardCommand: Command = {
         .catch((e: unknown) => {
           throw withContext(e, 'port forward failed');
         });
-      const forwarding = await forwardPorts(url, ports, {
-        addresses,
-        onListening: (address, p) =>
-          process.stdout.write(`Forwarding from ${address.includes(':') ? `[${address}]` : address}:${p.local} -> ${p.remote}\n`),
-        onConnection: (p) => process.stdout.write(`Handling connection for ${p.local}\n`),
-        onError: (p, message) => process.stderr.write(`error: an error occurred forwarding ${p.local} -> ${p.remote}: ${message}\n`),
-      });
-      let interrupted = false;
-      const stop = (): void => {
-        interrupted = true;
-        void forwarding.close();
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      try {
-        await forwarding.done;
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
-      if (interrupted) return 0;
-      process.stderr.write('berth port-forward: lost connection to the pod\n');
-      return 1;
+      return runPortForward(url, ports, addresses);
     });
   },
 };
