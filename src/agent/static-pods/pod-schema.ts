@@ -1,6 +1,7 @@
 // The shape of a v1 Pod as far as a manifest check needs it: each field's JSON type, so that a
 // manifest is type-checked the way the API server decodes it, and fields Kubernetes does not know
 // are reported (kubectl's "unknown field" warnings). Sub-objects berth does not read are `any`.
+import { UNSUPPORTED_VOLUME_SOURCES } from './volume-sources.ts';
 
 export type FieldType =
   | 'string'
@@ -53,6 +54,39 @@ const envVar = object({
     configMapKeyRef: keySelector,
     secretKeyRef: keySelector,
   }),
+});
+
+const volumeMount = object({
+  name: string,
+  mountPath: string,
+  readOnly: boolean,
+  recursiveReadOnly: string,
+  subPath: string,
+  subPathExpr: string,
+  mountPropagation: string,
+});
+
+const keyToPaths = list(object({ key: string, path: string, mode: integer }));
+
+/** The volume sources berth sets up are typed; the others are known (refused at validation) but not typed. */
+const volume = object({
+  name: string,
+  emptyDir: object({ medium: string, sizeLimit: 'quantity' }),
+  hostPath: object({ path: string, type: string }),
+  configMap: object({ name: string, items: keyToPaths, defaultMode: integer, optional: boolean }),
+  secret: object({ secretName: string, items: keyToPaths, defaultMode: integer, optional: boolean }),
+  downwardAPI: object({
+    items: list(
+      object({
+        path: string,
+        fieldRef: object({ apiVersion: string, fieldPath: string }),
+        resourceFieldRef: object({ containerName: string, resource: string, divisor: 'quantity' }),
+        mode: integer,
+      }),
+    ),
+    defaultMode: integer,
+  }),
+  ...Object.fromEntries(UNSUPPORTED_VOLUME_SOURCES.map((source) => [source, any])),
 });
 
 const probe = object({
@@ -119,7 +153,7 @@ const container = object({
   resources: object({ limits: { map: 'quantity' }, requests: { map: 'quantity' }, claims: list(any) }),
   resizePolicy: list(any),
   restartPolicy: string,
-  volumeMounts: list(any),
+  volumeMounts: list(volumeMount),
   volumeDevices: list(any),
   livenessProbe: probe,
   readinessProbe: probe,
@@ -135,7 +169,7 @@ const container = object({
 });
 
 const podSpec = object({
-  volumes: list(any),
+  volumes: list(volume),
   initContainers: list(container),
   containers: list(container),
   ephemeralContainers: list(any),

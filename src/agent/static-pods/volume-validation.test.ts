@@ -167,3 +167,22 @@ spec:
     'spec.volumes[0].secret.defaultMode: Invalid value: 778: must be a number between 0 and 0777 (octal), both inclusive',
   ]);
 });
+
+test('volume fields are type-checked and unknown ones reported, as the API server decodes them', () => {
+  const result = parseStaticPodManifest(
+    `
+apiVersion: v1
+kind: Pod
+metadata: {name: typed}
+spec:
+  containers: [{name: c, image: busybox, volumeMounts: [{name: v, mountPath: /v, readOnly: "true", mountpath: /x}]}]
+  volumes: [{name: v, emptyDir: {sizeLimit: lots}}]
+`,
+    { path: '/etc/berth/manifests/typed.yaml', nodeName: 'n' },
+  );
+  assert.deepEqual(result.ok ? [] : result.errors, [
+    'spec.containers[0].volumeMounts[0].readOnly: Invalid value: "true": must be true or false',
+    'spec.volumes[0].emptyDir.sizeLimit: Invalid value: "lots": must be a quantity such as 100m or 64Mi',
+  ]);
+  assert.deepEqual(result.warnings, ['unknown field "spec.containers[0].volumeMounts[0].mountpath"']);
+});

@@ -5,39 +5,12 @@
 import type { Container, KeyToPath, PodSpec, Volume, VolumeMount } from '../k8s-types.ts';
 import { isResourceField } from '../resource-field.ts';
 import { LABEL_MESSAGE, SUBDOMAIN_MESSAGE } from './pod-validation.ts';
+import { SUPPORTED_VOLUME_SOURCES as SOURCES, UNSUPPORTED_VOLUME_SOURCES } from './volume-sources.ts';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 const FILE_MODE_MESSAGE = 'must be a number between 0 and 0777 (octal), both inclusive';
-const SOURCES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI'] as const;
-const KNOWN_UNSUPPORTED = [
-  'persistentVolumeClaim',
-  'projected',
-  'ephemeral',
-  'nfs',
-  'iscsi',
-  'csi',
-  'image',
-  'gitRepo',
-  'awsElasticBlockStore',
-  'gcePersistentDisk',
-  'azureDisk',
-  'azureFile',
-  'cephfs',
-  'rbd',
-  'fc',
-  'flexVolume',
-  'glusterfs',
-  'cinder',
-  'flocker',
-  'vsphereVolume',
-  'quobyte',
-  'photonPersistentDisk',
-  'portworxVolume',
-  'scaleIO',
-  'storageos',
-];
 const HOST_PATH_TYPES = ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'];
 const DOWNWARD_FIELDS = ['metadata.annotations', 'metadata.labels', 'metadata.name', 'metadata.namespace', 'metadata.uid'];
 const SUBSCRIPT = /^metadata\.(labels|annotations)\['.+'\]$/;
@@ -165,7 +138,7 @@ function checkVolume(problems: Problems, p: string, volume: Volume): void {
   else if (volume.name.length > 63 || !DNS1123_LABEL.test(volume.name)) {
     problems.invalid(`${p}.name`, volume.name, LABEL_MESSAGE);
   }
-  const given = [...SOURCES, ...KNOWN_UNSUPPORTED].filter((s) => volume[s] !== undefined && volume[s] !== null);
+  const given = [...SOURCES, ...UNSUPPORTED_VOLUME_SOURCES].filter((s) => volume[s] !== undefined && volume[s] !== null);
   if (given.length === 0) problems.required(p, 'must specify a volume type');
   else if (given.length > 1) problems.forbidden(`${p}.${given[1]}`, 'may not specify more than 1 volume type');
   else if (!(SOURCES as readonly string[]).includes(given[0]!)) {
