@@ -91,7 +91,14 @@ export function providerStreamProcess(
   const stdout = wants.stdout ? new PassThrough() : undefined;
   const stderr = wants.stderr && !wants.tty ? new PassThrough() : undefined;
   const sizes = new AsyncQueue<TerminalSize>({ latestOnly: true });
-  if (size !== undefined) sizes.push(size);
+  let last: TerminalSize | undefined;
+  const resize = (s: TerminalSize): void => {
+    // The streaming code repeats the first size to late listeners: pass on changes only.
+    if (last !== undefined && last.width === s.width && last.height === s.height) return;
+    last = s;
+    sizes.push(s);
+  };
+  if (size !== undefined) resize(size);
   const io: ExecIO = {
     stdin: stdin && chunksOf(stdin),
     stdout: stdout && paced(stdout),
@@ -112,7 +119,7 @@ export function providerStreamProcess(
     stdin,
     stdout,
     stderr,
-    resize: (s) => sizes.push(s),
+    resize,
     done,
     async kill() {
       controller.abort();

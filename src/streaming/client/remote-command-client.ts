@@ -140,6 +140,29 @@ export async function streamOverWebSocket(
 ): Promise<RemoteCommandResult> {
   const wsUrl = url.replace(/^http/, 'ws');
   const ws = new WebSocket(wsUrl, [...protocols], { perMessageDeflate: false, rejectUnauthorized: false, handshakeTimeout: 30_000 });
+  // Listening from the start: a server may send its first messages together with the 101.
+  const codec = () => (WS_REMOTE_COMMAND_PROTOCOLS[ws.protocol] ?? { codec: 'binary' as const }).codec;
+  const statusParts: Buffer[] = [];
+  const closed = new Promise<void>((resolve) => {
+    ws.on('message', (data, isBinary) => {
+      const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      let msg: ReturnType<typeof decodeChannelMessage>;
+      try {
+        msg = decodeChannelMessage(codec() === 'base64' && !isBinary ? raw.toString('latin1') : raw, codec());
+      } catch {
+        return;
+      }
+      if (!msg || msg.data.length === 0) return;
+      const target = msg.channel === 1 ? options.stdout : msg.channel === 2 ? options.stderr : undefined;
+      if (msg.channel === 3) statusParts.push(msg.data);
+      else if (target && !target.write(msg.data)) {
+        ws.pause();
+        target.once('drain', () => ws.resume());
+      }
+    });
+    ws.once('close', () => resolve());
+    ws.once('error', () => resolve());
+  });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_req, res) => {
@@ -169,27 +192,6 @@ export async function streamOverWebSocket(
     check();
   };
   try {
-    const statusParts: Buffer[] = [];
-    const closed = new Promise<void>((resolve) => {
-      ws.on('message', (data, isBinary) => {
-        const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-        let msg: ReturnType<typeof decodeChannelMessage>;
-        try {
-          msg = decodeChannelMessage(p.codec === 'base64' && !isBinary ? raw.toString('latin1') : raw, p.codec);
-        } catch {
-          return;
-        }
-        if (!msg || msg.data.length === 0) return;
-        const target = msg.channel === 1 ? options.stdout : msg.channel === 2 ? options.stderr : undefined;
-        if (msg.channel === 3) statusParts.push(msg.data);
-        else if (target && !target.write(msg.data)) {
-          ws.pause();
-          target.once('drain', () => ws.resume());
-        }
-      });
-      ws.once('close', () => resolve());
-      ws.once('error', () => resolve());
-    });
     if (options.stdin) {
       stops.push(
         feed(
