@@ -236,6 +236,8 @@ describe('node API streaming (in-memory provider)', () => {
     } finally {
       await noAttach.close();
     }
+    const malformed = await fetch(`${base}/exec/default/%E0%A4%A/c?command=x&output=1`);
+    assert.deepEqual([malformed.status, await malformed.text()], [400, 'malformed path /exec/default/%E0%A4%A/c\n']);
     const run = await fetch(`${base}/run/default/p/c?cmd=echo%20ran`, { method: 'POST' });
     assert.deepEqual([run.status, await run.text()], [200, 'ran\nto stderr\n']);
     const failed = await fetch(`${base}/run/default/p/c?cmd=echo%20x%203`, { method: 'POST' });

@@ -136,7 +136,13 @@ export class NodeStreaming {
     const [route, ...rest] = pathname.split('/').filter(Boolean);
     const r = ROUTES[route!]!;
     if (rest.length !== r.parts || r.kind === 'run') throw new Refusal(404, '404 page not found');
-    const [namespace, name, container = ''] = rest.map(decodeURIComponent) as [string, string, string?];
+    let decoded: string[];
+    try {
+      decoded = rest.map(decodeURIComponent);
+    } catch {
+      throw new Refusal(400, `malformed path ${pathname}`);
+    }
+    const [namespace, name, container = ''] = decoded as [string, string, string?];
     const pod = this.#o.pods().find((p) => (p.metadata.namespace ?? 'default') === namespace && p.metadata.name === name);
     if (pod === undefined) throw new Refusal(404, 'pod does not exist');
     if (r.kind !== 'portForward') {
@@ -159,7 +165,7 @@ export class NodeStreaming {
     try {
       if (parts[0] === 'run') {
         if (req.method !== 'POST') return reply(405, 'method not allowed\n');
-        return await this.#run(parts.slice(1), url.searchParams, res, req);
+        return await this.#run(parts.slice(1), url.searchParams, res);
       }
       if (req.method !== 'GET' && req.method !== 'POST') return reply(405, 'method not allowed\n');
       this.#target(url.pathname);
@@ -171,15 +177,13 @@ export class NodeStreaming {
     }
   }
 
-  async #run(parts: string[], query: URLSearchParams, res: http.ServerResponse, req: http.IncomingMessage): Promise<void> {
+  async #run(parts: string[], query: URLSearchParams, res: http.ServerResponse): Promise<void> {
     const target = this.#target(`/exec/${parts.join('/')}`);
     const cmd = (query.get('cmd') ?? '').split(' ');
     if (query.get('cmd') === null || query.get('cmd') === '') throw new Refusal(400, 'you must specify a command (cmd=)');
     const controller = new AbortController();
+    // The response closes before it is written only when the client went away.
     res.on('close', () => controller.abort());
-    req.on('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
     const output: Uint8Array[] = [];
     const keep = (chunk: Uint8Array) => void output.push(chunk);
     let text: string;
