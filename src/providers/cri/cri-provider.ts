@@ -3,7 +3,6 @@
 // generation in pod-status.ts; this class keeps the per-pod memory and answers the contract.
 import { rm } from 'node:fs/promises';
 import type { Pod, PodStatus } from '../../agent/k8s-types.ts';
-import type { PodStats } from '../../agent/stats-summary.ts';
 import { podFullName, podUid } from '../../agent/k8s-types.ts';
 import type {
   ConfigMapSource,
@@ -17,14 +16,15 @@ import type {
   SecretSource,
   SyncResult,
 } from '../../agent/provider.ts';
+import type { PodStats } from '../../agent/stats-summary.ts';
 import type { CriClient } from '../../cri/cri-client.ts';
 import { failedPrecondition, notFound } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import { readContainerLog } from './container-logs.ts';
 import { BackOff } from './crash-back-off.ts';
+import type { CriProviderSettings } from './cri-provider-settings.ts';
 import { CriStatsReader } from './cri-stats.ts';
 import { attachThroughRuntime, execThroughRuntime, portForwardThroughRuntime } from './cri-streaming.ts';
-import type { CriProviderSettings } from './cri-provider-settings.ts';
 import { ImagePuller } from './image-puller.ts';
 import { runtimePodStatus } from './pod-status.ts';
 import { PodSync } from './pod-sync.ts';
