@@ -236,6 +236,15 @@ describe('node API streaming (in-memory provider)', () => {
     } finally {
       await noAttach.close();
     }
+    assert.deepEqual(await refused(`${base}/exec/default/p/other-uid/c?command=x&output=1`), [
+      404,
+      'unable to upgrade connection: pod not found',
+    ]);
+    const withUid = await streamOverSpdy(`${base}/exec/default/p/uid-1/c?command=echo&command=uid&output=1`, {
+      stdout: new Collector(),
+      tty: false,
+    });
+    assert.deepEqual(withUid.outcome, { kind: 'success' });
     const malformed = await fetch(`${base}/exec/default/%E0%A4%A/c?command=x&output=1`);
     assert.deepEqual([malformed.status, await malformed.text()], [400, 'malformed path /exec/default/%E0%A4%A/c\n']);
     const run = await fetch(`${base}/run/default/p/c?cmd=echo%20ran`, { method: 'POST' });

@@ -135,16 +135,19 @@ export class NodeStreaming {
   #target(pathname: string): Target {
     const [route, ...rest] = pathname.split('/').filter(Boolean);
     const r = ROUTES[route!]!;
-    if (rest.length !== r.parts || r.kind === 'run') throw new Refusal(404, '404 page not found');
+    // The kubelet's paths may carry the pod's UID before the container: /exec/{namespace}/{pod}/{uid}/{container}.
+    if ((rest.length !== r.parts && rest.length !== r.parts + 1) || r.kind === 'run') throw new Refusal(404, '404 page not found');
     let decoded: string[];
     try {
       decoded = rest.map(decodeURIComponent);
     } catch {
       throw new Refusal(400, `malformed path ${pathname}`);
     }
+    const uid = decoded.length > r.parts ? decoded.splice(2, 1)[0] : undefined;
     const [namespace, name, container = ''] = decoded as [string, string, string?];
     const pod = this.#o.pods().find((p) => (p.metadata.namespace ?? 'default') === namespace && p.metadata.name === name);
     if (pod === undefined) throw new Refusal(404, 'pod does not exist');
+    if (uid !== undefined && uid !== pod.metadata.uid) throw new Refusal(404, 'pod not found');
     if (r.kind !== 'portForward') {
       if (!containerNames(pod).includes(container)) throw new Refusal(404, `container not found ("${container}")`);
       if (!isRunning(pod, container)) throw new Refusal(400, `container "${container}" in pod "${name}" is not running`);
