@@ -1,6 +1,6 @@
 // The defaults the API server fills in for a Pod (SetDefaults_Pod, _Container, _Probe, …), for pods
 // that do not come through an API server: static pods from manifest files.
-import type { Container, Pod, Probe, PullPolicy } from './k8s-types.ts';
+import type { Container, Lifecycle, Pod, Probe, PullPolicy } from './k8s-types.ts';
 
 /** The tag of an image reference: `latest` when it has neither tag nor digest, '' with a digest only. */
 export function imageTag(image: string): string {
@@ -19,6 +19,16 @@ function probeDefaults(probe: Probe | undefined): Probe | undefined {
   if (probe === undefined) return undefined;
   const result: Probe = { timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3, ...probe };
   if (probe.httpGet) result.httpGet = { path: '/', scheme: 'HTTP', ...probe.httpGet };
+  return result;
+}
+
+/** httpGet hooks get path `/` and scheme HTTP, as probes do. */
+function lifecycleDefaults(lifecycle: Lifecycle): Lifecycle {
+  const result: Lifecycle = { ...lifecycle };
+  for (const hook of ['postStart', 'preStop'] as const) {
+    const handler = lifecycle[hook];
+    if (handler?.httpGet) result[hook] = { ...handler, httpGet: { path: '/', scheme: 'HTTP', ...handler.httpGet } };
+  }
   return result;
 }
 
@@ -44,6 +54,7 @@ function containerDefaults(container: Container, hostNetwork: boolean): Containe
     const probe = probeDefaults(container[key]);
     if (probe !== undefined) result[key] = probe;
   }
+  if (container.lifecycle) result.lifecycle = lifecycleDefaults(container.lifecycle);
   return result;
 }
 

@@ -108,6 +108,19 @@ const probe = object({
   terminationGracePeriodSeconds: integer,
 });
 
+const lifecycleHandler = object({
+  exec: object({ command: strings }),
+  httpGet: object({
+    path: string,
+    port: 'intOrString',
+    host: string,
+    scheme: string,
+    httpHeaders: list(object({ name: string, value: string })),
+  }),
+  tcpSocket: object({ port: 'intOrString', host: string }),
+  sleep: object({ seconds: integer }),
+});
+
 const seccompProfile = object({ type: string, localhostProfile: string });
 
 const securityContext = object({
@@ -158,7 +171,7 @@ const container = object({
   livenessProbe: probe,
   readinessProbe: probe,
   startupProbe: probe,
-  lifecycle: any,
+  lifecycle: object({ postStart: lifecycleHandler, preStop: lifecycleHandler, stopSignal: string }),
   terminationMessagePath: string,
   terminationMessagePolicy: string,
   imagePullPolicy: string,

@@ -1,7 +1,7 @@
 // The checks the API server makes on a new Pod (ValidatePodCreate), for the fields berth reads,
 // with the API's error wording (`<path>: Required value`, `Duplicate value: "x"`, …). Also the
 // limits of berth itself, worded as Forbidden with the reason.
-import type { Container, ContainerPort, Pod, Probe } from '../k8s-types.ts';
+import type { Container, ContainerPort, LifecycleHandler, Pod, Probe } from '../k8s-types.ts';
 import { parseQuantity } from '../quantity.ts';
 import { envProblems } from './env-validation.ts';
 import { validateVolumes } from './volume-validation.ts';
@@ -78,10 +78,7 @@ function checkProbe(errors: FieldErrors, path: string, probe: Probe, kind: 'live
     checkSupported(errors, `${path}.httpGet.scheme`, probe.httpGet.scheme, ['HTTP', 'HTTPS']);
   }
   if (probe.tcpSocket !== undefined) checkPortNumOrName(errors, `${path}.tcpSocket.port`, probe.tcpSocket.port);
-  if (probe.grpc !== undefined) {
-    checkPortNumber(errors, `${path}.grpc.port`, probe.grpc.port);
-    errors.forbidden(`${path}.grpc`, 'gRPC probes are not supported by berth node yet');
-  }
+  if (probe.grpc !== undefined) checkPortNumber(errors, `${path}.grpc.port`, probe.grpc.port);
   for (const field of ['initialDelaySeconds', 'timeoutSeconds', 'periodSeconds', 'successThreshold', 'failureThreshold'] as const) {
     checkNonNegative(errors, `${path}.${field}`, probe[field]);
   }
@@ -90,6 +87,51 @@ function checkProbe(errors: FieldErrors, path: string, probe: Probe, kind: 'live
   }
   if (kind !== 'readiness' && probe.successThreshold !== undefined && probe.successThreshold !== 1) {
     errors.invalid(`${path}.successThreshold`, probe.successThreshold, 'must be 1');
+  }
+}
+
+const HTTP_HEADER_NAME = /^[-A-Za-z0-9]+$/;
+
+/** A postStart or preStop handler (validateHandler): exactly one action; sleep within the grace period. tcpSocket is accepted unchecked, as by the API. */
+function checkLifecycleHandler(errors: FieldErrors, path: string, handler: LifecycleHandler, graceSeconds: number | undefined): void {
+  const actions = (['exec', 'httpGet', 'tcpSocket', 'sleep'] as const).filter((h) => handler[h] !== undefined && handler[h] !== null);
+  if (actions.length === 0) errors.required(path, 'must specify a handler type');
+  for (const extra of actions.slice(1)) errors.forbidden(`${path}.${extra}`, 'may not specify more than 1 handler type');
+  const action = actions[0];
+  if (action === 'exec' && (handler.exec?.command ?? []).length === 0) errors.required(`${path}.exec.command`);
+  if (action === 'httpGet' && handler.httpGet !== undefined) {
+    const http = handler.httpGet;
+    if (!http.path) errors.required(`${path}.httpGet.path`);
+    checkPortNumOrName(errors, `${path}.httpGet.port`, http.port);
+    if (!['HTTP', 'HTTPS'].includes(http.scheme ?? '')) errors.notSupported(`${path}.httpGet.scheme`, http.scheme ?? '', ['HTTP', 'HTTPS']);
+    for (const header of http.httpHeaders ?? []) {
+      if (!HTTP_HEADER_NAME.test(header.name)) {
+        errors.invalid(
+          `${path}.httpGet.httpHeaders`,
+          header.name,
+          "a valid HTTP header must consist of alphanumeric characters or '-' (e.g. 'X-Header-Name', regex used for validation is '[-A-Za-z0-9]+')",
+        );
+      }
+    }
+  }
+  if (action === 'sleep' && handler.sleep !== undefined && graceSeconds !== undefined) {
+    const seconds = handler.sleep.seconds;
+    if (!(seconds > 0) || seconds > graceSeconds) {
+      errors.invalid(`${path}.sleep`, seconds, `must be greater than 0 and less than terminationGracePeriodSeconds (${graceSeconds})`);
+    }
+  }
+}
+
+/** A container's postStart and preStop hooks (validateLifecycle); init containers may have none. */
+function checkLifecycle(errors: FieldErrors, path: string, container: Container, init: boolean, graceSeconds: number | undefined): void {
+  if (container.lifecycle === undefined || container.lifecycle === null) return;
+  if (init && container.restartPolicy !== 'Always') {
+    errors.forbidden(`${path}.lifecycle`, 'may not be set for init containers without restartPolicy=Always');
+    return;
+  }
+  for (const hook of ['postStart', 'preStop'] as const) {
+    const handler = container.lifecycle[hook];
+    if (handler !== undefined && handler !== null) checkLifecycleHandler(errors, `${path}.lifecycle.${hook}`, handler, graceSeconds);
   }
 }
 
@@ -179,6 +221,7 @@ export function validatePod(pod: Pod): string[] {
   for (const [path, containers, init] of groups) {
     containers.forEach((container, i) => {
       checkContainer(errors, `${path}[${i}]`, container, init, hostNetwork, hostPorts);
+      checkLifecycle(errors, `${path}[${i}]`, container, init, spec.terminationGracePeriodSeconds);
       if (container.name && names.has(container.name)) errors.duplicate(`${path}[${i}].name`, container.name);
       if (container.name) names.add(container.name);
     });

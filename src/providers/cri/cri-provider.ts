@@ -26,6 +26,7 @@ import type { CriProviderSettings } from './cri-provider-settings.ts';
 import { CriStatsReader } from './cri-stats.ts';
 import { attachThroughRuntime, execThroughRuntime, portForwardThroughRuntime } from './cri-streaming.ts';
 import { ImagePuller } from './image-puller.ts';
+import { LifecycleHooks } from './lifecycle-hooks.ts';
 import { runtimePodStatus } from './pod-status.ts';
 import { PodSync } from './pod-sync.ts';
 import { gracePeriodSeconds, removePod, stopContainer } from './pod-teardown.ts';
@@ -77,6 +78,7 @@ export class CriProvider implements PodProvider {
   readonly #reader: RuntimeReader;
   #stats: CriStatsReader | undefined;
   readonly #sync: PodSync;
+  readonly #hooks: LifecycleHooks;
   readonly #volumes: PodVolumes;
 
   constructor(options: CriProviderOptions) {
@@ -108,6 +110,14 @@ export class CriProvider implements PodProvider {
       secrets: options.secrets,
       events: options.events,
     });
+    this.#hooks = new LifecycleHooks({
+      runtime: this.#cri.runtime,
+      logger: this.#logger,
+      events: options.events,
+      nodeIP: this.#settings.nodeIP,
+      callTimeoutMs: this.#settings.callTimeoutMs,
+      now: this.#now,
+    });
     this.#sync = new PodSync({
       runtime: this.#cri.runtime,
       reader: this.#reader,
@@ -120,6 +130,7 @@ export class CriProvider implements PodProvider {
       events: options.events,
       envSources: { secrets: options.secrets, configMaps: options.configMaps, allocatable: this.#settings.nodeAllocatable },
       volumes: this.#volumes,
+      hooks: this.#hooks,
     });
   }
 
@@ -146,7 +157,12 @@ export class CriProvider implements PodProvider {
     for (const c of state.containers) {
       if (c.state === 'running') this.#events?.podEvent(pod, 'Normal', 'Killing', `Stopping container ${c.name}`, c.name);
     }
-    await removePod(this.#cri.runtime, state, { graceSeconds, callTimeoutMs: this.#settings.callTimeoutMs, signal });
+    await removePod(this.#cri.runtime, state, {
+      graceSeconds,
+      callTimeoutMs: this.#settings.callTimeoutMs,
+      signal,
+      preStop: this.#hooks.preStopRunner(pod, state),
+    });
     const named = pod.metadata.name ? pod : { ...pod, metadata: { ...pod.metadata, name: state.name, namespace: state.namespace } };
     if (named.metadata.name) await rm(podLogDirectory(this.#settings.podLogsRoot, named), { recursive: true, force: true });
     await this.#volumes.tearDown(uid, signal);
@@ -288,10 +304,11 @@ export class CriProvider implements PodProvider {
       options.reason,
     );
     this.#events?.podEvent(pod, 'Normal', 'Killing', options.reason, containerName);
-    await stopContainer(this.#cri.runtime, container.id, {
+    await stopContainer(this.#cri.runtime, container, {
       graceSeconds: options.graceSeconds,
       callTimeoutMs: this.#settings.callTimeoutMs,
       signal,
+      preStop: this.#hooks.preStopRunner(pod, state),
     });
   }
 
@@ -339,8 +356,17 @@ export class CriProvider implements PodProvider {
   #withStatus(uid: string, state: ObservedPod): Pod {
     const record = this.#records.get(uid);
     const pod = record?.pod ?? orphanPod(state);
+    // A container whose postStart hook still runs is not reported yet, as the kubelet's sync is still starting it.
+    const reported = { ...state, containers: state.containers.filter((c) => !this.#hooks.isStarting(c.id)) };
     const status = runtimePodStatus(
-      { pod, state, reasons: this.#reasons.forPod(uid), previous: record?.status, hostIP: this.#settings.nodeIP, now: this.#now() },
+      {
+        pod,
+        state: reported,
+        reasons: this.#reasons.forPod(uid),
+        previous: record?.status,
+        hostIP: this.#settings.nodeIP,
+        now: this.#now(),
+      },
       this.#settings.runtimeName,
     );
     if (record !== undefined) record.status = status;

@@ -14,6 +14,7 @@ import { containerHash } from './container-hash.ts';
 import { type BackOff, goDuration } from './crash-back-off.ts';
 import type { CriProviderSettings } from './cri-provider-settings.ts';
 import type { ImagePuller } from './image-puller.ts';
+import type { LifecycleHooks } from './lifecycle-hooks.ts';
 import { computePodActions, garbageToCollect } from './pod-actions.ts';
 import { gracePeriodSeconds, removeContainers, removeSandboxes, stopContainer, stopPod } from './pod-teardown.ts';
 import type { ObservedPod, RuntimeReader } from './runtime-reader.ts';
@@ -38,6 +39,8 @@ export interface PodSyncDeps {
   envSources?: EnvSources;
   /** The pods' volumes: set up before their containers start. */
   volumes: PodVolumes;
+  /** postStart and preStop hooks. */
+  hooks: LifecycleHooks;
 }
 
 interface SandboxContext {
@@ -116,7 +119,7 @@ export class PodSync {
       if (actions.createSandbox && state.sandboxes.length > 0) {
         this.#deps.events?.podEvent(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
       }
-      await stopPod(runtime, state, { ...calls, graceSeconds });
+      await stopPod(runtime, state, { ...calls, graceSeconds, preStop: this.#deps.hooks.preStopRunner(pod, state) });
       if (!actions.createSandbox) {
         await this.#collectGarbage(state, signal);
         return {};
@@ -133,7 +136,7 @@ export class PodSync {
       for (const kill of actions.containersToKill) {
         log.info({ container: kill.name, containerId: kill.id }, kill.reason);
         this.#deps.events?.podEvent(pod, 'Normal', 'Killing', kill.reason, kill.name);
-        await stopContainer(runtime, kill.id, { ...calls, graceSeconds });
+        await stopContainer(runtime, kill, { ...calls, graceSeconds, preStop: this.#deps.hooks.preStopRunner(pod, state) });
       }
     }
 
@@ -281,9 +284,15 @@ export class PodSync {
       if (signal.aborted) throw e;
       return fail('RunContainerError', (e as Error).message, settings.containerErrorRetryMs);
     }
+    events?.podEvent(pod, 'Normal', 'Started', `Started container ${container.name}`, container.name);
+    const graceSeconds = gracePeriodSeconds(pod, sandbox.state);
+    const hookFailure = await this.#deps.hooks.postStart(pod, container, containerId, sandbox.podIPs, graceSeconds, signal);
+    if (hookFailure !== undefined) {
+      reasons.set(uid, container.name, { reason: 'PostStartHookError', message: hookFailure });
+      return undefined;
+    }
     reasons.clear(uid, container.name);
     log.info({ container: container.name, containerId, restartCount }, 'container started');
-    events?.podEvent(pod, 'Normal', 'Started', `Started container ${container.name}`, container.name);
     return undefined;
   }
 

@@ -31,24 +31,42 @@ async function settleAll(calls: Promise<void>[]): Promise<void> {
   if (failed.length > 0) throw failed[0]!.reason;
 }
 
+/** The grace period left for StopContainer once a preStop hook ran for `hookSeconds` (whole seconds count, as in the kubelet). */
+export function graceAfterPreStop(graceSeconds: number, hookSeconds: number): number {
+  return Math.max(graceSeconds - Math.floor(hookSeconds), MIN_GRACE_PERIOD_SECONDS);
+}
+
+/** Runs a container's preStop hook within `graceSeconds`; answers how many whole seconds it took. */
+export type PreStopRunner = (container: { id: string; name: string }, graceSeconds: number, signal: AbortSignal) => Promise<number>;
+
 export interface TeardownOptions {
   graceSeconds: number;
   callTimeoutMs: number;
   signal: AbortSignal;
+  /** The preStop hooks (lifecycle-hooks.ts): their time comes out of the grace period, leaving at least 2 s. */
+  preStop?: PreStopRunner;
 }
 
-export async function stopContainer(runtime: RuntimeClient, id: string, options: TeardownOptions): Promise<void> {
+export async function stopContainer(
+  runtime: RuntimeClient,
+  container: { id: string; name: string },
+  options: TeardownOptions,
+): Promise<void> {
+  let graceSeconds = options.graceSeconds;
+  if (options.preStop !== undefined) {
+    graceSeconds = graceAfterPreStop(graceSeconds, await options.preStop(container, graceSeconds, options.signal));
+  }
   await ignoringNotFound(
     runtime.stopContainer(
-      { containerId: id, timeout: BigInt(options.graceSeconds) },
-      { signal: options.signal, timeoutMs: options.graceSeconds * 1000 + options.callTimeoutMs },
+      { containerId: container.id, timeout: BigInt(graceSeconds) },
+      { signal: options.signal, timeoutMs: graceSeconds * 1000 + options.callTimeoutMs },
     ),
   );
 }
 
 /** Stops every container that may still run, then every sandbox (StopPodSandbox also releases the network). */
 export async function stopPod(runtime: RuntimeClient, state: ObservedPod, options: TeardownOptions): Promise<void> {
-  await settleAll(state.containers.filter((c) => c.state !== 'exited').map((c) => stopContainer(runtime, c.id, options)));
+  await settleAll(state.containers.filter((c) => c.state !== 'exited').map((c) => stopContainer(runtime, c, options)));
   await settleAll(
     state.sandboxes.map((s) =>
       ignoringNotFound(runtime.stopPodSandbox({ podSandboxId: s.id }, { signal: options.signal, timeoutMs: options.callTimeoutMs })),
