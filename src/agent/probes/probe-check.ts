@@ -1,9 +1,11 @@
-// One probe attempt: an HTTP GET (success for 200–399), a TCP connect, or a command run in the
-// container (success for exit 0), each within timeoutSeconds — as the kubelet's probers do.
+// One probe attempt: an HTTP GET (success for 200–399), a TCP connect, a gRPC health check
+// (grpc-health.ts: success for SERVING) or a command run in the container (success for exit 0),
+// each within timeoutSeconds — as the kubelet's probers do.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { Container, HttpGetAction, Probe, TcpSocketAction } from '../k8s-types.ts';
+import { grpcHealthCheck } from './grpc-health.ts';
 
 export interface ProbeOutcome {
   result: 'success' | 'failure';
@@ -93,6 +95,7 @@ export async function checkProbe(probe: Probe, target: ProbeTarget, signal: Abor
   const timeoutMs = timeoutSeconds * 1000;
   if (probe.httpGet) return httpGet(probe.httpGet, target, timeoutMs, signal);
   if (probe.tcpSocket) return tcpSocket(probe.tcpSocket, target, timeoutMs);
+  if (probe.grpc) return grpcHealthCheck(target.podIP, probe.grpc.port, probe.grpc.service ?? '', timeoutSeconds, signal);
   if (probe.exec) {
     if (target.exec === undefined) return { result: 'failure', message: 'the provider cannot run commands in containers' };
     try {
