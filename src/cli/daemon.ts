@@ -92,7 +92,7 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
   });
   const bindings = [
     bindService(RuntimeService, runtimeServiceHandlers({ config, pods, cgroups: await detectCgroupLayout(), streaming })),
-    bindService(ImageService, imageServiceHandlers(images.service)),
+    bindService(ImageService, imageServiceHandlers(images.service, [config.sandbox_image])),
     bindService(
       Images,
       berthImagesHandlers({
@@ -108,6 +108,7 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
   });
   const signal = await stopped;
   logger.info({ signal }, 'shutting down');
+  pods.events?.close(); // event streams would hold their connections open through the grace period
   await server.close();
   await streaming.close();
   images.close();

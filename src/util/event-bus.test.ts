@@ -74,3 +74,12 @@ test('events published before the first subscriber are kept for it (the newest, 
   assert.deepEqual(await take(first, 3), [2, 3, 4]);
   assert.deepEqual(await take(second, 1), [4]);
 });
+
+test('close() ends every subscription as done', async () => {
+  const bus = new EventBus<number>();
+  const a = bus.subscribe(2)[Symbol.asyncIterator]();
+  const pending = a.next();
+  bus.close();
+  assert.deepEqual(await pending, { value: undefined, done: true });
+  assert.equal(bus.subscriberCount, 0);
+});

@@ -116,6 +116,12 @@ export class EventBus<T> {
     for (const subscriber of [...this.#subscribers]) subscriber.push(event);
   }
 
+  /** Ends every subscription (done, as after an abort): the publisher goes away. */
+  close(): void {
+    for (const subscriber of [...this.#subscribers]) subscriber.close();
+    this.#backlog = undefined;
+  }
+
   /** How many subscriptions are open. */
   get subscriberCount(): number {
     return this.#subscribers.size;
