@@ -12,7 +12,12 @@ import { fromCriAuth } from './berth-images-service.ts';
 import type { ImageService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 
-export function imageServiceHandlers(deps: ImageDeps): Partial<ServiceHandlers<typeof ImageService.method>> {
+/** `pinned`: references of images reported as pinned (the sandbox image), which the kubelet's image GC leaves alone. */
+export function imageServiceHandlers(deps: ImageDeps, pinned: string[] = []): Partial<ServiceHandlers<typeof ImageService.method>> {
+  const toCriImage = (image: ImageRecord, config: ImageConfig) => {
+    const isPinned = image.pinned || pinned.some((ref) => deps.images.resolve(ref)?.id === image.id);
+    return { ...criImage(image, config), pinned: isPinned };
+  };
   return {
     async listImages(request) {
       const images = listImages(deps, request.filter?.image?.image);
@@ -71,7 +76,7 @@ function imageUser(config: ImageConfig): { uid?: { value: bigint }; username: st
   return { username: user };
 }
 
-function toCriImage(image: ImageRecord, config: ImageConfig) {
+function criImage(image: ImageRecord, config: ImageConfig) {
   return {
     id: image.id,
     repoTags: image.repoTags,
