@@ -53,6 +53,13 @@ export class NodeEventLog implements EventRecorder {
     this.#options.next?.podEvent(pod, type, reason, message, container);
   }
 
+  nodeEvent(type: EventType, reason: string, message: string): void {
+    const { nodeName } = this.#options;
+    this.#record({ kind: 'Node', name: nodeName, uid: nodeName }, type, reason, message);
+    this.#options.logger.debug({ node: nodeName, type, reason }, message);
+    this.#options.next?.nodeEvent?.(type, reason, message);
+  }
+
   /** The events kept, oldest first; with a filter, those about that object. */
   list(filter: EventFilter = {}): KubeEvent[] {
     return [...this.#events.values()].filter(

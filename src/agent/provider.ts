@@ -182,6 +182,8 @@ export type EventType = 'Normal' | 'Warning';
 export interface EventRecorder {
   /** An event about the pod, or about one of its containers when `container` is given. */
   podEvent(pod: Pod, type: EventType, reason: string, message: string, container?: string): void;
+  /** An event about the Node itself (image garbage collection: FreeDiskSpaceFailed, ImageGCFailed, …). */
+  nodeEvent?(type: EventType, reason: string, message: string): void;
 }
 
 /**

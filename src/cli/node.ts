@@ -19,11 +19,21 @@ import { DEFAULT_ENDPOINT } from './command.ts';
 /** The kubelet's read-only port, where `berth get pods` and friends look by default. */
 export const DEFAULT_NODE_API_PORT = 10255;
 
+/** `--image-gc-high-threshold 90` as `{ imageGCHighThresholdPercent: 90 }`; nothing when the flag is absent. */
+function percentFlag(values: Record<string, string | undefined>, flag: string, key: string): Record<string, number> {
+  const text = values[flag];
+  if (text === undefined) return {};
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 0 || n > 100)
+    throw invalidArgument('bad-flag', `--${flag}: not a percentage 0-100: ${text}`);
+  return { [key]: n };
+}
+
 export const nodeCommand: Command = {
   name: 'node',
   summary: 'Run the node agent: pods from a manifest folder or an API server, through a provider (default: any CRI runtime)',
   usage:
-    'node [--runtime-endpoint URL] [--manifests DIR] [--kubeconfig FILE] [--node-name NAME] [--node-ip IP] [--port N (default 10255; 0: no node API)] [--provider NAME|PATH] [--pod-logs-dir DIR] [--root-dir DIR (pod volumes; default /var/lib/berth/node)] [--cgroup-root PATH] [--log-level LEVEL]',
+    'node [--runtime-endpoint URL] [--manifests DIR] [--kubeconfig FILE] [--node-name NAME] [--node-ip IP] [--port N (default 10255; 0: no node API)] [--provider NAME|PATH] [--pod-logs-dir DIR] [--root-dir DIR (pod volumes; default /var/lib/berth/node)] [--cgroup-root PATH] [--image-gc-high-threshold PERCENT (default 85)] [--image-gc-low-threshold PERCENT (default 80)] [--log-level LEVEL]',
   async run(argv) {
     let values: Record<string, string | undefined>;
     try {
@@ -41,6 +51,8 @@ export const nodeCommand: Command = {
           'pod-logs-dir': { type: 'string' },
           'root-dir': { type: 'string' },
           'cgroup-root': { type: 'string' },
+          'image-gc-high-threshold': { type: 'string' },
+          'image-gc-low-threshold': { type: 'string' },
           'log-level': { type: 'string' },
         },
       }));
@@ -90,6 +102,8 @@ export const nodeCommand: Command = {
         podLogsDir: values['pod-logs-dir'] ?? '/var/log/pods',
         ...(values['root-dir'] ? { rootDir: values['root-dir'] } : {}),
         ...(values['cgroup-root'] ? { cgroupParent: values['cgroup-root'] } : {}),
+        ...percentFlag(values, 'image-gc-high-threshold', 'imageGCHighThresholdPercent'),
+        ...percentFlag(values, 'image-gc-low-threshold', 'imageGCLowThresholdPercent'),
       },
     });
     const node = await runNode({

@@ -1,4 +1,6 @@
 // Everything the CRI provider is configured with, already resolved (no defaults applied here).
+import type { ImageGcPolicy } from './image-gc.ts';
+
 export interface CriProviderSettings {
   nodeName: string;
   /** Reported as status.hostIP and used by the downward API. */
@@ -25,4 +27,6 @@ export interface CriProviderSettings {
   runtimeName: string;
   /** How long to wait before retrying a container that could not be created or started. */
   containerErrorRetryMs: number;
+  /** When and which unused images are removed (the kubelet's image GC policy). */
+  imageGc: ImageGcPolicy;
 }

@@ -20,11 +20,13 @@ import type { PodStats } from '../../agent/stats-summary.ts';
 import type { CriClient } from '../../cri/cri-client.ts';
 import { failedPrecondition, notFound } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
+import { notifyPodsFromContainerEvents } from './container-events-watch.ts';
 import { readContainerLog } from './container-logs.ts';
 import { BackOff } from './crash-back-off.ts';
 import type { CriProviderSettings } from './cri-provider-settings.ts';
 import { CriStatsReader } from './cri-stats.ts';
 import { attachThroughRuntime, execThroughRuntime, portForwardThroughRuntime } from './cri-streaming.ts';
+import { ImageGarbageCollector } from './image-gc.ts';
 import { ImagePuller } from './image-puller.ts';
 import { LifecycleHooks } from './lifecycle-hooks.ts';
 import { runtimePodStatus } from './pod-status.ts';
@@ -78,6 +80,9 @@ export class CriProvider implements PodProvider {
   readonly #reader: RuntimeReader;
   #stats: CriStatsReader | undefined;
   readonly #sync: PodSync;
+  /** Removes unused images when the image filesystem fills up; runs until close(). */
+  readonly #imageGc: ImageGarbageCollector;
+  readonly #closing = new AbortController();
   readonly #hooks: LifecycleHooks;
   readonly #volumes: PodVolumes;
 
@@ -132,6 +137,15 @@ export class CriProvider implements PodProvider {
       volumes: this.#volumes,
       hooks: this.#hooks,
     });
+    this.#imageGc = new ImageGarbageCollector({
+      runtime: this.#cri.runtime,
+      image: this.#cri.image,
+      policy: this.#settings.imageGc,
+      logger: this.#logger,
+      callTimeoutMs: this.#settings.callTimeoutMs,
+      nodeEvent: (type, reason, message) => options.events?.nodeEvent?.(type, reason, message),
+    });
+    void this.#imageGc.run(this.#closing.signal);
   }
 
   async createPod(pod: Pod, signal: AbortSignal): Promise<SyncResult> {
@@ -195,6 +209,17 @@ export class CriProvider implements PodProvider {
 
   async getPodStatus(namespace: string, name: string, signal: AbortSignal): Promise<PodStatus | undefined> {
     return (await this.getPod(namespace, name, signal))?.status;
+  }
+
+  /** The evented PLEG: a pod's status is pushed as soon as the runtime's container events name it (relisting only without them). */
+  notifyPods(onPodChanged: (pod: Pod) => void, signal: AbortSignal): void {
+    const readPod = async (uid: string, s: AbortSignal) => {
+      const state = await this.#reader.pod(uid, s);
+      const known = this.#records.has(uid) || state.sandboxes.length > 0 || state.containers.length > 0;
+      return known ? this.#withStatus(uid, state) : undefined;
+    };
+    const readAll = (s: AbortSignal) => this.getPods(s);
+    void notifyPodsFromContainerEvents({ runtime: this.#cri.runtime, logger: this.#logger, readPod, readAll, onPodChanged }, signal);
   }
 
   /** The container's log file (`previous`: the run before the newest), read as the kubelet serves it. */
@@ -350,6 +375,7 @@ export class CriProvider implements PodProvider {
   }
 
   async close(): Promise<void> {
+    this.#closing.abort();
     this.#cri.close();
   }
 

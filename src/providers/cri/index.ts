@@ -5,6 +5,8 @@
 //   clusterDNS       []                             clusterDomain  "cluster.local"
 //   resolvConf       /etc/resolv.conf               callTimeoutMs  120000
 //   pullTimeoutMs    600000                         rootDir        /var/lib/berth/node
+//   image GC: imageGCHighThresholdPercent 85, imageGCLowThresholdPercent 80, imageMinimumGCAgeMs
+//   120000, imageGCPeriodMs 300000 (image-gc-config.ts)
 import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import { connectCri } from '../../cri/cri-client.ts';
 import { invalidArgument } from '../../errors/errors.ts';
 import { CriProvider } from './cri-provider.ts';
 import type { CriProviderSettings } from './cri-provider-settings.ts';
+import { imageGcPolicyFromConfig } from './image-gc-config.ts';
 
 export const DEFAULT_RUNTIME_ENDPOINT = 'unix:///run/berth/berth.sock';
 /** The node's directory for pod volumes (the kubelet's --root-dir, /var/lib/kubelet). */
@@ -48,6 +51,7 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
   const runtimeEndpoint = stringSetting(config, 'runtimeEndpoint', DEFAULT_RUNTIME_ENDPOINT);
   const imageEndpoint = stringSetting(config, 'imageEndpoint', runtimeEndpoint);
   const callTimeoutMs = numberSetting(config, 'callTimeoutMs', 120_000);
+  const imageGc = imageGcPolicyFromConfig(config);
   const cri = connectCri(runtimeEndpoint, imageEndpoint);
   try {
     const version = await cri.runtime.version({ version: 'v1' }, { signal: context.signal, timeoutMs: Math.min(callTimeoutMs, 30_000) });
@@ -68,6 +72,7 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
       pullTimeoutMs: numberSetting(config, 'pullTimeoutMs', 600_000),
       runtimeName: version.runtimeName || 'cri',
       containerErrorRetryMs: 10_000,
+      imageGc,
     };
     const provider = new CriProvider({
       cri,

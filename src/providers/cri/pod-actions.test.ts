@@ -156,3 +156,15 @@ test('garbage: older exited containers and stopped old sandboxes', () => {
   const s2 = state([newSb, oldSb], [running, lastDead, olderDead]);
   assert.deepEqual(garbageToCollect(s2), { containerIds: [olderDead.id], sandboxIds: ['old'] });
 });
+
+test('garbage: a crashed newest run is the dead instance kept; every older dead run goes, per container name', () => {
+  const sb = sandbox(true, 0);
+  const newest = container('a', 'exited', 1, { restartCount: 3 });
+  const older = [2, 1, 0].map((n) => container('a', 'exited', 1, { restartCount: n }));
+  const other = container('b', 'running', 0);
+  const otherDead = container('b', 'exited', 0, { restartCount: 0 });
+  assert.deepEqual(garbageToCollect(state([sb], [newest, ...older, other, otherDead])), {
+    containerIds: older.map((c) => c.id),
+    sandboxIds: [],
+  });
+});

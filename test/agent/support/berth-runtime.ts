@@ -177,6 +177,9 @@ export async function startBerthRuntime(registry: TestRegistry, options: BerthRu
       return found;
     },
     stop,
+    async restart() {
+      await daemon.restart();
+    },
     async hostLeftovers() {
       const found = forced.map((f) => `cleaned by force: ${f}`);
       const mounts = await readFile('/proc/self/mountinfo', 'utf8');

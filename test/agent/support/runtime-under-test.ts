@@ -22,6 +22,8 @@ export interface RuntimeUnderTest {
   leftovers(ids: { sandboxes: string[]; containers: string[] }): Promise<string[]>;
   /** Removes every sandbox, stops the runtime and cleans the host by force. Idempotent. */
   stop(): Promise<void>;
+  /** Stops the runtime (SIGTERM) and starts it again on the same state; pods keep running. Where the runtime allows it. */
+  restart?(): Promise<void>;
   /** After stop(): what the runtime left on the host (mounts, its bridge, NAT rules for its subnet). */
   hostLeftovers(): Promise<string[]>;
 }
