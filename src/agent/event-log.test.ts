@@ -80,3 +80,14 @@ test('every event is passed on to the next recorder unchanged', () => {
     ['a', 'Normal', 'Started', 'started', 'app'],
   ]);
 });
+
+test('node events are kept about the Node (its name as UID) and passed on', () => {
+  const passed: string[] = [];
+  const next: EventRecorder = { podEvent: () => {}, nodeEvent: (type, reason, message) => passed.push(`${type} ${reason} ${message}`) };
+  const log = new NodeEventLog({ nodeName: 'n1', logger: silentLogger(), next });
+  log.nodeEvent('Warning', 'FreeDiskSpaceFailed', 'Failed to garbage collect required amount of images.');
+  const [event] = log.list({ name: 'n1' });
+  assert.deepEqual(event?.involvedObject, { kind: 'Node', name: 'n1', uid: 'n1' });
+  assert.equal(event?.reason, 'FreeDiskSpaceFailed');
+  assert.deepEqual(passed, ['Warning FreeDiskSpaceFailed Failed to garbage collect required amount of images.']);
+});
