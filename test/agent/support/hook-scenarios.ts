@@ -1,0 +1,407 @@
+// Container lifecycle hooks and gRPC probes, run by berth node with the cri provider against a real
+// CRI runtime (node-hooks-berth.test.ts, node-hooks-containerd.test.ts): postStart before the
+// container counts as started, a failing postStart, preStop on deletion within the grace period,
+// a preStop sleep cut short by a shorter grace period, and a gRPC readiness probe against a
+// health server this test runs on the host (reached from host-network pods: pod IP = node IP).
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Pod } from '../../../src/agent/k8s-types.ts';
+import { type RunningNode, runNode } from '../../../src/agent/node.ts';
+import type { EventRecorder, PodProvider } from '../../../src/agent/provider.ts';
+import { connectCri } from '../../../src/cri/cri-client.ts';
+import { loadProvider } from '../../../src/providers/load-provider.ts';
+import { createLogger, silentLogger } from '../../../src/util/logger.ts';
+import { type GrpcHealthServer, startGrpcHealthServer } from '../../support/grpc-health-server.ts';
+import { pushImage } from '../../support/image-builder.ts';
+import { startRegistry, type TestRegistry } from '../../support/registry.ts';
+import { busyboxImage, pauseImage } from './images.ts';
+import type { RuntimeUnderTest, StartRuntime } from './runtime-under-test.ts';
+import { waitFor } from './wait-for.ts';
+
+const NODE_NAME = 'node1';
+const logger = process.env.BERTH_TEST_LOG ? createLogger(process.env.BERTH_TEST_LOG) : silentLogger();
+
+interface RecordedEvent {
+  pod: string;
+  type: string;
+  reason: string;
+  message: string;
+  container?: string;
+  at: number;
+}
+
+/** Provider calls the tests time: how long a deletion or a kill took, preStop included. */
+interface TimedCall {
+  method: 'deletePod' | 'killContainer';
+  pod: string;
+  start: number;
+  end: number;
+}
+
+function timedProvider(provider: PodProvider, calls: TimedCall[]): PodProvider {
+  return new Proxy(provider, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      if (prop !== 'deletePod' && prop !== 'killContainer') return value.bind(target);
+      return async (...args: unknown[]) => {
+        const start = Date.now();
+        try {
+          return await value.apply(target, args);
+        } finally {
+          calls.push({ method: prop, pod: (args[0] as Pod).metadata.name ?? '', start, end: Date.now() });
+        }
+      };
+    },
+  });
+}
+
+const manifests = {
+  /** The main process waits for the file its postStart hook writes, then logs what it read. */
+  postStart: `
+apiVersion: v1
+kind: Pod
+metadata: {name: poststart}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+    - name: main
+      image: busybox:1.36
+      command: [sh, -c, 'trap "exit 0" TERM; while [ ! -f /tmp/hook ]; do sleep 0.1; done; echo "main saw: \`cat /tmp/hook\`"; while :; do sleep 1; done']
+      lifecycle:
+        postStart:
+          exec: {command: [sh, -c, "sleep 1; echo from-post-start > /tmp/hook"]}
+`,
+  badStart: `
+apiVersion: v1
+kind: Pod
+metadata: {name: badstart}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+    - name: main
+      image: busybox:1.36
+      command: [sh, -c, 'trap "exit 0" TERM; while :; do sleep 1; done']
+      lifecycle:
+        postStart:
+          exec: {command: [sh, -c, "echo hook-output; exit 7"]}
+`,
+  /** Ignores SIGTERM; its preStop takes 3 s and tells the test's HTTP server that it ran. */
+  preStop: (port: number) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: prestop}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 6
+  containers:
+    - name: main
+      image: busybox:1.36
+      command: [sh, -c, 'trap "" TERM; while :; do sleep 1; done']
+      lifecycle:
+        preStop:
+          exec: {command: [sh, -c, "sleep 3; wget -q -O /dev/null http://127.0.0.1:${port}/prestop/main"]}
+`,
+  /** Its liveness probe fails at once; the probe's 2 s grace period cuts the 6 s preStop sleep short. */
+  sleepy: `
+apiVersion: v1
+kind: Pod
+metadata: {name: sleepy}
+spec:
+  terminationGracePeriodSeconds: 6
+  containers:
+    - name: main
+      image: busybox:1.36
+      command: [sh, -c, 'trap "" TERM; while :; do sleep 1; done']
+      livenessProbe:
+        exec: {command: [test, -f, /tmp/alive]}
+        initialDelaySeconds: 1
+        periodSeconds: 1
+        failureThreshold: 1
+        terminationGracePeriodSeconds: 2
+      lifecycle:
+        preStop: {sleep: {seconds: 6}}
+`,
+  grpcReady: (port: number) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: grpcready}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 2
+  containers:
+    - name: main
+      image: busybox:1.36
+      command: [sleep, "3600"]
+      readinessProbe:
+        grpc: {port: ${port}, service: berth-test}
+        periodSeconds: 1
+`,
+};
+
+/** The hook and gRPC probe scenarios against the runtime `start` brings up on `subnet`. */
+export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet: string): void {
+  describe(`berth node lifecycle hooks and gRPC probes, cri provider, ${runtimeTitle}`, { timeout: 300_000 }, () => {
+    let dir: string;
+    let manifestDir: string;
+    let registry: TestRegistry | undefined;
+    let runtime: RuntimeUnderTest | undefined;
+    let provider: PodProvider | undefined;
+    let node: RunningNode | undefined;
+    let hookServer: Server | undefined;
+    let health: GrpcHealthServer | undefined;
+    const hookRequests: { path: string; at: number }[] = [];
+    const events: RecordedEvent[] = [];
+    const calls: TimedCall[] = [];
+    const recorder: EventRecorder = {
+      podEvent: (pod, type, reason, message, container) =>
+        events.push({ pod: pod.metadata.name ?? '', type, reason, message, container, at: Date.now() }),
+    };
+
+    const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
+    const eventsOf = (name: string) => events.filter((e) => e.pod === `${name}-${NODE_NAME}`);
+    const describePods = () =>
+      `pods: ${JSON.stringify(
+        node?.pods().map((p) => ({ name: p.metadata.name, status: p.status })),
+        null,
+        1,
+      )}\nevents: ${JSON.stringify(events.slice(-30))}\n${runtimeTitle} log tail:\n${runtime?.logs().slice(-3000) ?? ''}`;
+
+    async function runtimeObjectsOf(uid: string) {
+      const cri = connectCri(runtime!.endpoint);
+      try {
+        const filter = { labelSelector: { 'io.kubernetes.pod.uid': uid } };
+        const sandboxes = (await cri.runtime.listPodSandbox({ filter }, { timeoutMs: 10_000 })).items;
+        const containers = (await cri.runtime.listContainers({ filter }, { timeoutMs: 10_000 })).containers;
+        return { sandboxes, containers };
+      } finally {
+        cri.close();
+      }
+    }
+
+    async function startPod(name: string, manifest: string): Promise<void> {
+      await writeFile(path.join(manifestDir, `${name}.yaml`), manifest);
+    }
+
+    /** Removes the manifest, waits until the runtime holds nothing of the pod, checks the host; returns the deletion's provider call. */
+    async function removeAndCheckGone(name: string): Promise<TimedCall> {
+      const uid = pod(name)!.metadata.uid!;
+      const known = await runtimeObjectsOf(uid);
+      const ids = { sandboxes: known.sandboxes.map((s) => s.id), containers: known.containers.map((c) => c.id) };
+      await unlink(path.join(manifestDir, `${name}.yaml`));
+      const deletion = await waitFor(
+        `${name} deleted by the provider`,
+        () => calls.find((c) => c.method === 'deletePod' && c.pod === `${name}-${NODE_NAME}`),
+        { timeoutMs: 60_000, describe: describePods },
+      );
+      const left = await runtimeObjectsOf(uid);
+      assert.deepEqual([left.sandboxes.length, left.containers.length], [0, 0], `${name}: nothing left in the runtime`);
+      assert.deepEqual(await runtime!.leftovers(ids), [], `what ${runtimeTitle} left of ${name}`);
+      assert.equal(existsSync(path.join(dir, 'pod-logs', `default_${name}-${NODE_NAME}_${uid}`)), false);
+      return deletion;
+    }
+
+    before(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'berth-hooks-test-'));
+      manifestDir = path.join(dir, 'manifests');
+      await mkdir(manifestDir);
+      hookServer = createServer((req, res) => {
+        hookRequests.push({ path: req.url ?? '', at: Date.now() });
+        res.end('ok');
+      });
+      await new Promise<void>((r) => hookServer!.listen(0, '127.0.0.1', r));
+      health = await startGrpcHealthServer('127.0.0.1', { 'berth-test': 'NOT_SERVING' });
+      registry = await startRegistry();
+      await pushImage(registry, 'library/busybox:1.36', busyboxImage());
+      await pushImage(registry, 'pause:3.9', pauseImage());
+      runtime = await start(registry, { subnet });
+      const cri = await loadProvider('cri', {
+        nodeName: NODE_NAME,
+        nodeIP: '127.0.0.1',
+        logger,
+        events: recorder,
+        signal: new AbortController().signal,
+        config: {
+          runtimeEndpoint: runtime.endpoint,
+          podLogsDir: path.join(dir, 'pod-logs'),
+          callTimeoutMs: 60_000,
+          ...runtime.providerConfig,
+        },
+      });
+      provider = timedProvider(cri, calls);
+      node = await runNode({
+        nodeName: NODE_NAME,
+        nodeIP: '127.0.0.1',
+        provider,
+        logger,
+        events: recorder,
+        manifestDir,
+        timings: { relistMs: 500, manifestScanMs: 300, retryBaseMs: 500 },
+        apiPort: 0,
+      });
+    });
+
+    after(async () => {
+      await node?.stop();
+      await provider?.close?.();
+      await runtime?.stop();
+      await registry?.stop();
+      await health?.close();
+      hookServer?.closeAllConnections();
+      await new Promise((r) => (hookServer ? hookServer.close(r) : r(undefined)));
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    test('postStart: its effect is visible to the container, which is reported started only once the hook is done', async () => {
+      await startPod('poststart', manifests.postStart);
+      let firstRunningAt = 0;
+      const ready = await waitFor(
+        'poststart Ready',
+        () => {
+          const status = pod('poststart')?.status?.containerStatuses?.[0];
+          if (status?.state.running !== undefined && firstRunningAt === 0) firstRunningAt = Date.now();
+          return status?.ready ? status : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 50, describe: describePods },
+      );
+      assert.equal(ready.started, true);
+      assert.equal(ready.restartCount, 0);
+      const started = eventsOf('poststart').find((e) => e.reason === 'Started');
+      assert.ok(started !== undefined, 'a Started event');
+      // The hook sleeps 1 s before it writes the file: until then the container is not reported running.
+      assert.ok(firstRunningAt - started.at >= 900, `reported running ${firstRunningAt - started.at} ms after StartContainer`);
+      const logs = await waitFor('the main process logged what the hook wrote', async () => {
+        const res = await fetch(`http://127.0.0.1:${node!.apiPort}/containerLogs/default/poststart-${NODE_NAME}/main`);
+        const text = await res.text();
+        return text.includes('main saw:') ? text : undefined;
+      });
+      assert.equal(logs, 'main saw: from-post-start\n');
+      assert.deepEqual(
+        eventsOf('poststart').filter((e) => e.type === 'Warning'),
+        [],
+      );
+      await removeAndCheckGone('poststart');
+    });
+
+    test('postStart failure: FailedPostStartHook, the container is killed and restarted', async () => {
+      await startPod('badstart', manifests.badStart);
+      const waiting = await waitFor(
+        'badstart waiting with PostStartHookError',
+        () => {
+          const status = pod('badstart')?.status?.containerStatuses?.[0];
+          return status?.state.waiting?.reason === 'PostStartHookError' ? status : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 50, describe: describePods },
+      );
+      assert.match(
+        waiting.state.waiting!.message!,
+        /^Exec lifecycle hook \(\[sh -c echo hook-output; exit 7\]\) for Container "main" in Pod "badstart-node1_default\([0-9a-f-]+\)" failed - error: command 'sh -c echo hook-output; exit 7' exited with 7: , message: "hook-output\\n"$/,
+      );
+      assert.equal(waiting.ready, false);
+      const restarted = await waitFor(
+        'badstart restarted after its failed postStart',
+        () => {
+          const status = pod('badstart')?.status?.containerStatuses?.[0];
+          return status !== undefined && status.restartCount >= 1 && status.lastState.terminated !== undefined ? status : undefined;
+        },
+        { timeoutMs: 60_000, describe: describePods },
+      );
+      assert.equal(restarted.ready, false);
+      // The restart fails the same way; the second failure brings the crash back-off.
+      await waitFor(
+        'badstart in CrashLoopBackOff',
+        () => (pod('badstart')?.status?.containerStatuses?.[0]?.state.waiting?.reason === 'CrashLoopBackOff' ? true : undefined),
+        { timeoutMs: 60_000, describe: describePods },
+      );
+      const reasons = eventsOf('badstart').map((e) => `${e.type} ${e.reason}: ${e.message}`);
+      const failed = reasons.indexOf('Warning FailedPostStartHook: PostStartHook failed');
+      assert.ok(failed > reasons.indexOf('Normal Started: Started container main'), `events: ${JSON.stringify(reasons)}`);
+      assert.equal(reasons[failed + 1], 'Normal Killing: FailedPostStartHook');
+      assert.ok(
+        reasons.filter((r) => r === 'Warning FailedPostStartHook: PostStartHook failed').length >= 2,
+        'the restart runs the hook again',
+      );
+      await removeAndCheckGone('badstart');
+    });
+
+    test('preStop: runs on deletion, and its time comes out of the grace period', async () => {
+      const { port } = hookServer!.address() as AddressInfo;
+      await startPod('prestop', manifests.preStop(port));
+      await waitFor('prestop running', () => (pod('prestop')?.status?.containerStatuses?.[0]?.ready ? true : undefined), {
+        timeoutMs: 90_000,
+        describe: describePods,
+      });
+      const deletion = await removeAndCheckGone('prestop');
+      const hook = hookRequests.find((r) => r.path.startsWith('/prestop/'));
+      assert.ok(hook !== undefined, `the preStop hook reached the test server: ${JSON.stringify(hookRequests)}`);
+      const total = deletion.end - deletion.start;
+      const afterHook = deletion.end - hook.at;
+      // 3 s of hook leave 3 s of the 6 s grace period for SIGTERM (ignored) before SIGKILL: about 6 s in all, not 9.
+      assert.ok(hook.at - deletion.start >= 2900, `the hook ran first (${hook.at - deletion.start} ms)`);
+      assert.ok(afterHook >= 2500 && afterHook < 5000, `stopped ${afterHook} ms after the hook: the rest of the grace period`);
+      assert.ok(total < 6000 + 2000, `the deletion took ${total} ms for a 6 s grace period`);
+      assert.deepEqual(
+        eventsOf('prestop').filter((e) => e.reason === 'FailedPreStopHook'),
+        [],
+      );
+    });
+
+    test('preStop: a sleep longer than the grace period is cut short', async () => {
+      await startPod('sleepy', manifests.sleepy);
+      const kill = await waitFor(
+        'the failed liveness probe kills sleepy',
+        () => calls.find((c) => c.method === 'killContainer' && c.pod === `sleepy-${NODE_NAME}`),
+        { timeoutMs: 90_000, describe: describePods },
+      );
+      const took = kill.end - kill.start;
+      // 2 s of the 6 s sleep (the probe's grace period), then at least 2 s for the stop: not 6 + 2.
+      assert.ok(took >= 3500 && took < 7000, `the kill took ${took} ms`);
+      const killing = eventsOf('sleepy').find((e) => e.reason === 'Killing');
+      assert.equal(killing?.message, 'Container main failed liveness probe, will be restarted');
+      const deletion = await removeAndCheckGone('sleepy');
+      // The deletion gets the pod's 6 s: the whole sleep, then the 2 s the kubelet always leaves.
+      assert.ok(deletion.end - deletion.start < 6000 + 2000 + 3000, `the deletion took ${deletion.end - deletion.start} ms`);
+    });
+
+    test('gRPC readiness probe: Ready follows the health server', async () => {
+      await startPod('grpcready', manifests.grpcReady(health!.port));
+      const readyCondition = () => pod('grpcready')?.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+      await waitFor(
+        'grpcready running, not ready',
+        () =>
+          pod('grpcready')?.status?.containerStatuses?.[0]?.state.running !== undefined && (health!.calls.get('berth-test') ?? 0) >= 2
+            ? true
+            : undefined,
+        { timeoutMs: 90_000, describe: describePods },
+      );
+      assert.equal(readyCondition(), 'False');
+      const unhealthy = eventsOf('grpcready').find((e) => e.reason === 'Unhealthy');
+      assert.equal(unhealthy?.message, 'Readiness probe failed: service unhealthy (responded with "NOT_SERVING")');
+      health!.set('berth-test', 'SERVING');
+      await waitFor('grpcready Ready', () => (readyCondition() === 'True' ? true : undefined), {
+        timeoutMs: 30_000,
+        describe: describePods,
+      });
+      health!.set('berth-test', 'NOT_SERVING');
+      await waitFor('grpcready not Ready again', () => (readyCondition() === 'False' ? true : undefined), {
+        timeoutMs: 30_000,
+        describe: describePods,
+      });
+      assert.equal(pod('grpcready')?.status?.containerStatuses?.[0]?.restartCount, 0, 'readiness never restarts');
+      await removeAndCheckGone('grpcready');
+    });
+
+    test('stopping leaves nothing on the host', async () => {
+      await node!.stop();
+      await provider!.close?.();
+      await runtime!.stop();
+      assert.deepEqual(await runtime!.hostLeftovers(), []);
+    });
+  });
+}
