@@ -152,11 +152,27 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           workers.terminate(pod);
         }
       }
+      if (sourcesReady) cleanUpPods(pods);
       prober.sync(
         [...desired.values()].filter((p) => !p.metadata.deletionTimestamp).map((pod) => ({ pod, status: pleg.status(podUid(pod)) })),
       );
     },
   });
+
+  /** The provider's clean-up of what pods leave outside the runtime; one at a time, in the background. */
+  let cleaning: Promise<void> | undefined;
+  const cleanUpPods = (relisted: Pod[]): void => {
+    if (provider.cleanupPods === undefined || cleaning !== undefined) return;
+    const active = new Set([...desired.keys(), ...apiPods.map(podUid), ...relisted.map(podUid), ...workers.uids()]);
+    cleaning = provider
+      .cleanupPods(active, signal)
+      .catch((e: unknown) => {
+        if (!signal.aborted) logger.warn({ err: e }, 'cleaning up after pods failed; trying again after the next relist');
+      })
+      .finally(() => {
+        cleaning = undefined;
+      });
+  };
 
   const setDesired = (pods: Pod[]): void => {
     const uids = new Set(pods.map(podUid));
@@ -299,6 +315,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         await api?.close();
         await Promise.allSettled(loops);
         await workers.idle();
+        await cleaning;
         await options.apiServer?.events?.flush();
         logger.info({ nodeName }, 'node stopped');
       })();

@@ -111,6 +111,11 @@ export class PodWorkers {
     return this.#workers.has(uid);
   }
 
+  /** The pods that have a worker: running, or terminating until their deletePod succeeds. */
+  uids(): string[] {
+    return [...this.#workers.keys()];
+  }
+
   isTerminating(uid: string): boolean {
     return this.#workers.get(uid)?.terminating === true;
   }

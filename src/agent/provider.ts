@@ -143,6 +143,16 @@ export interface ContainerKiller {
   killContainer(pod: Pod, containerName: string, options: KillContainerOptions, signal: AbortSignal): Promise<void>;
 }
 
+/** Optional: clean-up of what pods leave behind outside the runtime (volume directories, …). */
+export interface PodHousekeeper {
+  /**
+   * Called after relists, once every pod source was read (the kubelet's pod clean-up), with the UIDs of
+   * every pod the node still has: wanted, terminating, or still held by the provider. Whatever the
+   * provider keeps for any other pod may go. Never called for two relists at once.
+   */
+  cleanupPods(activeUids: ReadonlySet<string>, signal: AbortSignal): Promise<void>;
+}
+
 /** What a provider tells the node about the backend, for the Node object in API-server mode. */
 export interface ProviderNodeStatus {
   /** nodeInfo.containerRuntimeVersion: `containerd://1.7.2`, `berth://0.1.0`. */
@@ -167,7 +177,8 @@ export interface PodProvider
     NodeApiHandler,
     Partial<PodNotifier>,
     Partial<ContainerKiller>,
-    Partial<NodeStatusProvider> {
+    Partial<NodeStatusProvider>,
+    Partial<PodHousekeeper> {
   /** Release connections and timers; pods keep running. */
   close?(): Promise<void>;
 }

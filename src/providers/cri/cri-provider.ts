@@ -368,10 +368,11 @@ export class CriProvider implements PodProvider {
     return { runtimeVersion, ready: false, message: `${what} not ready: ${detail}` };
   }
 
-  /** Unmounts and removes the volume directories of pods the runtime no longer has (at start, before any pod is synced). */
-  async removeOrphanedPodDirs(signal: AbortSignal): Promise<void> {
-    const removed = await this.#volumes.removeOrphans(new Set((await this.#reader.allPods(signal)).keys()), signal);
-    if (removed.length > 0) this.#logger.info({ uids: removed }, 'removed the volumes of pods the runtime no longer has');
+  /** Unmounts and removes the pod directories (volumes) of pods the node no longer has (the kubelet's cleanupOrphanedPodDirs). */
+  async cleanupPods(activeUids: ReadonlySet<string>, signal: AbortSignal): Promise<void> {
+    const keep = new Set([...activeUids, ...this.#records.keys()]);
+    const removed = await this.#volumes.removeOrphans(keep, signal);
+    if (removed.length > 0) this.#logger.info({ uids: removed }, 'removed the volumes of pods the node no longer has');
   }
 
   async close(): Promise<void> {

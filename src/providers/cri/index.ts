@@ -74,7 +74,7 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
       containerErrorRetryMs: 10_000,
       imageGc,
     };
-    const provider = new CriProvider({
+    return new CriProvider({
       cri,
       settings,
       logger: logger.child({ provider: 'cri' }),
@@ -82,8 +82,6 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
       secrets: context.secrets,
       configMaps: context.configMaps,
     });
-    await provider.removeOrphanedPodDirs(context.signal);
-    return provider;
   } catch (e) {
     cri.close();
     throw e;
