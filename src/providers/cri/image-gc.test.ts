@@ -42,7 +42,7 @@ test("the sandbox image from the runtime's verbose status: containerd's and bert
   assert.equal(sandboxImageOf({ config: 'not json' }), undefined);
 });
 
-test('removable images: unused, unpinned, past the minimum age since last use; least recently used first', () => {
+test('removable images: unused, unpinned, first seen at least the minimum age ago; least recently used first', () => {
   const record = (r: Partial<ImageRecord>): ImageRecord => ({ firstDetected: 0, lastUsed: 0, size: 1, pinned: false, inUse: false, ...r });
   const now = 1_000_000;
   const records = new Map<string, ImageRecord>([
@@ -56,7 +56,7 @@ test('removable images: unused, unpinned, past the minimum age since last use; l
   ]);
   assert.deepEqual(
     removableImages(records, now, 120_000).map(([id]) => id),
-    ['never-used-early', 'never-used-late', 'used-long-ago'],
+    ['never-used-early', 'never-used-late', 'used-long-ago', 'just-unused'],
   );
   assert.deepEqual(
     removableImages(records, now, 0).map(([id]) => id),

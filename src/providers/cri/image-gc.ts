@@ -1,7 +1,7 @@
 // Image garbage collection, as the kubelet's image GC manager does it: every period, read how full
 // the runtime's image filesystem is; at or above the high threshold, remove unused images — used by
-// no container (running or not), not pinned (the sandbox image), unused for at least the minimum
-// age — least recently used first, until usage is down to the low threshold.
+// no container (running or not), not pinned (the sandbox image), first seen at least the minimum
+// age ago — least recently used first, until usage is down to the low threshold.
 import { statfs } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImageClient, RuntimeClient } from '../../cri/cri-client.ts';
@@ -13,7 +13,7 @@ export interface ImageGcPolicy {
   highThresholdPercent: number;
   /** Usage to free down to (imageGCLowThresholdPercent, 80). */
   lowThresholdPercent: number;
-  /** An image unused for less than this stays (imageMinimumGCAge, 2 min). */
+  /** An image the node first saw less than this ago stays (imageMinimumGCAge, 2 min). */
   minAgeMs: number;
   /** How often to look (the kubelet: 5 min). */
   periodMs: number;
@@ -65,13 +65,13 @@ export interface ImageRecord {
 }
 
 /**
- * The images that may go, in the order they go: used by no container, not pinned, and unused for
- * at least `minAgeMs` (counted from the later of first sight and last use); least recently used
- * first, then the earliest seen.
+ * The images that may go, in the order they go: used by no container, not pinned, and known to the
+ * node for at least `minAgeMs` (the kubelet counts the minimum age from first sight); least
+ * recently used first, then the earliest seen.
  */
 export function removableImages(records: Map<string, ImageRecord>, now: number, minAgeMs: number): [string, ImageRecord][] {
   return [...records]
-    .filter(([, r]) => !r.inUse && !r.pinned && now - Math.max(r.firstDetected, r.lastUsed) >= minAgeMs)
+    .filter(([, r]) => !r.inUse && !r.pinned && now - r.firstDetected >= minAgeMs)
     .sort(([, a], [, b]) => a.lastUsed - b.lastUsed || a.firstDetected - b.firstDetected);
 }
 
