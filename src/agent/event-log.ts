@@ -6,7 +6,7 @@
 import type { Logger } from '../util/logger.ts';
 import { k8sTime } from './k8s-time.ts';
 import type { KubeEvent, ObjectReference, Pod } from './k8s-types.ts';
-import { containerFieldPath, type EventRecorder, type EventType } from './provider.ts';
+import { type EventRecorder, type EventType, podEventReference } from './provider.ts';
 
 const AGGREGATE_MS = 10 * 60_000;
 const DEFAULT_CAPACITY = 1000;
@@ -39,15 +39,7 @@ export class NodeEventLog implements EventRecorder {
   }
 
   podEvent(pod: Pod, type: EventType, reason: string, message: string, container?: string): void {
-    const ref: ObjectReference = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      namespace: pod.metadata.namespace,
-      name: pod.metadata.name,
-      uid: pod.metadata.uid,
-      ...(container !== undefined ? { fieldPath: containerFieldPath(pod, container) } : {}),
-    };
-    this.#record(ref, type, reason, message);
+    this.#record(podEventReference(pod, container), type, reason, message);
     // Debug only: whoever records an event has logged what happened already.
     this.#options.logger.debug({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, container, type, reason }, message);
     this.#options.next?.podEvent(pod, type, reason, message, container);

@@ -2,7 +2,7 @@
 // Modelled on Virtual Kubelet's PodLifecycleHandler / PodNotifier and its node-API hooks.
 // docs/providers.md explains it for provider authors.
 import type { Logger } from '../util/logger.ts';
-import type { ConfigMap, Pod, PodStatus, Secret } from './k8s-types.ts';
+import type { ConfigMap, ObjectReference, Pod, PodStatus, Secret } from './k8s-types.ts';
 import type { PodStats } from './stats-summary.ts';
 
 /** What a sync (createPod / updatePod) may tell the node core. */
@@ -227,6 +227,18 @@ export interface ProviderContext {
   secrets?: SecretSource;
   /** ConfigMaps of the pods' namespaces (API server, or the manifest folder in standalone mode). */
   configMaps?: ConfigMapSource;
+}
+
+/** What an event about the pod (or one of its containers) names as its involvedObject. */
+export function podEventReference(pod: Pod, container?: string): ObjectReference {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    namespace: pod.metadata.namespace,
+    name: pod.metadata.name,
+    uid: pod.metadata.uid,
+    ...(container !== undefined ? { fieldPath: containerFieldPath(pod, container) } : {}),
+  };
 }
 
 /** The fieldPath of an event about one of the pod's containers: `spec.containers{web}`, `spec.initContainers{prepare}`. */

@@ -6,7 +6,7 @@
 import type { Logger } from '../../util/logger.ts';
 import { k8sTime } from '../k8s-time.ts';
 import type { KubeEvent, ObjectReference, Pod } from '../k8s-types.ts';
-import { containerFieldPath, type EventRecorder, type EventType } from '../provider.ts';
+import { type EventRecorder, type EventType, podEventReference } from '../provider.ts';
 import { apiErrorMessage, fromApi, type KubeApi, MERGE_PATCH, statusCode, toApi } from './kube-api.ts';
 
 const AGGREGATE_MS = 10 * 60_000;
@@ -45,19 +45,7 @@ export class ApiEventRecorder implements EventRecorder {
   }
 
   podEvent(pod: Pod, type: EventType, reason: string, message: string, container?: string): void {
-    this.event(
-      {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        namespace: pod.metadata.namespace,
-        name: pod.metadata.name,
-        uid: pod.metadata.uid,
-        ...(container !== undefined ? { fieldPath: containerFieldPath(pod, container) } : {}),
-      },
-      type,
-      reason,
-      message,
-    );
+    this.event(podEventReference(pod, container), type, reason, message);
   }
 
   /** An event about the Node (the kubelet names its node by name, and uses the name as UID). */
