@@ -13,16 +13,19 @@ import { WebSocketServer } from 'ws';
 import type { ConnectionForwarder } from '../streaming/port-forward/forward.ts';
 import { servePortForwardSpdy } from '../streaming/port-forward/port-forward-spdy.ts';
 import { parsePortQuery, servePortForwardWs, WS_PORT_FORWARD_PROTOCOLS } from '../streaming/port-forward/port-forward-ws.ts';
-import {
-  negotiateProtocol,
-  PORT_FORWARD_PROTOCOL,
-  type RemoteCommandStreams,
-  SPDY_REMOTE_COMMAND_PROTOCOLS,
-} from '../streaming/remote-command.ts';
+import { PORT_FORWARD_PROTOCOL, type RemoteCommandStreams, SPDY_REMOTE_COMMAND_PROTOCOLS } from '../streaming/remote-command.ts';
 import { acceptRemoteCommandSpdy } from '../streaming/remote-command-spdy.ts';
 import { runRemoteCommand } from '../streaming/run-remote-command.ts';
 import { SpdySession } from '../streaming/spdy/spdy-session.ts';
-import { headerList, httpError, isSpdy, isWebSocket, wsOffers } from '../streaming/streaming-server.ts';
+import {
+  headerList,
+  httpError,
+  isSpdy,
+  isWebSocket,
+  spdyProtocolOrRefuse,
+  switchToSpdy,
+  wsProtocolOrRefuse,
+} from '../streaming/streaming-server.ts';
 import { acceptRemoteCommandWs, WS_REMOTE_COMMAND_PROTOCOLS } from '../streaming/websocket/remote-command-ws.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Pod } from './k8s-types.ts';
@@ -281,20 +284,9 @@ export class NodeStreaming {
         ? target.kind === 'portForward'
           ? PORT_FORWARD_PROTOCOL
           : 'channel.k8s.io'
-        : negotiateProtocol(offers, serverProtocols);
-    if (protocol === undefined) {
-      httpError(
-        socket,
-        403,
-        `unable to upgrade: unable to negotiate protocol: client supports [${offers.join(' ')}], server accepts [${serverProtocols.join(' ')}]`,
-        { 'X-Accepted-Stream-Protocol-Versions': [...serverProtocols] },
-      );
-      return;
-    }
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`,
-    );
-    if (head.length > 0) socket.unshift(head);
+        : spdyProtocolOrRefuse(socket, offers, serverProtocols);
+    if (protocol === undefined) return;
+    switchToSpdy(socket, head, protocol);
     const session = new SpdySession(socket, { role: 'server', idleTimeoutMs: this.#o.idleTimeoutMs ?? 0 });
     if (target.kind === 'portForward') {
       this.#track(() => session.destroy(), servePortForwardSpdy(session, this.#forwarder(target), log));
@@ -324,17 +316,12 @@ export class NodeStreaming {
     ports: number[],
     log: Logger,
   ): void {
-    const offers = wsOffers(req);
-    const table: Record<string, unknown> = target.kind === 'portForward' ? WS_PORT_FORWARD_PROTOCOLS : WS_REMOTE_COMMAND_PROTOCOLS;
-    const protocol = offers.length === 0 ? '' : offers.find((p) => p in table);
-    if (protocol === undefined) {
-      httpError(
-        socket,
-        400,
-        `unable to upgrade: requested protocol(s) are not supported: [${offers.join(' ')}]; supports [${Object.keys(table).join(' ')}]`,
-      );
-      return;
-    }
+    const protocol = wsProtocolOrRefuse(
+      req,
+      socket,
+      target.kind === 'portForward' ? WS_PORT_FORWARD_PROTOCOLS : WS_REMOTE_COMMAND_PROTOCOLS,
+    );
+    if (protocol === undefined) return;
     this.#wsProtocols.set(req, protocol);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const idle = this.#o.idleTimeoutMs ?? 0;

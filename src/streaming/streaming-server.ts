@@ -90,6 +90,42 @@ export function wsOffers(req: http.IncomingMessage): string[] {
     .filter((p) => p !== '');
 }
 
+/** The offered SPDY subprotocol the server speaks; without one, answers 403 (with the versions it accepts) and gives undefined. */
+export function spdyProtocolOrRefuse(socket: Duplex, offers: readonly string[], serverProtocols: readonly string[]): string | undefined {
+  const protocol = negotiateProtocol(offers, serverProtocols);
+  if (protocol === undefined) {
+    httpError(
+      socket,
+      403,
+      `unable to upgrade: unable to negotiate protocol: client supports [${offers.join(' ')}], server accepts [${serverProtocols.join(' ')}]`,
+      { 'X-Accepted-Stream-Protocol-Versions': [...serverProtocols] },
+    );
+  }
+  return protocol;
+}
+
+/** Answers 101 with the agreed subprotocol: the socket speaks SPDY/3.1 from here on. */
+export function switchToSpdy(socket: Duplex, head: Buffer, protocol: string): void {
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`,
+  );
+  if (head.length > 0) socket.unshift(head);
+}
+
+/** The first offered WebSocket subprotocol in `supported` ('' when none is offered); else answers 400 and gives undefined. */
+export function wsProtocolOrRefuse(req: http.IncomingMessage, socket: Duplex, supported: Record<string, unknown>): string | undefined {
+  const offers = wsOffers(req);
+  const protocol = offers.length === 0 ? '' : offers.find((p) => p in supported);
+  if (protocol === undefined) {
+    httpError(
+      socket,
+      400,
+      `unable to upgrade: requested protocol(s) are not supported: [${offers.join(' ')}]; supports [${Object.keys(supported).join(' ')}]`,
+    );
+  }
+  return protocol;
+}
+
 export class StreamingServer {
   readonly #o: StreamingServerOptions;
   readonly #server: http.Server;
@@ -263,22 +299,9 @@ export class StreamingServer {
       httpError(socket, 400, 'unable to upgrade: X-Stream-Protocol-Version is required');
       return;
     }
-    const protocol = negotiateProtocol(offers, serverProtocols);
-    if (!protocol) {
-      httpError(
-        socket,
-        403,
-        `unable to upgrade: unable to negotiate protocol: client supports [${offers.join(' ')}], server accepts [${serverProtocols.join(' ')}]`,
-        {
-          'X-Accepted-Stream-Protocol-Versions': [...serverProtocols],
-        },
-      );
-      return;
-    }
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`,
-    );
-    if (head.length > 0) socket.unshift(head);
+    const protocol = spdyProtocolOrRefuse(socket, offers, serverProtocols);
+    if (protocol === undefined) return;
+    switchToSpdy(socket, head, protocol);
     const session = new SpdySession(socket, { role: 'server', idleTimeoutMs: this.#o.idleTimeoutMs });
     session.on('timeout', () => log.info('streaming session idle; closed'));
     log.debug({ protocol }, 'SPDY session upgraded');
@@ -338,17 +361,12 @@ export class StreamingServer {
   // ------------------------------------------------------------------ WebSocket
 
   #upgradeWebSocket(req: http.IncomingMessage, socket: Duplex, head: Buffer, request: StreamRequest, log: Logger): void {
-    const offers = wsOffers(req);
-    const table: Record<string, unknown> = request.kind === 'portforward' ? WS_PORT_FORWARD_PROTOCOLS : WS_REMOTE_COMMAND_PROTOCOLS;
-    const protocol = offers.length === 0 ? '' : offers.find((p) => p in table);
-    if (protocol === undefined) {
-      httpError(
-        socket,
-        400,
-        `unable to upgrade: requested protocol(s) are not supported: [${offers.join(' ')}]; supports [${Object.keys(table).join(' ')}]`,
-      );
-      return;
-    }
+    const protocol = wsProtocolOrRefuse(
+      req,
+      socket,
+      request.kind === 'portforward' ? WS_PORT_FORWARD_PROTOCOLS : WS_REMOTE_COMMAND_PROTOCOLS,
+    );
+    if (protocol === undefined) return;
     let ports: number[] = [];
     if (request.kind === 'portforward') {
       const parsed = parsePortQuery(new URL(req.url ?? '/', 'http://streaming.invalid').searchParams.getAll('port'));
