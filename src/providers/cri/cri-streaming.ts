@@ -57,6 +57,16 @@ function clientOptions(io: ExecIO, signal: AbortSignal): RemoteCommandClientOpti
   };
 }
 
+/** The streams an Exec or Attach request asks the runtime for: those the session will carry. */
+function requestedStreams(options: RemoteCommandClientOptions) {
+  return {
+    tty: options.tty,
+    stdin: options.stdin !== undefined,
+    stdout: options.stdout !== undefined,
+    stderr: options.stderr !== undefined,
+  };
+}
+
 function exitCodeOf(outcome: CommandOutcome): number {
   if (outcome.kind === 'success') return 0;
   if (outcome.kind === 'exit') return outcome.code;
@@ -77,33 +87,14 @@ export async function execThroughRuntime(
   signal: AbortSignal,
 ): Promise<number> {
   const options = clientOptions(io, signal);
-  const { url } = await o.runtime.exec(
-    {
-      containerId,
-      cmd,
-      tty: options.tty,
-      stdin: options.stdin !== undefined,
-      stdout: options.stdout !== undefined,
-      stderr: options.stderr !== undefined,
-    },
-    { signal, timeoutMs: o.callTimeoutMs },
-  );
+  const { url } = await o.runtime.exec({ containerId, cmd, ...requestedStreams(options) }, { signal, timeoutMs: o.callTimeoutMs });
   return exitCodeOf((await streamOverSpdy(url, options)).outcome);
 }
 
 /** Attaches to the container's main process until it ends or the session does. */
 export async function attachThroughRuntime(o: CriStreamingOptions, containerId: string, io: ExecIO, signal: AbortSignal): Promise<void> {
   const options = clientOptions(io, signal);
-  const { url } = await o.runtime.attach(
-    {
-      containerId,
-      tty: options.tty,
-      stdin: options.stdin !== undefined,
-      stdout: options.stdout !== undefined,
-      stderr: options.stderr !== undefined,
-    },
-    { signal, timeoutMs: o.callTimeoutMs },
-  );
+  const { url } = await o.runtime.attach({ containerId, ...requestedStreams(options) }, { signal, timeoutMs: o.callTimeoutMs });
   exitCodeOf((await streamOverSpdy(url, options)).outcome);
 }
 
