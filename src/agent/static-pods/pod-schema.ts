@@ -89,7 +89,8 @@ const volume = object({
   ...Object.fromEntries(UNSUPPORTED_VOLUME_SOURCES.map((source) => [source, any])),
 });
 
-const probe = object({
+// The handler actions probes and lifecycle hooks share.
+const handlerActions = {
   exec: object({ command: strings }),
   httpGet: object({
     path: string,
@@ -99,6 +100,10 @@ const probe = object({
     httpHeaders: list(object({ name: string, value: string })),
   }),
   tcpSocket: object({ port: 'intOrString', host: string }),
+};
+
+const probe = object({
+  ...handlerActions,
   grpc: object({ port: integer, service: string }),
   initialDelaySeconds: integer,
   timeoutSeconds: integer,
@@ -109,15 +114,7 @@ const probe = object({
 });
 
 const lifecycleHandler = object({
-  exec: object({ command: strings }),
-  httpGet: object({
-    path: string,
-    port: 'intOrString',
-    host: string,
-    scheme: string,
-    httpHeaders: list(object({ name: string, value: string })),
-  }),
-  tcpSocket: object({ port: 'intOrString', host: string }),
+  ...handlerActions,
   sleep: object({ seconds: integer }),
 });
 
