@@ -4,6 +4,7 @@
 import type { Container, ContainerPort, LifecycleHandler, Pod, Probe } from '../k8s-types.ts';
 import { parseQuantity } from '../quantity.ts';
 import { envProblems } from './env-validation.ts';
+import { FieldErrors } from './field-errors.ts';
 import { validateVolumes } from './volume-validation.ts';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -13,27 +14,6 @@ export const LABEL_MESSAGE =
   "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 export const SUBDOMAIN_MESSAGE =
   "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-
-class FieldErrors {
-  readonly list: string[] = [];
-  required(path: string, detail = ''): void {
-    this.list.push(`${path}: Required value${detail ? `: ${detail}` : ''}`);
-  }
-  invalid(path: string, value: unknown, detail: string): void {
-    this.list.push(`${path}: Invalid value: ${JSON.stringify(value)}: ${detail}`);
-  }
-  duplicate(path: string, value: unknown): void {
-    this.list.push(`${path}: Duplicate value: ${JSON.stringify(value)}`);
-  }
-  notSupported(path: string, value: unknown, supported: readonly string[]): void {
-    this.list.push(
-      `${path}: Unsupported value: ${JSON.stringify(value)}: supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}`,
-    );
-  }
-  forbidden(path: string, detail: string): void {
-    this.list.push(`${path}: Forbidden: ${detail}`);
-  }
-}
 
 function checkLabel(errors: FieldErrors, path: string, value: string): void {
   if (value.length > 63) errors.invalid(path, value, 'must be no more than 63 characters');

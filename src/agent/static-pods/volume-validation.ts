@@ -3,7 +3,8 @@
 // refused as berth's own limit.
 
 import type { Container, KeyToPath, PodSpec, Volume, VolumeMount } from '../k8s-types.ts';
-import { isResourceField } from '../resource-field.ts';
+import { isResourceField, RESOURCE_FIELDS } from '../resource-field.ts';
+import { FieldErrors } from './field-errors.ts';
 import { LABEL_MESSAGE, SUBDOMAIN_MESSAGE } from './pod-validation.ts';
 import { SUPPORTED_VOLUME_SOURCES as SOURCES, UNSUPPORTED_VOLUME_SOURCES } from './volume-sources.ts';
 
@@ -15,41 +16,17 @@ const HOST_PATH_TYPES = ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', '
 const DOWNWARD_FIELDS = ['metadata.annotations', 'metadata.labels', 'metadata.name', 'metadata.namespace', 'metadata.uid'];
 const SUBSCRIPT = /^metadata\.(labels|annotations)\['.+'\]$/;
 
-class Problems {
-  readonly list: string[] = [];
-  required(p: string, detail = ''): void {
-    this.list.push(`${p}: Required value${detail ? `: ${detail}` : ''}`);
-  }
-  invalid(p: string, value: unknown, detail: string): void {
-    this.list.push(`${p}: Invalid value: ${JSON.stringify(value)}: ${detail}`);
-  }
-  forbidden(p: string, detail: string): void {
-    this.list.push(`${p}: Forbidden: ${detail}`);
-  }
-  notFound(p: string, value: unknown): void {
-    this.list.push(`${p}: Not found: ${JSON.stringify(value)}`);
-  }
-  duplicate(p: string, value: unknown): void {
-    this.list.push(`${p}: Duplicate value: ${JSON.stringify(value)}`);
-  }
-  notSupported(p: string, value: unknown, supported: readonly string[]): void {
-    this.list.push(
-      `${p}: Unsupported value: ${JSON.stringify(value)}: supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}`,
-    );
-  }
-}
-
 /** A path inside a volume: relative, no `..` element (validateLocalDescendingPath). */
-function checkDescendingPath(problems: Problems, p: string, value: string): void {
+function checkDescendingPath(problems: FieldErrors, p: string, value: string): void {
   if (value.startsWith('/')) problems.invalid(p, value, 'must be a relative path');
   if (value.split('/').includes('..')) problems.invalid(p, value, "must not contain '..'");
 }
 
-function checkMode(problems: Problems, p: string, mode: number | undefined): void {
+function checkMode(problems: FieldErrors, p: string, mode: number | undefined): void {
   if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o777)) problems.invalid(p, mode, FILE_MODE_MESSAGE);
 }
 
-function checkItemPath(problems: Problems, p: string, value: string | undefined): void {
+function checkItemPath(problems: FieldErrors, p: string, value: string | undefined): void {
   if (!value) {
     problems.required(p);
     return;
@@ -58,7 +35,7 @@ function checkItemPath(problems: Problems, p: string, value: string | undefined)
   if (value.split('/')[0]!.startsWith('..')) problems.invalid(p, value, "must not start with '..'");
 }
 
-function checkKeyItems(problems: Problems, p: string, items: KeyToPath[] | undefined): void {
+function checkKeyItems(problems: FieldErrors, p: string, items: KeyToPath[] | undefined): void {
   (items ?? []).forEach((item, i) => {
     const at = `${p}[${i}]`;
     if (!item.key) problems.required(`${at}.key`);
@@ -70,12 +47,12 @@ function checkKeyItems(problems: Problems, p: string, items: KeyToPath[] | undef
   });
 }
 
-function checkObjectName(problems: Problems, p: string, name: string | undefined): void {
+function checkObjectName(problems: FieldErrors, p: string, name: string | undefined): void {
   if (!name) problems.required(p);
   else if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) problems.invalid(p, name, SUBDOMAIN_MESSAGE);
 }
 
-function checkSource(problems: Problems, p: string, volume: Volume): void {
+function checkSource(problems: FieldErrors, p: string, volume: Volume): void {
   if (volume.emptyDir !== undefined) {
     const medium = volume.emptyDir.medium ?? '';
     if (medium !== '' && medium !== 'Memory') problems.notSupported(`${p}.emptyDir.medium`, medium, ['', 'Memory']);
@@ -117,15 +94,7 @@ function checkSource(problems: Problems, p: string, volume: Volume): void {
         const ref = item.resourceFieldRef;
         if (!ref.containerName) problems.required(`${at}.resourceFieldRef.containerName`);
         if (!ref.resource) problems.required(`${at}.resourceFieldRef.resource`);
-        else if (!isResourceField(ref.resource))
-          problems.notSupported(`${at}.resourceFieldRef.resource`, ref.resource, [
-            'limits.cpu',
-            'limits.memory',
-            'limits.ephemeral-storage',
-            'requests.cpu',
-            'requests.memory',
-            'requests.ephemeral-storage',
-          ]);
+        else if (!isResourceField(ref.resource)) problems.notSupported(`${at}.resourceFieldRef.resource`, ref.resource, RESOURCE_FIELDS);
       } else {
         problems.required(at, 'one of `fieldRef` or `resourceFieldRef` must be specified');
       }
@@ -133,7 +102,7 @@ function checkSource(problems: Problems, p: string, volume: Volume): void {
   }
 }
 
-function checkVolume(problems: Problems, p: string, volume: Volume): void {
+function checkVolume(problems: FieldErrors, p: string, volume: Volume): void {
   if (!volume.name) problems.required(`${p}.name`);
   else if (volume.name.length > 63 || !DNS1123_LABEL.test(volume.name)) {
     problems.invalid(`${p}.name`, volume.name, LABEL_MESSAGE);
@@ -146,7 +115,7 @@ function checkVolume(problems: Problems, p: string, volume: Volume): void {
   } else checkSource(problems, p, volume);
 }
 
-function checkMounts(problems: Problems, p: string, container: Container, volumes: ReadonlySet<string>): void {
+function checkMounts(problems: FieldErrors, p: string, container: Container, volumes: ReadonlySet<string>): void {
   const paths = new Set<string>();
   (container.volumeMounts ?? []).forEach((mount: VolumeMount, i) => {
     const at = `${p}[${i}]`;
@@ -180,7 +149,7 @@ function checkMounts(problems: Problems, p: string, container: Container, volume
 
 /** Every problem with the pod's volumes and its containers' volumeMounts, one line each. */
 export function validateVolumes(spec: PodSpec): string[] {
-  const problems = new Problems();
+  const problems = new FieldErrors();
   const names = new Set<string>();
   (spec.volumes ?? []).forEach((volume, i) => {
     const p = `spec.volumes[${i}]`;
