@@ -556,6 +556,13 @@ export async function fetchPods(base: string): Promise<Pod[]> {
   return list.items ?? [];
 }
 
+/** The node's pod of that namespace and name; `pods "NAME" not found` when it has none. */
+export async function fetchPod(base: string, namespace: string, name: string): Promise<Pod> {
+  const pod = (await fetchPods(base)).find((p) => (p.metadata.namespace ?? 'default') === namespace && p.metadata.name === name);
+  if (pod === undefined) throw notFound('pod-not-found', `pods "${name}" not found`);
+  return pod;
+}
+
 /** The pod's events from the node's /events, or undefined when the node API does not keep events. */
 export async function fetchPodEvents(base: string, pod: Pod): Promise<DescribedEvent[] | undefined> {
   const query = new URLSearchParams({ namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name ?? '' });
@@ -723,8 +730,7 @@ export const podLogsCommand: Command = {
     const name = positionals[0]!.slice('pod/'.length);
     const namespace = values.namespace ?? 'default';
     const base = nodeApiUrl(values['node-api']);
-    const pod = podsOf(namespace, await fetchPods(base)).find((p) => p.metadata.name === name);
-    if (pod === undefined) throw notFound('pod-not-found', `pods "${name}" not found`);
+    const pod = await fetchPod(base, namespace, name);
     const container = logsContainer(pod, values.container);
     if (container.notice !== undefined) process.stderr.write(container.notice);
     const query = new URLSearchParams();

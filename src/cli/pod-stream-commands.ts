@@ -6,9 +6,9 @@
 // (v5.channel.k8s.io) with SPDY/3.1 as the fallback, and port-forward over SPDY, as with kubectl.
 import { parseArgs } from 'node:util';
 import type { Pod } from '../agent/k8s-types.ts';
-import { invalidArgument, notFound } from '../errors/errors.ts';
+import { invalidArgument } from '../errors/errors.ts';
 import type { Command } from './command.ts';
-import { fetchPods, logsContainer, nodeApiUrl } from './kube-commands.ts';
+import { fetchPod, logsContainer, nodeApiUrl } from './kube-commands.ts';
 import { parsePortSpec, runPortForward, runSession } from './stream-commands.ts';
 
 function parse<O extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(argv: string[], options: O) {
@@ -51,9 +51,7 @@ export function namesPod(argv: string[]): boolean {
 async function findPod(base: string, resource: string, namespace: string): Promise<Pod> {
   const name = resource.slice(resource.indexOf('/') + 1);
   if (name === '') throw invalidArgument('bad-flag', `expected pod/NAME, got "${resource}"`);
-  const pod = (await fetchPods(base)).find((p) => (p.metadata.namespace ?? 'default') === namespace && p.metadata.name === name);
-  if (pod === undefined) throw notFound('pod-not-found', `pods "${name}" not found`);
-  return pod;
+  return fetchPod(base, namespace, name);
 }
 
 function path(...parts: string[]): string {
