@@ -255,6 +255,8 @@ export interface PodSpec {
   hostname?: string;
   subdomain?: string;
   setHostnameAsFQDN?: boolean;
+  /** Extra /etc/hosts entries, one line per IP. */
+  hostAliases?: HostAlias[];
   serviceAccountName?: string;
   priority?: number;
   priorityClassName?: string;
@@ -265,6 +267,11 @@ export interface PodSpec {
   /** Secrets of type kubernetes.io/dockerconfigjson (or dockercfg) in the pod's namespace, for pulling its images. */
   imagePullSecrets?: { name?: string }[];
   [field: string]: unknown;
+}
+
+export interface HostAlias {
+  ip: string;
+  hostnames?: string[];
 }
 
 export interface Toleration {

@@ -203,7 +203,7 @@ const podSpec = object({
   affinity: any,
   schedulerName: string,
   tolerations: list(object({ key: string, operator: string, value: string, effect: string, tolerationSeconds: integer })),
-  hostAliases: list(any),
+  hostAliases: list(object({ ip: string, hostnames: strings })),
   priorityClassName: string,
   priority: integer,
   dnsConfig: object({ nameservers: strings, searches: strings, options: list(object({ name: string, value: string })) }),

@@ -5,6 +5,7 @@ import type { Container, ContainerPort, LifecycleHandler, Pod, Probe } from '../
 import { parseQuantity } from '../quantity.ts';
 import { envProblems } from './env-validation.ts';
 import { FieldErrors } from './field-errors.ts';
+import { validateHostAliases } from './host-alias-validation.ts';
 import { validateVolumes } from './volume-validation.ts';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -222,6 +223,7 @@ export function validatePod(pod: Pod): string[] {
   }
   if (spec.hostname !== undefined) checkLabel(errors, 'spec.hostname', spec.hostname);
   if (spec.subdomain !== undefined) checkLabel(errors, 'spec.subdomain', spec.subdomain);
+  validateHostAliases(errors, spec.hostAliases);
   errors.list.push(...validateVolumes(spec));
   return errors.list;
 }

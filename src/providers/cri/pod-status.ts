@@ -11,6 +11,7 @@ import { podQosClass } from '../../agent/pod-qos.ts';
 import { sandboxChanged, shouldContainerBeRestarted } from './pod-actions.ts';
 import type { RuntimeContainer, RuntimePodState } from './runtime-state.ts';
 import type { SyncReason } from './sync-reasons.ts';
+import { limitTerminationMessages } from './termination-message.ts';
 
 export interface PodStatusInputs {
   pod: Pod;
@@ -123,7 +124,7 @@ export function runtimePodStatus(inputs: PodStatusInputs, runtimeName = 'contain
   if (podIPs.length === 0 && previous?.podIPs !== undefined) podIPs = previous.podIPs.map((p) => p.ip);
   const oldest = state.sandboxes.at(-1);
   const startTime = previous?.startTime ?? (oldest !== undefined ? k8sTime(oldest.createdAt) : k8sTime(inputs.now));
-  return {
+  return limitTerminationMessages(pod, {
     phase,
     conditions,
     ...(hostIP ? { hostIP, hostIPs: [{ ip: hostIP }] } : {}),
@@ -132,5 +133,5 @@ export function runtimePodStatus(inputs: PodStatusInputs, runtimeName = 'contain
     ...(initStatuses.length > 0 ? { initContainerStatuses: initStatuses } : {}),
     containerStatuses: statuses,
     qosClass: podQosClass(pod.spec),
-  };
+  });
 }

@@ -14,6 +14,7 @@ import { containerHash } from './container-hash.ts';
 import { type BackOff, goDuration } from './crash-back-off.ts';
 import type { CriProviderSettings } from './cri-provider-settings.ts';
 import type { ImagePuller } from './image-puller.ts';
+import { kubeletFileMounts } from './kubelet-file-mounts.ts';
 import type { LifecycleHooks } from './lifecycle-hooks.ts';
 import { computePodActions, garbageToCollect } from './pod-actions.ts';
 import { gracePeriodSeconds, removeContainers, removeSandboxes, stopContainer, stopPod } from './pod-teardown.ts';
@@ -252,6 +253,7 @@ export class PodSync {
     let mounts: CriMount[];
     try {
       mounts = await containerMounts(pod, container, env, settings.rootDir);
+      mounts.push(...(await kubeletFileMounts(pod, container, sandbox.podIPs, settings, log)));
     } catch (e) {
       return fail('CreateContainerConfigError', (e as Error).message, settings.containerErrorRetryMs);
     }

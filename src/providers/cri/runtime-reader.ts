@@ -17,6 +17,7 @@ import {
 } from './kubelet-labels.ts';
 import type { RuntimeContainer, RuntimeContainerState, RuntimePodState, RuntimeSandbox } from './runtime-state.ts';
 import { emptyPodState, sortNewestFirst } from './runtime-state.ts';
+import { exitedContainerMessage } from './termination-message.ts';
 
 export interface RuntimeContainerWithGrace extends RuntimeContainer {
   /** The io.kubernetes.pod.terminationGracePeriod annotation, for pods whose spec is unknown. */
@@ -163,6 +164,7 @@ export class RuntimeReader {
           container.imageRef = status.imageRef || container.imageRef;
           // The status may be newer than the list.
           container.state = STATES[status.state] ?? container.state;
+          if (container.state === 'exited') container.message = await exitedContainerMessage(status);
         }
       } catch (e) {
         if (isNotFound(e)) return undefined; // removed since the list
