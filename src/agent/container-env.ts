@@ -5,6 +5,7 @@
 // Secrets; finally `$(VAR)` expansion of command and args over the result.
 import { invalidArgument, notFound } from '../errors/errors.ts';
 import type { ConfigMap, Container, EnvFromSource, EnvVar, KeySelector, Pod, Secret } from './k8s-types.ts';
+import { metadataFieldValue } from './metadata-field.ts';
 import type { ConfigMapSource, SecretSource } from './provider.ts';
 import { resourceFieldValue } from './resource-field.ts';
 import { expandVariables } from './var-expansion.ts';
@@ -21,18 +22,9 @@ export interface NamedValue {
   value: string;
 }
 
-const LABEL_OR_ANNOTATION = /^metadata\.(labels|annotations)\['(.+)'\]$/;
-
 /** The value of a fieldRef's fieldPath (the paths the API server accepts for env). */
 export function podFieldValue(pod: Pod, fieldPath: string, facts: RuntimeFacts): string {
-  const meta = pod.metadata;
   switch (fieldPath) {
-    case 'metadata.name':
-      return meta.name ?? '';
-    case 'metadata.namespace':
-      return meta.namespace ?? '';
-    case 'metadata.uid':
-      return meta.uid ?? '';
     case 'spec.nodeName':
       return pod.spec.nodeName ?? facts.nodeName ?? '';
     case 'spec.serviceAccountName':
@@ -46,8 +38,8 @@ export function podFieldValue(pod: Pod, fieldPath: string, facts: RuntimeFacts):
     case 'status.podIPs':
       return (facts.podIPs ?? []).join(',');
   }
-  const m = LABEL_OR_ANNOTATION.exec(fieldPath);
-  if (m) return (m[1] === 'labels' ? meta.labels : meta.annotations)?.[m[2]!] ?? '';
+  const metadata = metadataFieldValue(pod, fieldPath);
+  if (metadata !== undefined) return metadata;
   throw invalidArgument('unsupported-field-path', `env fieldRef: unsupported fieldPath "${fieldPath}"`, { fields: { fieldPath } });
 }
 
@@ -81,38 +73,39 @@ class ObjectLookups {
   /** The ConfigMap's data, or undefined when it does not exist and `optional`. */
   async configMap(name: string, optional: boolean): Promise<Record<string, string> | undefined> {
     const source = this.#sources.configMaps;
-    if (source === undefined)
-      throw invalidArgument('no-configmap-source', `couldn't get configMap ${this.#namespace}/${name}, no ConfigMap source defined`, {
-        fields: { name },
-      });
-    let found = this.#configMaps.get(name);
-    if (found === undefined) {
-      found = source.getConfigMap(this.#namespace, name, this.#signal);
-      this.#configMaps.set(name, found);
-    }
-    const configMap = await found;
-    if (configMap !== undefined) return configMap.data ?? {};
-    if (optional) return undefined;
-    throw notFound('configmap-not-found', `configmap "${name}" not found`, { fields: { namespace: this.#namespace, name } });
+    const configMap = await this.#read('ConfigMap', this.#configMaps, source?.getConfigMap.bind(source), name, optional);
+    return configMap && (configMap.data ?? {});
   }
 
   /** The Secret's data decoded, or undefined when it does not exist and `optional`. */
   async secret(name: string, optional: boolean): Promise<Record<string, string> | undefined> {
     const source = this.#sources.secrets;
-    if (source === undefined)
-      throw invalidArgument('no-secret-source', `couldn't get secret ${this.#namespace}/${name}, no Secret source defined`, {
-        fields: { name },
-      });
-    let found = this.#secrets.get(name);
-    if (found === undefined) {
-      found = source.getSecret(this.#namespace, name, this.#signal);
-      this.#secrets.set(name, found);
+    const secret = await this.#read('Secret', this.#secrets, source?.getSecret.bind(source), name, optional);
+    return secret && Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  }
+
+  /** The object, read once per computation; undefined when it does not exist and `optional`. */
+  async #read<T>(
+    kind: 'ConfigMap' | 'Secret',
+    cache: Map<string, Promise<T | undefined>>,
+    get: ((namespace: string, name: string, signal: AbortSignal) => Promise<T | undefined>) | undefined,
+    name: string,
+    optional: boolean,
+  ): Promise<T | undefined> {
+    const lower = kind.toLowerCase();
+    if (get === undefined) {
+      const noun = kind === 'ConfigMap' ? 'configMap' : 'secret';
+      const message = `couldn't get ${noun} ${this.#namespace}/${name}, no ${kind} source defined`;
+      throw invalidArgument(`no-${lower}-source`, message, { fields: { name } });
     }
-    const secret = await found;
-    if (secret !== undefined)
-      return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-    if (optional) return undefined;
-    throw notFound('secret-not-found', `secret "${name}" not found`, { fields: { namespace: this.#namespace, name } });
+    let found = cache.get(name);
+    if (found === undefined) {
+      found = get(this.#namespace, name, this.#signal);
+      cache.set(name, found);
+    }
+    const object = await found;
+    if (object !== undefined || optional) return object;
+    throw notFound(`${lower}-not-found`, `${lower} "${name}" not found`, { fields: { namespace: this.#namespace, name } });
   }
 }
 

@@ -220,7 +220,7 @@ export interface Container {
   terminationMessagePath?: string;
   terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError';
   imagePullPolicy?: PullPolicy;
-  /** Init containers only: `Always` makes a sidecar (not supported yet). */
+  /** Init containers only: `Always` makes a sidecar (a restartable init container). */
   restartPolicy?: 'Always';
   stdin?: boolean;
   stdinOnce?: boolean;

@@ -130,7 +130,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       if (!ok) metrics.podWorkerErrors.inc({ operation_type: operation });
     },
   });
-  const prober = new Prober({ provider, logger, signal, events });
+  const prober = new Prober({ provider, logger, signal, events, onResultChanged: (uid) => workers.sync(uid) });
+  provider.useProbeResults?.((id, kind) => prober.result(id, kind));
   const probedConditions = new Map<string, PodCondition[]>();
   const pleg = new Pleg({
     provider,
@@ -213,7 +214,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     setDesired([...staticPods, ...fromApi]);
   };
 
-  const hasProbes = (pod: Pod) => pod.spec.containers.some((c) => c.readinessProbe !== undefined || c.startupProbe !== undefined);
+  const hasProbes = (pod: Pod) =>
+    [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some((c) => c.readinessProbe !== undefined || c.startupProbe !== undefined);
   const withStatus = (pod: Pod): Pod => {
     const uid = podUid(pod);
     const reported = pleg.status(uid);

@@ -22,7 +22,9 @@ export function initializedCondition(
   for (const container of spec.initContainers ?? []) {
     const s = find(initStatuses, container.name);
     if (s === undefined) unknown.push(container.name);
-    else if (s.state.terminated === undefined || s.state.terminated.exitCode !== 0) incomplete.push(container.name);
+    else if (container.restartPolicy === 'Always') {
+      if (s.started !== true) incomplete.push(container.name); // a sidecar is done once started
+    } else if (s.state.terminated === undefined || s.state.terminated.exitCode !== 0) incomplete.push(container.name);
   }
   if (phase === 'Succeeded' && unknown.length === 0) return { type: 'Initialized', status: 'True', reason: 'PodCompleted' };
   if (anyAppContainerStarted(spec, statuses)) return { type: 'Initialized', status: 'True' };
@@ -35,9 +37,21 @@ export function initializedCondition(
   return { type: 'Initialized', status: 'True' };
 }
 
-export function containersReadyCondition(spec: PodSpec, statuses: readonly ContainerStatus[], phase: PodPhase): PodCondition {
+export function containersReadyCondition(
+  spec: PodSpec,
+  statuses: readonly ContainerStatus[],
+  phase: PodPhase,
+  initStatuses: readonly ContainerStatus[] = [],
+): PodCondition {
   const unknown: string[] = [];
   const unready: string[] = [];
+  // Sidecars count as app containers do.
+  for (const container of spec.initContainers ?? []) {
+    if (container.restartPolicy !== 'Always') continue;
+    const s = find(initStatuses, container.name);
+    if (s === undefined) unknown.push(container.name);
+    else if (!s.ready) unready.push(container.name);
+  }
   for (const container of spec.containers) {
     const s = find(statuses, container.name);
     if (s === undefined) unknown.push(container.name);
@@ -69,7 +83,7 @@ export interface ConditionInputs {
 
 /** PodScheduled, PodReadyToStartContainers, Initialized, ContainersReady, Ready — in the kubelet's order. */
 export function podConditions(inputs: ConditionInputs): PodCondition[] {
-  const containersReady = containersReadyCondition(inputs.spec, inputs.statuses, inputs.phase);
+  const containersReady = containersReadyCondition(inputs.spec, inputs.statuses, inputs.phase, inputs.initStatuses);
   return [
     { type: 'PodReadyToStartContainers', status: inputs.sandboxReady ? 'True' : 'False' },
     initializedCondition(inputs.spec, inputs.initStatuses, inputs.statuses, inputs.phase),

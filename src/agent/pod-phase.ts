@@ -16,9 +16,28 @@ export function anyAppContainerStarted(spec: PodSpec, statuses: readonly Contain
 export function podPhase(spec: PodSpec, initStatuses: readonly ContainerStatus[], statuses: readonly ContainerStatus[]): PodPhase {
   const restartPolicy = spec.restartPolicy ?? 'Always';
   let pendingInitialization = 0;
+  let pendingSidecars = 0;
   let failedInitialization = 0;
+  let unknown = 0;
+  let running = 0;
+  let waiting = 0;
   for (const container of spec.initContainers ?? []) {
-    if (container.restartPolicy === 'Always') continue; // a sidecar
+    if (container.restartPolicy === 'Always') {
+      // A sidecar counts while it runs or has yet to start; one that exited (and restarts) does not.
+      const s = find(initStatuses, container.name);
+      if (s === undefined) unknown++;
+      else if (s.state.running !== undefined) {
+        running++;
+        if (s.started !== true) pendingSidecars++;
+      } else if (s.state.waiting !== undefined && s.lastState.terminated === undefined) {
+        pendingSidecars++;
+        waiting++;
+      } else if (s.state.terminated === undefined && s.state.waiting === undefined) {
+        pendingSidecars++;
+        unknown++;
+      }
+      continue;
+    }
     const s = find(initStatuses, container.name);
     if (s === undefined || s.state.running !== undefined) pendingInitialization++;
     else if (s.state.terminated !== undefined) {
@@ -27,9 +46,6 @@ export function podPhase(spec: PodSpec, initStatuses: readonly ContainerStatus[]
       if (s.lastState.terminated.exitCode !== 0) failedInitialization++;
     } else pendingInitialization++;
   }
-  let unknown = 0;
-  let running = 0;
-  let waiting = 0;
   let stopped = 0;
   let succeeded = 0;
   for (const container of spec.containers) {
@@ -45,7 +61,8 @@ export function podPhase(spec: PodSpec, initStatuses: readonly ContainerStatus[]
     } else unknown++;
   }
   if (failedInitialization > 0 && restartPolicy === 'Never') return 'Failed';
-  if (pendingInitialization > 0 && !anyAppContainerStarted(spec, statuses)) return 'Pending';
+  const initialized = anyAppContainerStarted(spec, statuses);
+  if ((pendingInitialization > 0 || pendingSidecars > 0) && !initialized) return 'Pending';
   if (waiting > 0) return 'Pending';
   if (running > 0 && unknown === 0) return 'Running';
   if (running === 0 && stopped > 0 && unknown === 0) {

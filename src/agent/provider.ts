@@ -143,6 +143,22 @@ export interface ContainerKiller {
   killContainer(pod: Pod, containerName: string, options: KillContainerOptions, signal: AbortSignal): Promise<void>;
 }
 
+/** A container instance's current probe result (by its status containerID), undefined before its first report. */
+export type ProbeResultLookup = (
+  containerID: string,
+  kind: 'liveness' | 'readiness' | 'startup',
+) => 'success' | 'failure' | 'unknown' | undefined;
+
+/** Optional: the node's probe results, for a provider that acts on them. */
+export interface ProbeResultsUser {
+  /**
+   * Called once, when the node's prober starts. A sidecar (restartable init container) with a
+   * startup probe counts as started — and the next init container may run — once the probe
+   * succeeded; the node syncs the pod when a startup or readiness result changes.
+   */
+  useProbeResults(results: ProbeResultLookup): void;
+}
+
 /** Optional: clean-up of what pods leave behind outside the runtime (volume directories, …). */
 export interface PodHousekeeper {
   /**
@@ -177,6 +193,7 @@ export interface PodProvider
     NodeApiHandler,
     Partial<PodNotifier>,
     Partial<ContainerKiller>,
+    Partial<ProbeResultsUser>,
     Partial<NodeStatusProvider>,
     Partial<PodHousekeeper> {
   /** Release connections and timers; pods keep running. */

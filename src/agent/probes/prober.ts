@@ -85,7 +85,9 @@ class ProbeWorker {
   }
 
   async #tick(): Promise<void> {
-    const status = this.#view.status?.containerStatuses?.find((c) => c.name === this.#container.name);
+    const statuses =
+      this.#container.restartPolicy === 'Always' ? this.#view.status?.initContainerStatuses : this.#view.status?.containerStatuses;
+    const status = statuses?.find((c) => c.name === this.#container.name);
     if (status?.containerID === undefined) return;
     if (status.containerID !== this.#containerId) {
       if (this.#containerId !== '') this.#prober.forget(this.#containerId, this.#kind);
@@ -163,7 +165,9 @@ export class Prober {
     const keep = new Set<string>();
     for (const view of views) {
       const uid = podUid(view.pod);
-      for (const container of view.pod.spec.containers) {
+      // Sidecars (restartable init containers) are probed like app containers.
+      const sidecars = (view.pod.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always');
+      for (const container of [...sidecars, ...view.pod.spec.containers]) {
         for (const { kind, field } of KINDS) {
           const probe = container[field];
           if (probe === undefined) continue;

@@ -175,13 +175,13 @@ function checkContainer(
   ] as const) {
     const probe = container[field];
     if (probe === undefined) continue;
-    if (init) errors.forbidden(`${path}.${field}`, 'may not be set for init containers without restartPolicy=Always');
-    else checkProbe(errors, `${path}.${field}`, probe, kind);
+    if (init && container.restartPolicy !== 'Always') {
+      errors.forbidden(`${path}.${field}`, 'may not be set for init containers without restartPolicy=Always');
+    } else checkProbe(errors, `${path}.${field}`, probe, kind);
   }
   if (container.restartPolicy !== undefined) {
     if (!init) errors.forbidden(`${path}.restartPolicy`, 'may not be set for non-init containers');
     else if (container.restartPolicy !== 'Always') errors.notSupported(`${path}.restartPolicy`, container.restartPolicy, ['Always']);
-    else errors.forbidden(`${path}.restartPolicy`, 'restartable init containers (sidecars) are not supported by berth node yet');
   }
 }
 

@@ -12,6 +12,7 @@ import type {
   ExecResult,
   KillContainerOptions,
   PodProvider,
+  ProbeResultLookup,
   ProviderNodeStatus,
   SecretSource,
   SyncResult,
@@ -29,7 +30,8 @@ import { attachThroughRuntime, execThroughRuntime, portForwardThroughRuntime } f
 import { ImageGarbageCollector } from './image-gc.ts';
 import { ImagePuller } from './image-puller.ts';
 import { LifecycleHooks } from './lifecycle-hooks.ts';
-import { runtimePodStatus } from './pod-status.ts';
+import { sidecarNames } from './init-container-actions.ts';
+import { containerIdUri, runtimePodStatus } from './pod-status.ts';
 import { PodSync } from './pod-sync.ts';
 import { gracePeriodSeconds, removePod, stopContainer } from './pod-teardown.ts';
 import { type ObservedPod, RuntimeReader } from './runtime-reader.ts';
@@ -89,6 +91,7 @@ export class CriProvider implements PodProvider {
   constructor(options: CriProviderOptions) {
     this.#cri = options.cri;
     this.#settings = options.settings;
+  #probeResults: ProbeResultLookup | undefined;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
     this.#events = options.events;
@@ -146,6 +149,7 @@ export class CriProvider implements PodProvider {
       nodeEvent: (type, reason, message) => options.events?.nodeEvent?.(type, reason, message),
     });
     void this.#imageGc.run(this.#closing.signal);
+      startupSucceeded: (c) => this.#probeResults?.(containerIdUri(c.id, this.#settings.runtimeName), 'startup') === 'success',
   }
 
   async createPod(pod: Pod, signal: AbortSignal): Promise<SyncResult> {
@@ -171,6 +175,10 @@ export class CriProvider implements PodProvider {
     for (const c of state.containers) {
       if (c.state === 'running') this.#events?.podEvent(pod, 'Normal', 'Killing', `Stopping container ${c.name}`, c.name);
     }
+  useProbeResults(results: ProbeResultLookup): void {
+    this.#probeResults = results;
+  }
+
     await removePod(this.#cri.runtime, state, {
       graceSeconds,
       callTimeoutMs: this.#settings.callTimeoutMs,
@@ -186,6 +194,7 @@ export class CriProvider implements PodProvider {
     this.#imageBackOff.forget(`${uid}_`);
   }
 
+      sidecars: sidecarNames(pod),
   async getPods(signal: AbortSignal): Promise<Pod[]> {
     const observed = await this.#reader.allPods(signal);
     const pods: Pod[] = [];

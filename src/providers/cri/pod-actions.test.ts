@@ -51,13 +51,13 @@ test('a new pod: create the sandbox, then the app containers', () => {
   assert.equal(a.createSandbox, true);
   assert.equal(a.attempt, 0);
   assert.deepEqual(a.containersToStart, ['a', 'b']);
-  assert.equal(a.nextInitContainer, undefined);
+  assert.deepEqual(a.initContainersToStart, []);
 });
 
 test('a new pod with init containers starts the first init container only', () => {
   const a = computePodActions(pod('Always', ['a'], ['i1', 'i2']), state([], []), hashOf);
   assert.equal(a.createSandbox, true);
-  assert.equal(a.nextInitContainer, 'i1');
+  assert.deepEqual(a.initContainersToStart, ['i1']);
   assert.deepEqual(a.containersToStart, []);
 });
 
@@ -65,20 +65,20 @@ test('init containers run one by one, then the app containers', () => {
   const p = pod('Always', ['a'], ['i1', 'i2']);
   const sb = sandbox(true);
   assert.deepEqual(computePodActions(p, state([sb], [container('i1', 'running')]), hashOf).containersToStart, []);
-  assert.equal(computePodActions(p, state([sb], [container('i1', 'running')]), hashOf).nextInitContainer, undefined);
-  assert.equal(computePodActions(p, state([sb], [container('i1', 'exited')]), hashOf).nextInitContainer, 'i2');
+  assert.deepEqual(computePodActions(p, state([sb], [container('i1', 'running')]), hashOf).initContainersToStart, []);
+  assert.deepEqual(computePodActions(p, state([sb], [container('i1', 'exited')]), hashOf).initContainersToStart, ['i2']);
   const done = computePodActions(p, state([sb], [container('i2', 'exited'), container('i1', 'exited')]), hashOf);
-  assert.equal(done.nextInitContainer, undefined);
+  assert.deepEqual(done.initContainersToStart, []);
   assert.deepEqual(done.containersToStart, ['a']);
 });
 
 test('a failed init container is retried, unless restartPolicy is Never', () => {
   const sb = sandbox(true);
   const failed = [container('i1', 'exited', 1)];
-  assert.equal(computePodActions(pod('OnFailure', ['a'], ['i1']), state([sb], failed), hashOf).nextInitContainer, 'i1');
+  assert.deepEqual(computePodActions(pod('OnFailure', ['a'], ['i1']), state([sb], failed), hashOf).initContainersToStart, ['i1']);
   const never = computePodActions(pod('Never', ['a'], ['i1']), state([sb], failed), hashOf);
   assert.equal(never.killPod, true);
-  assert.equal(never.nextInitContainer, undefined);
+  assert.deepEqual(never.initContainersToStart, []);
 });
 
 test('restart policy decides about exited containers', () => {
@@ -102,7 +102,15 @@ test('a running container with a changed spec is killed and started again', () =
 
 test('a running pod in line with its spec needs nothing', () => {
   const a = computePodActions(pod('Always', ['a']), state([sandbox(true)], [container('a', 'running')]), hashOf);
-  assert.deepEqual(a, { killPod: false, createSandbox: false, sandboxId: 'sb0', attempt: 0, containersToStart: [], containersToKill: [] });
+  assert.deepEqual(a, {
+    killPod: false,
+    createSandbox: false,
+    sandboxId: 'sb0',
+    attempt: 0,
+    initContainersToStart: [],
+    containersToStart: [],
+    containersToKill: [],
+  });
 });
 
 test('a dead sandbox is replaced with the next attempt; a finished Never pod is not', () => {

@@ -2,6 +2,7 @@
 // (pkg/kubelet/kuberuntime/kuberuntime_manager.go), as a pure function of the spec and the
 // observed state. Back-off is not decided here: it applies when a container is started.
 import type { Container, Pod } from '../../agent/k8s-types.ts';
+import { computeInitContainerActions, isSidecar } from './init-container-actions.ts';
 import { newestContainer, type RuntimeContainer, type RuntimePodState } from './runtime-state.ts';
 
 export interface ContainerToKill {
@@ -19,8 +20,8 @@ export interface PodActions {
   /** The sandbox to start containers in, when not creating one. */
   sandboxId: string;
   attempt: number;
-  /** The init container to start next, by name. */
-  nextInitContainer?: string;
+  /** Init containers to start, by name, in spec order: the next one, and sidecars to (re)start. */
+  initContainersToStart: string[];
   /** App containers to start, by name, in spec order. */
   containersToStart: string[];
   containersToKill: ContainerToKill[];
@@ -41,13 +42,13 @@ function containerSucceeded(container: Container, state: RuntimePodState): boole
   return status !== undefined && status.state === 'exited' && status.exitCode === 0;
 }
 
-/** Whether a container that is not running should be (re)started, per restartPolicy (kubecontainer.ShouldContainerBeRestarted). */
+/** Whether a container that is not running should be (re)started, per restartPolicy (kubecontainer.ShouldContainerBeRestarted); sidecars always are. */
 export function shouldContainerBeRestarted(container: Container, pod: Pod, state: RuntimePodState): boolean {
   if (pod.metadata.deletionTimestamp !== undefined) return false;
   const status = newestContainer(state, container.name);
   if (status === undefined) return true;
   if (status.state === 'running') return false;
-  if (status.state === 'unknown' || status.state === 'created') return true;
+  if (status.state === 'unknown' || status.state === 'created' || isSidecar(container)) return true;
   if (restartPolicy(pod) === 'Never') return false;
   if (restartPolicy(pod) === 'OnFailure') return status.exitCode !== 0;
   return true;
@@ -65,36 +66,30 @@ export function sandboxChanged(pod: Pod, state: RuntimePodState): { changed: boo
   return { changed: false, attempt: latest.attempt, sandboxId: latest.id };
 }
 
-function isInitContainerFailed(status: RuntimeContainer): boolean {
-  return (status.state === 'exited' && status.exitCode !== 0) || status.state === 'unknown';
+/** A regular container was created, ran or runs: initialisation happened once (hasAnyRegularContainerCreated). */
+function anyRegularContainerCreated(pod: Pod, state: RuntimePodState): boolean {
+  return pod.spec.containers.some((c) => {
+    const status = newestContainer(state, c.name);
+    return status !== undefined && status.state !== 'unknown';
+  });
 }
 
-/** The init container to run next (findNextInitContainerToRun): the last failed one, else the one after the last exited. */
-export function nextInitContainer(pod: Pod, state: RuntimePodState): { lastStatus?: RuntimeContainer; next?: Container; done: boolean } {
-  const init = pod.spec.initContainers ?? [];
-  if (init.length === 0) return { done: true };
-  // A running app container means initialisation happened, even if its containers were removed since.
-  if (pod.spec.containers.some((c) => newestContainer(state, c.name)?.state === 'running')) return { done: true };
-  for (let i = init.length - 1; i >= 0; i--) {
-    const status = newestContainer(state, init[i]!.name);
-    if (status !== undefined && isInitContainerFailed(status)) return { lastStatus: status, next: init[i], done: false };
-  }
-  for (let i = init.length - 1; i >= 0; i--) {
-    const status = newestContainer(state, init[i]!.name);
-    if (status === undefined) continue;
-    if (status.state === 'running') return { done: false };
-    if (status.state === 'exited') return i === init.length - 1 ? { done: true } : { next: init[i + 1], done: false };
-  }
-  return { next: init[0], done: false };
-}
+/** Whether a running sidecar instance passed its startup probe; without probe results none has. */
+export type StartupCheck = (container: RuntimeContainer) => boolean;
 
-export function computePodActions(pod: Pod, state: RuntimePodState, hashOf: (container: Container) => string): PodActions {
+export function computePodActions(
+  pod: Pod,
+  state: RuntimePodState,
+  hashOf: (container: Container) => string,
+  startupSucceeded: StartupCheck = () => false,
+): PodActions {
   const sandbox = sandboxChanged(pod, state);
   const actions: PodActions = {
     killPod: sandbox.changed,
     createSandbox: sandbox.changed,
     sandboxId: sandbox.sandboxId,
     attempt: sandbox.attempt,
+    initContainersToStart: [],
     containersToStart: [],
     containersToKill: [],
   };
@@ -108,38 +103,27 @@ export function computePodActions(pod: Pod, state: RuntimePodState, hashOf: (con
     const toStart = pod.spec.containers
       .filter((c) => !(restartPolicy(pod) === 'OnFailure' && containerSucceeded(c, state)))
       .map((c) => c.name);
-    if (toStart.length === 0 && nextInitContainer(pod, state).done) {
+    if (toStart.length === 0 && anyRegularContainerCreated(pod, state)) {
       actions.createSandbox = false;
       return actions;
     }
     const firstInit = pod.spec.initContainers?.[0];
     if (firstInit !== undefined) {
-      actions.nextInitContainer = firstInit.name;
+      actions.initContainersToStart = [firstInit.name];
       return actions;
     }
     actions.containersToStart = toStart;
     return actions;
   }
 
-  const init = nextInitContainer(pod, state);
-  if (!init.done) {
-    if (init.next !== undefined) {
-      const failed = init.lastStatus !== undefined && isInitContainerFailed(init.lastStatus);
-      if (failed && !shouldRestartOnFailure(pod)) {
-        actions.killPod = true;
-      } else {
-        if (init.lastStatus?.state === 'unknown') {
-          actions.containersToKill.push({
-            id: init.lastStatus.id,
-            name: init.lastStatus.name,
-            reason: 'Init container is in unknown state, try killing it before restart',
-          });
-        }
-        actions.nextInitContainer = init.next.name;
-      }
-    }
-    return actions; // initialising: app containers wait
+  const init = computeInitContainerActions({ pod, state, hashOf, startupSucceeded });
+  if (init.killPod) {
+    actions.killPod = true;
+    return actions;
   }
+  actions.initContainersToStart = init.toStart;
+  actions.containersToKill.push(...init.toKill);
+  if (!init.initialized) return actions; // initialising: app containers wait
 
   let keep = 0;
   for (const container of pod.spec.containers) {
@@ -164,7 +148,11 @@ export function computePodActions(pod: Pod, state: RuntimePodState, hashOf: (con
     }
     keep++;
   }
-  if (keep === 0 && actions.containersToStart.length === 0) actions.killPod = true;
+  if (keep === 0 && actions.containersToStart.length === 0) {
+    // Nothing of the app left to run: sidecars do not keep the pod alive.
+    actions.killPod = true;
+    actions.initContainersToStart = [];
+  }
   return actions;
 }
 

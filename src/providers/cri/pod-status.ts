@@ -8,6 +8,7 @@ import type { Container, ContainerState, ContainerStatus, Pod, PodStatus } from 
 import { podConditions, withTransitionTimes } from '../../agent/pod-conditions.ts';
 import { podPhase } from '../../agent/pod-phase.ts';
 import { podQosClass } from '../../agent/pod-qos.ts';
+import { isSidecar } from './init-container-actions.ts';
 import { sandboxChanged, shouldContainerBeRestarted } from './pod-actions.ts';
 import type { RuntimeContainer, RuntimePodState } from './runtime-state.ts';
 import type { SyncReason } from './sync-reasons.ts';
@@ -93,7 +94,7 @@ function containerStatuses(
   }
   for (const container of containers) {
     const newest = state.containers.find((c) => c.name === container.name);
-    if (init && newest?.state === 'exited' && newest.exitCode === 0) continue;
+    if (init && !isSidecar(container) && newest?.state === 'exited' && newest.exitCode === 0) continue;
     if (!shouldContainerBeRestarted(container, pod, state)) continue;
     const reason = reasons.get(container.name);
     if (reason === undefined) continue;

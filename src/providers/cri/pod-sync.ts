@@ -16,7 +16,8 @@ import type { CriProviderSettings } from './cri-provider-settings.ts';
 import type { ImagePuller } from './image-puller.ts';
 import { kubeletFileMounts } from './kubelet-file-mounts.ts';
 import type { LifecycleHooks } from './lifecycle-hooks.ts';
-import { computePodActions, garbageToCollect } from './pod-actions.ts';
+import { sidecarNames } from './init-container-actions.ts';
+import { computePodActions, garbageToCollect, type StartupCheck } from './pod-actions.ts';
 import { gracePeriodSeconds, removeContainers, removeSandboxes, stopContainer, stopPod } from './pod-teardown.ts';
 import type { ObservedPod, RuntimeReader } from './runtime-reader.ts';
 import { newestContainer, newestExitedContainer } from './runtime-state.ts';
@@ -42,6 +43,8 @@ export interface PodSyncDeps {
   volumes: PodVolumes;
   /** postStart and preStop hooks. */
   hooks: LifecycleHooks;
+  /** Whether a running container instance passed its startup probe (sidecars wait for it). */
+  startupSucceeded?: StartupCheck;
 }
 
 interface SandboxContext {
@@ -107,7 +110,7 @@ export class PodSync {
     const log = this.#deps.logger.child({ pod: podFullName(pod), uid: podUid(pod) });
     const calls = { signal, callTimeoutMs: settings.callTimeoutMs };
     const state = await reader.pod(podUid(pod), signal);
-    const actions = computePodActions(pod, state, containerHash);
+    const actions = computePodActions(pod, state, containerHash, this.#deps.startupSucceeded);
     const graceSeconds = gracePeriodSeconds(pod, state);
 
     if (actions.killPod) {
@@ -120,7 +123,12 @@ export class PodSync {
       if (actions.createSandbox && state.sandboxes.length > 0) {
         this.#deps.events?.podEvent(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
       }
-      await stopPod(runtime, state, { ...calls, graceSeconds, preStop: this.#deps.hooks.preStopRunner(pod, state) });
+      await stopPod(runtime, state, {
+        ...calls,
+        graceSeconds,
+        preStop: this.#deps.hooks.preStopRunner(pod, state),
+        sidecars: sidecarNames(pod),
+      });
       if (!actions.createSandbox) {
         await this.#collectGarbage(state, signal);
         return {};
@@ -158,9 +166,7 @@ export class PodSync {
 
     const retries: number[] = [];
     const toStart = [
-      ...(actions.nextInitContainer !== undefined
-        ? (pod.spec.initContainers ?? []).filter((c) => c.name === actions.nextInitContainer)
-        : []),
+      ...(pod.spec.initContainers ?? []).filter((c) => actions.initContainersToStart.includes(c.name)),
       ...pod.spec.containers.filter((c) => actions.containersToStart.includes(c.name)),
     ];
     for (const container of toStart) {

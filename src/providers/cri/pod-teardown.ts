@@ -45,6 +45,8 @@ export interface TeardownOptions {
   signal: AbortSignal;
   /** The preStop hooks (lifecycle-hooks.ts): their time comes out of the grace period, leaving at least 2 s. */
   preStop?: PreStopRunner;
+  /** The pod's sidecars in declaration order: stopped after the other containers, last one first. */
+  sidecars?: readonly string[];
 }
 
 export async function stopContainer(
@@ -64,9 +66,21 @@ export async function stopContainer(
   );
 }
 
-/** Stops every container that may still run, then every sandbox (StopPodSandbox also releases the network). */
+/**
+ * Stops every container that may still run — the others together, then the sidecars one by one in
+ * reverse order, within what is left of the grace period — then every sandbox (StopPodSandbox also
+ * releases the network).
+ */
 export async function stopPod(runtime: RuntimeClient, state: ObservedPod, options: TeardownOptions): Promise<void> {
-  await settleAll(state.containers.filter((c) => c.state !== 'exited').map((c) => stopContainer(runtime, c, options)));
+  const startedAt = Date.now();
+  const sidecars = options.sidecars ?? [];
+  const live = state.containers.filter((c) => c.state !== 'exited');
+  await settleAll(live.filter((c) => !sidecars.includes(c.name)).map((c) => stopContainer(runtime, c, options)));
+  for (const name of [...sidecars].reverse()) {
+    const left = options.graceSeconds - Math.floor((Date.now() - startedAt) / 1000);
+    const sidecarOptions = { ...options, graceSeconds: Math.max(left, MIN_GRACE_PERIOD_SECONDS) };
+    await settleAll(live.filter((c) => c.name === name).map((c) => stopContainer(runtime, c, sidecarOptions)));
+  }
   await settleAll(
     state.sandboxes.map((s) =>
       ignoringNotFound(runtime.stopPodSandbox({ podSandboxId: s.id }, { signal: options.signal, timeoutMs: options.callTimeoutMs })),

@@ -2,6 +2,7 @@
 // kubelet's volume plugins compute it (items select and rename keys, a missing key fails unless
 // the volume is optional, modes default to defaultMode, 0644 unless set).
 import type { ConfigMap, DownwardApiVolumeFile, KeyToPath, Pod, Secret } from '../../../agent/k8s-types.ts';
+import { metadataFieldValue } from '../../../agent/metadata-field.ts';
 import type { FileProjection } from './atomic-writer.ts';
 
 export const DEFAULT_FILE_MODE = 0o644;
@@ -90,26 +91,13 @@ export function formatMap(map: Record<string, string> | undefined): string {
     .join('\n');
 }
 
-const SUBSCRIPT = /^metadata\.(labels|annotations)\['(.+)'\]$/;
-
 /** The value of a fieldPath a downwardAPI volume may name (the API server allows only metadata). */
 export function downwardApiFieldValue(pod: Pod, fieldPath: string): string {
-  const meta = pod.metadata;
-  switch (fieldPath) {
-    case 'metadata.name':
-      return meta.name ?? '';
-    case 'metadata.namespace':
-      return meta.namespace ?? '';
-    case 'metadata.uid':
-      return meta.uid ?? '';
-    case 'metadata.labels':
-      return formatMap(meta.labels);
-    case 'metadata.annotations':
-      return formatMap(meta.annotations);
-  }
-  const m = SUBSCRIPT.exec(fieldPath);
-  if (m) return (m[1] === 'labels' ? meta.labels : meta.annotations)?.[m[2]!] ?? '';
-  throw new Error(`unsupported fieldPath: ${fieldPath}`);
+  if (fieldPath === 'metadata.labels') return formatMap(pod.metadata.labels);
+  if (fieldPath === 'metadata.annotations') return formatMap(pod.metadata.annotations);
+  const value = metadataFieldValue(pod, fieldPath);
+  if (value === undefined) throw new Error(`unsupported fieldPath: ${fieldPath}`);
+  return value;
 }
 
 /** The kubelet sorts the lines of every value it writes (a no-op but for multi-line values). */
