@@ -6,8 +6,9 @@
 import { invalidArgument, notFound } from '../errors/errors.ts';
 import type { ConfigMap, Container, EnvFromSource, EnvVar, KeySelector, Pod, Secret } from './k8s-types.ts';
 import { metadataFieldValue } from './metadata-field.ts';
-import type { ConfigMapSource, SecretSource } from './provider.ts';
+import type { ConfigMapSource, SecretSource, ServiceSource } from './provider.ts';
 import { resourceFieldValue } from './resource-field.ts';
+import { podServiceEnv } from './service-env.ts';
 import { expandVariables } from './var-expansion.ts';
 
 /** What the downward API can read that is not in the pod object itself. */
@@ -49,6 +50,8 @@ export interface EnvSources {
   secrets?: SecretSource;
   /** The node's allocatable resources (cpu, memory, ephemeral-storage): limits a container does not set. */
   allocatable?: Record<string, string | number>;
+  /** The services whose variables every container gets (service-env.ts); absent: none. */
+  services?: ServiceSource;
   /** Told about envFrom keys skipped for not being valid variable names (the kubelet's InvalidEnvironmentVariableNames event). */
   onInvalidNames?: (message: string) => void;
 }
@@ -182,7 +185,8 @@ export async function containerEnv(
   signal: AbortSignal = new AbortController().signal,
 ): Promise<NamedValue[]> {
   const lookups = new ObjectLookups(pod.metadata.namespace ?? 'default', sources, signal);
-  const defined = new Map<string, string>();
+  // Service variables first: envFrom and env replace them, and `$(VAR)` sees them.
+  const defined = await podServiceEnv(pod, sources.services, signal);
   for (const from of container.envFrom ?? []) {
     for (const [name, value] of await envFromValues(pod, from, lookups, sources)) defined.set(name, value);
   }

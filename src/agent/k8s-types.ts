@@ -94,7 +94,30 @@ export interface Volume {
   configMap?: { name?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   secret?: { secretName?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   downwardAPI?: { items?: DownwardApiVolumeFile[]; defaultMode?: number };
+  projected?: ProjectedVolumeSource;
   [field: string]: unknown;
+}
+
+/** A token of the pod's service account, requested for the pod (TokenRequest API). */
+export interface ServiceAccountTokenProjection {
+  audience?: string;
+  /** Default 3600; at least 600. */
+  expirationSeconds?: number;
+  path: string;
+}
+
+/** One source of a projected volume; exactly one member is set. */
+export interface VolumeProjection {
+  configMap?: { name?: string; items?: KeyToPath[]; optional?: boolean };
+  secret?: { name?: string; items?: KeyToPath[]; optional?: boolean };
+  downwardAPI?: { items?: DownwardApiVolumeFile[] };
+  serviceAccountToken?: ServiceAccountTokenProjection;
+  [field: string]: unknown;
+}
+
+export interface ProjectedVolumeSource {
+  sources?: VolumeProjection[];
+  defaultMode?: number;
 }
 
 /** What postStart and preStop run; exactly one member is set. */
@@ -258,6 +281,8 @@ export interface PodSpec {
   /** Extra /etc/hosts entries, one line per IP. */
   hostAliases?: HostAlias[];
   serviceAccountName?: string;
+  /** Docker-link variables of the namespace's services in every container (default true). */
+  enableServiceLinks?: boolean;
   priority?: number;
   priorityClassName?: string;
   tolerations?: Toleration[];
@@ -397,6 +422,20 @@ export interface Secret {
   type?: string;
   /** Values, base64. */
   data?: Record<string, string>;
+}
+
+export interface ServicePort {
+  name?: string;
+  protocol?: Protocol;
+  port: number;
+}
+
+/** The parts of a Service the kubelet's service environment variables are made of. */
+export interface Service {
+  apiVersion?: 'v1';
+  kind?: 'Service';
+  metadata: ObjectMeta;
+  spec?: { clusterIP?: string; ports?: ServicePort[]; type?: string };
 }
 
 export interface ConfigMap {

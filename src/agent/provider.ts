@@ -2,7 +2,7 @@
 // Modelled on Virtual Kubelet's PodLifecycleHandler / PodNotifier and its node-API hooks.
 // docs/providers.md explains it for provider authors.
 import type { Logger } from '../util/logger.ts';
-import type { ConfigMap, ObjectReference, Pod, PodStatus, Secret } from './k8s-types.ts';
+import type { ConfigMap, ObjectReference, Pod, PodStatus, Secret, Service } from './k8s-types.ts';
 import type { PodStats } from './stats-summary.ts';
 
 /** What a sync (createPod / updatePod) may tell the node core. */
@@ -229,6 +229,30 @@ export interface ConfigMapSource {
   getConfigMap(namespace: string, name: string, signal: AbortSignal): Promise<ConfigMap | undefined>;
 }
 
+/** What a serviceAccountToken projection asks for. */
+export interface ServiceAccountTokenRequest {
+  audience?: string;
+  /** At least 600; the API's default is 3600. */
+  expirationSeconds: number;
+}
+
+/**
+ * Tokens of the pods' service accounts, bound to the pod (TokenRequest API), for projected
+ * volumes. Answers from a cache and requests a new token when 80 % of its lifetime passed or it
+ * is older than 24 h, as the kubelet's token manager. API-server mode only.
+ */
+export interface ServiceAccountTokenSource {
+  /** The token (JWT) for the pod's service account (spec.serviceAccountName, else `default`). */
+  getToken(pod: Pod, request: ServiceAccountTokenRequest, signal: AbortSignal): Promise<string>;
+  /** Drops the cached tokens of a pod that is gone. */
+  forgetPod(uid: string): void;
+}
+
+/** The services of a namespace, for the containers' service environment variables. API-server mode only. */
+export interface ServiceSource {
+  listServices(namespace: string, signal: AbortSignal): Promise<Service[]>;
+}
+
 /** What the node hands a provider factory. */
 export interface ProviderContext {
   nodeName: string;
@@ -244,6 +268,10 @@ export interface ProviderContext {
   secrets?: SecretSource;
   /** ConfigMaps of the pods' namespaces (API server, or the manifest folder in standalone mode). */
   configMaps?: ConfigMapSource;
+  /** Service account tokens for projected volumes; absent in standalone mode. */
+  tokens?: ServiceAccountTokenSource;
+  /** Services for the containers' environment variables; absent in standalone mode (no variables). */
+  services?: ServiceSource;
 }
 
 /** What an event about the pod (or one of its containers) names as its involvedObject. */

@@ -4,11 +4,14 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { ApiEventRecorder } from '../agent/apiserver/api-events.ts';
 import { ApiConfigMapSource, ApiSecretSource } from '../agent/apiserver/api-object-sources.ts';
+import { ApiServiceSource } from '../agent/apiserver/api-service-source.ts';
+import { ApiTokenRequester } from '../agent/apiserver/api-token-requester.ts';
 import { connectKubeApi, loadKubeConfig } from '../agent/apiserver/kube-api.ts';
 import { NodeEventLog } from '../agent/event-log.ts';
 import { runNode } from '../agent/node.ts';
 import { defaultNodeAddress } from '../agent/node-address.ts';
-import type { ConfigMapSource, SecretSource } from '../agent/provider.ts';
+import type { ConfigMapSource, ProviderContext, SecretSource } from '../agent/provider.ts';
+import { ServiceAccountTokenManager } from '../agent/service-account-tokens.ts';
 import { ManifestObjectStore } from '../agent/static-pods/manifest-object-store.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { loadProvider } from '../providers/load-provider.ts';
@@ -70,6 +73,7 @@ export const nodeCommand: Command = {
     let apiServer: Parameters<typeof runNode>[0]['apiServer'];
     let secrets: SecretSource | undefined;
     let configMaps: ConfigMapSource | undefined;
+    let apiOnly: Pick<ProviderContext, 'tokens' | 'services'> = {};
     // Standalone mode: ConfigMaps and Secrets come from files in the manifest folder.
     const manifestObjects = values.kubeconfig || values.manifests === undefined ? undefined : new ManifestObjectStore();
     if (values.kubeconfig) {
@@ -82,6 +86,7 @@ export const nodeCommand: Command = {
       apiServer = { api, events: new ApiEventRecorder({ api, nodeName, logger: logger.child({ component: 'events' }) }) };
       secrets = new ApiSecretSource(api);
       configMaps = new ApiConfigMapSource(api);
+      apiOnly = { tokens: new ServiceAccountTokenManager(new ApiTokenRequester(api)), services: new ApiServiceSource(api) };
     } else if (manifestObjects !== undefined) {
       secrets = manifestObjects;
       configMaps = manifestObjects;
@@ -96,6 +101,7 @@ export const nodeCommand: Command = {
       events: eventLog,
       ...(secrets ? { secrets } : {}),
       ...(configMaps ? { configMaps } : {}),
+      ...apiOnly,
       config: {
         runtimeEndpoint,
         imageEndpoint: values['image-endpoint'] ?? runtimeEndpoint,

@@ -3,7 +3,10 @@
 // (https://kubernetes.io/docs/reference/using-api/api-concepts/):
 //
 // - resources: pods (status subresource, graceful deletion), nodes (status subresource),
-//   namespaces, secrets, configmaps, core/v1 events, coordination.k8s.io/v1 leases;
+//   namespaces, secrets, configmaps, services (a cluster IP from 10.96.0.0/16 unless given, or
+//   None, or type ExternalName), serviceaccounts with the token subresource (POST a TokenRequest:
+//   a new token each time, bound to a pod that must exist with that UID and service account),
+//   core/v1 events, coordination.k8s.io/v1 leases;
 // - create (409 AlreadyExists; 404 for a namespace that does not exist), get, list, replace (PUT,
 //   409 Conflict when metadata.resourceVersion is stale), patch (JSON merge patch and JSON patch;
 //   a resourceVersion in the patch is a precondition; other patch types 415), delete with
@@ -164,6 +167,24 @@ const TYPES: ResourceType[] = [
   {
     plural: 'configmaps',
     kind: 'ConfigMap',
+    apiVersion: 'v1',
+    prefix: '/api/v1',
+    namespaced: true,
+    statusSubresource: false,
+    fields: (o) => metaFields(o, true),
+  },
+  {
+    plural: 'services',
+    kind: 'Service',
+    apiVersion: 'v1',
+    prefix: '/api/v1',
+    namespaced: true,
+    statusSubresource: true,
+    fields: (o) => metaFields(o, true),
+  },
+  {
+    plural: 'serviceaccounts',
+    kind: 'ServiceAccount',
     apiVersion: 'v1',
     prefix: '/api/v1',
     namespaced: true,
@@ -516,6 +537,7 @@ export class FakeApiServer {
     obj.metadata.generation = 1;
     delete obj.metadata.deletionTimestamp;
     delete obj.metadata.deletionGracePeriodSeconds;
+    if (type.kind === 'Service') this.#allocateClusterIP(obj);
     if (type.kind === 'Pod') {
       const pod = withPodDefaults(obj as unknown as Pod) as unknown as ApiObject;
       Object.assign(obj, pod);
@@ -525,6 +547,85 @@ export class FakeApiServer {
     this.#objects.set(key, obj);
     this.#record('ADDED', plural, obj);
     return clone(obj);
+  }
+
+  #nextClusterIP = 1;
+
+  /** The API server's cluster IP allocation (ClusterIP, NodePort and LoadBalancer services). */
+  #allocateClusterIP(service: ApiObject): void {
+    service.spec ??= {};
+    const spec = service.spec as Record<string, unknown>;
+    if (spec.type === 'ExternalName' || spec.clusterIP) return;
+    const n = this.#nextClusterIP++;
+    spec.clusterIP = `10.96.${Math.floor(n / 256)}.${n % 256}`;
+    spec.clusterIPs = [spec.clusterIP];
+  }
+
+  /** serviceaccounts/{name}/token: a TokenRequest answered with a new token (a JWT of no signature worth checking). */
+  #tokenRequest(namespace: string, name: string, body: unknown): ApiObject {
+    const account = this.get('serviceaccounts', namespace, name);
+    if (account === undefined)
+      throw new ApiError(404, 'NotFound', `serviceaccounts "${name}" not found`, { name, kind: 'serviceaccounts' });
+    const request = (body ?? {}) as { spec?: Record<string, unknown> };
+    const spec = { ...(request.spec ?? {}) } as {
+      audiences?: string[];
+      expirationSeconds?: number;
+      boundObjectRef?: { kind?: string; apiVersion?: string; name?: string; uid?: string };
+    };
+    const invalid = (field: string, value: unknown, detail: string) =>
+      new ApiError(
+        422,
+        'Invalid',
+        `TokenRequest.authentication.k8s.io "${name}" is invalid: ${field}: Invalid value: ${JSON.stringify(value)}: ${detail}`,
+      );
+    spec.expirationSeconds ??= 3600;
+    if (spec.expirationSeconds < 600)
+      throw invalid('spec.expirationSeconds', spec.expirationSeconds, 'may not specify a duration less than 10 minutes');
+    if (spec.expirationSeconds > 2 ** 32)
+      throw invalid('spec.expirationSeconds', spec.expirationSeconds, 'may not specify a duration larger than 2^32 seconds');
+    if (!spec.audiences || spec.audiences.length === 0) spec.audiences = ['https://kubernetes.default.svc.cluster.local'];
+    const ref = spec.boundObjectRef;
+    let podClaim: Record<string, string> | undefined;
+    if (ref !== undefined) {
+      if (ref.kind !== 'Pod') throw new ApiError(400, 'BadRequest', `cannot bind token to object of type ${ref.kind}`);
+      const pod = this.get('pods', namespace, ref.name ?? '');
+      if (pod === undefined) throw new ApiError(404, 'NotFound', `pods "${ref.name}" not found`, { name: ref.name, kind: 'pods' });
+      if (ref.uid && ref.uid !== pod.metadata.uid) {
+        throw new ApiError(
+          409,
+          'Conflict',
+          `the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`,
+        );
+      }
+      if ((pod.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName !== name) {
+        throw new ApiError(
+          400,
+          'BadRequest',
+          `cannot bind token for serviceaccount "${name}" to pod running with different serviceaccount name.`,
+        );
+      }
+      podClaim = { name: pod.metadata.name ?? '', uid: pod.metadata.uid ?? '' };
+    }
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const exp = issuedAt + spec.expirationSeconds;
+    const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const claims = {
+      aud: spec.audiences,
+      exp,
+      iat: issuedAt,
+      iss: 'https://kubernetes.default.svc.cluster.local',
+      jti: randomUUID(),
+      sub: `system:serviceaccount:${namespace}:${name}`,
+      'kubernetes.io': { namespace, serviceaccount: { name, uid: account.metadata.uid }, ...(podClaim ? { pod: podClaim } : {}) },
+    };
+    const token = `${part({ alg: 'RS256', kid: 'fake' })}.${part(claims)}.${randomBytes(32).toString('base64url')}`;
+    return {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      metadata: { name, namespace, creationTimestamp: now() },
+      spec,
+      status: { token, expirationTimestamp: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') },
+    } as unknown as ApiObject;
   }
 
   /** Replaces an object (PUT), or its status (subresource 'status'). */
@@ -851,6 +952,10 @@ export class FakeApiServer {
     if (resource === undefined || extra.length > 0) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     if (namespace !== undefined && !resource.namespaced)
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (resource.plural === 'serviceaccounts' && subresource === 'token' && namespace !== undefined && name !== undefined) {
+      if (method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      return { code: 201, body: this.#tokenRequest(namespace, name, body) };
+    }
     if (subresource !== undefined && (subresource !== 'status' || !resource.statusSubresource)) {
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     }

@@ -68,6 +68,15 @@ const volumeMount = object({
 
 const keyToPaths = list(object({ key: string, path: string, mode: integer }));
 
+const downwardApiItems = list(
+  object({
+    path: string,
+    fieldRef: object({ apiVersion: string, fieldPath: string }),
+    resourceFieldRef: object({ containerName: string, resource: string, divisor: 'quantity' }),
+    mode: integer,
+  }),
+);
+
 /** The volume sources berth sets up are typed; the others are known (refused at validation) but not typed. */
 const volume = object({
   name: string,
@@ -75,13 +84,16 @@ const volume = object({
   hostPath: object({ path: string, type: string }),
   configMap: object({ name: string, items: keyToPaths, defaultMode: integer, optional: boolean }),
   secret: object({ secretName: string, items: keyToPaths, defaultMode: integer, optional: boolean }),
-  downwardAPI: object({
-    items: list(
+  downwardAPI: object({ items: downwardApiItems, defaultMode: integer }),
+  projected: object({
+    sources: list(
       object({
-        path: string,
-        fieldRef: object({ apiVersion: string, fieldPath: string }),
-        resourceFieldRef: object({ containerName: string, resource: string, divisor: 'quantity' }),
-        mode: integer,
+        configMap: object({ name: string, items: keyToPaths, optional: boolean }),
+        secret: object({ name: string, items: keyToPaths, optional: boolean }),
+        downwardAPI: object({ items: downwardApiItems }),
+        serviceAccountToken: object({ audience: string, expirationSeconds: integer, path: string }),
+        clusterTrustBundle: any,
+        podCertificate: any,
       }),
     ),
     defaultMode: integer,

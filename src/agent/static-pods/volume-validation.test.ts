@@ -88,7 +88,7 @@ test('volumes are checked as the API server checks them', () => {
       'spec.volumes[1].name: Duplicate value: "a"',
       'spec.volumes[2]: Required value: must specify a volume type',
       'spec.volumes[3].hostPath: Forbidden: may not specify more than 1 volume type',
-      'spec.volumes[4].persistentVolumeClaim: Forbidden: persistentVolumeClaim volumes are not supported by berth node (supported: emptyDir, hostPath, configMap, secret, downwardAPI)',
+      'spec.volumes[4].persistentVolumeClaim: Forbidden: persistentVolumeClaim volumes are not supported by berth node (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected)',
       `spec.volumes[5].name: Invalid value: "Bad_Name": ${LABEL_MESSAGE}`,
       'spec.volumes[5].emptyDir.medium: Unsupported value: "HugePages": supported values: "", "Memory"',
       'spec.volumes[6].hostPath.path: Invalid value: "relative/../x": must be an absolute path',

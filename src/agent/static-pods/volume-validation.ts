@@ -2,7 +2,7 @@
 // ValidateVolumeMounts), with its wording, for the sources berth node sets up; other sources are
 // refused as berth's own limit.
 
-import type { Container, KeyToPath, PodSpec, Volume, VolumeMount } from '../k8s-types.ts';
+import type { Container, DownwardApiVolumeFile, KeyToPath, PodSpec, ProjectedVolumeSource, Volume, VolumeMount } from '../k8s-types.ts';
 import { isResourceField, RESOURCE_FIELDS } from '../resource-field.ts';
 import { FieldErrors } from './field-errors.ts';
 import { LABEL_MESSAGE, SUBDOMAIN_MESSAGE } from './pod-validation.ts';
@@ -78,28 +78,80 @@ function checkSource(problems: FieldErrors, p: string, volume: Volume): void {
   }
   if (volume.downwardAPI !== undefined) {
     checkMode(problems, `${p}.downwardAPI.defaultMode`, volume.downwardAPI.defaultMode);
-    (volume.downwardAPI.items ?? []).forEach((item, i) => {
-      const at = `${p}.downwardAPI.items[${i}]`;
-      checkItemPath(problems, `${at}.path`, item.path);
-      checkMode(problems, `${at}.mode`, item.mode);
-      if (item.fieldRef !== undefined && item.resourceFieldRef !== undefined) {
-        problems.invalid(at, 'resource', 'fieldRef and resourceFieldRef can not be specified simultaneously');
-      } else if (item.fieldRef !== undefined) {
-        const fieldPath = item.fieldRef.fieldPath;
-        if (!fieldPath) problems.required(`${at}.fieldRef.fieldPath`);
-        else if (!DOWNWARD_FIELDS.includes(fieldPath) && !SUBSCRIPT.test(fieldPath)) {
-          problems.notSupported(`${at}.fieldRef.fieldPath`, fieldPath, DOWNWARD_FIELDS);
-        }
-      } else if (item.resourceFieldRef !== undefined) {
-        const ref = item.resourceFieldRef;
-        if (!ref.containerName) problems.required(`${at}.resourceFieldRef.containerName`);
-        if (!ref.resource) problems.required(`${at}.resourceFieldRef.resource`);
-        else if (!isResourceField(ref.resource)) problems.notSupported(`${at}.resourceFieldRef.resource`, ref.resource, RESOURCE_FIELDS);
-      } else {
-        problems.required(at, 'one of `fieldRef` or `resourceFieldRef` must be specified');
-      }
-    });
+    checkDownwardItems(problems, `${p}.downwardAPI.items`, volume.downwardAPI.items);
   }
+  if (volume.projected !== undefined) checkProjected(problems, `${p}.projected`, volume.projected);
+}
+
+function checkDownwardItems(problems: FieldErrors, p: string, items: DownwardApiVolumeFile[] | undefined): void {
+  (items ?? []).forEach((item, i) => {
+    const at = `${p}[${i}]`;
+    checkItemPath(problems, `${at}.path`, item.path);
+    checkMode(problems, `${at}.mode`, item.mode);
+    if (item.fieldRef !== undefined && item.resourceFieldRef !== undefined) {
+      problems.invalid(at, 'resource', 'fieldRef and resourceFieldRef can not be specified simultaneously');
+    } else if (item.fieldRef !== undefined) {
+      const fieldPath = item.fieldRef.fieldPath;
+      if (!fieldPath) problems.required(`${at}.fieldRef.fieldPath`);
+      else if (!DOWNWARD_FIELDS.includes(fieldPath) && !SUBSCRIPT.test(fieldPath)) {
+        problems.notSupported(`${at}.fieldRef.fieldPath`, fieldPath, DOWNWARD_FIELDS);
+      }
+    } else if (item.resourceFieldRef !== undefined) {
+      const ref = item.resourceFieldRef;
+      if (!ref.containerName) problems.required(`${at}.resourceFieldRef.containerName`);
+      if (!ref.resource) problems.required(`${at}.resourceFieldRef.resource`);
+      else if (!isResourceField(ref.resource)) problems.notSupported(`${at}.resourceFieldRef.resource`, ref.resource, RESOURCE_FIELDS);
+    } else {
+      problems.required(at, 'one of `fieldRef` or `resourceFieldRef` must be specified');
+    }
+  });
+}
+
+const PROJECTION_SOURCES = ['secret', 'configMap', 'downwardAPI', 'serviceAccountToken'] as const;
+
+/** The API server's checks of a projected volume (validateProjectionSources): one source each, paths unique. */
+function checkProjected(problems: FieldErrors, p: string, projected: ProjectedVolumeSource): void {
+  checkMode(problems, `${p}.defaultMode`, projected.defaultMode);
+  const paths = new Set<string>();
+  const claim = (path: string | undefined, value: unknown) => {
+    if (!path) return;
+    if (paths.has(path)) problems.invalid(p, value, 'conflicting duplicate paths');
+    paths.add(path);
+  };
+  (projected.sources ?? []).forEach((source, i) => {
+    const at = `${p}.sources[${i}]`;
+    const given = Object.keys(source).filter((k) => source[k] !== undefined && source[k] !== null);
+    const unsupported = given.filter((k) => !(PROJECTION_SOURCES as readonly string[]).includes(k));
+    for (const k of unsupported) problems.forbidden(`${at}.${k}`, `${k} projections are not supported by berth node`);
+    if (given.length === 0) problems.required(at, `must specify one of ${PROJECTION_SOURCES.map((s) => `\`${s}\``).join(', ')}`);
+    else if (given.length > 1) problems.forbidden(at, 'may not specify more than 1 volume type per source');
+    for (const kind of ['secret', 'configMap'] as const) {
+      const ref = source[kind];
+      if (ref === undefined) continue;
+      if (!ref.name) problems.required(`${at}.${kind}.name`);
+      checkKeyItems(problems, `${at}.${kind}.items`, ref.items);
+      for (const item of ref.items ?? []) claim(item.path, ref.name);
+    }
+    if (source.downwardAPI !== undefined) {
+      checkDownwardItems(problems, `${at}.downwardAPI.items`, source.downwardAPI.items);
+      for (const item of source.downwardAPI.items ?? []) claim(item.path, item.path);
+    }
+    const token = source.serviceAccountToken;
+    if (token !== undefined) {
+      const seconds = token.expirationSeconds ?? 3600;
+      if (!Number.isInteger(seconds)) problems.invalid(`${at}.serviceAccountToken.expirationSeconds`, seconds, 'must be an integer');
+      else if (seconds < 600) {
+        problems.invalid(`${at}.serviceAccountToken.expirationSeconds`, seconds, 'may not specify a duration less than 10 minutes');
+      } else if (seconds > 2 ** 32) {
+        problems.invalid(`${at}.serviceAccountToken.expirationSeconds`, seconds, 'may not specify a duration larger than 2^32 seconds');
+      }
+      if (!token.path) problems.required(`${at}.serviceAccountToken.path`);
+      else {
+        checkItemPath(problems, `${at}.serviceAccountToken.path`, token.path);
+        claim(token.path, token.path);
+      }
+    }
+  });
 }
 
 function checkVolume(problems: FieldErrors, p: string, volume: Volume): void {

@@ -15,6 +15,8 @@ import type {
   ProbeResultLookup,
   ProviderNodeStatus,
   SecretSource,
+  ServiceAccountTokenSource,
+  ServiceSource,
   SyncResult,
 } from '../../agent/provider.ts';
 import type { PodStats } from '../../agent/stats-summary.ts';
@@ -53,6 +55,8 @@ export interface CriProviderOptions {
   events?: EventRecorder;
   secrets?: SecretSource;
   configMaps?: ConfigMapSource;
+  tokens?: ServiceAccountTokenSource;
+  services?: ServiceSource;
 }
 
 /** A pod the runtime holds but the node never handed over (left from before a restart): enough of a Pod to report and delete it. */
@@ -104,6 +108,7 @@ export class CriProvider implements PodProvider {
       nodeAllocatable: this.#settings.nodeAllocatable,
       secrets: options.secrets,
       configMaps: options.configMaps,
+      tokens: options.tokens,
       reasons: this.#reasons,
       events: options.events,
       logger: this.#logger,
@@ -136,7 +141,12 @@ export class CriProvider implements PodProvider {
       logger: this.#logger,
       now: this.#now,
       events: options.events,
-      envSources: { secrets: options.secrets, configMaps: options.configMaps, allocatable: this.#settings.nodeAllocatable },
+      envSources: {
+        secrets: options.secrets,
+        configMaps: options.configMaps,
+        services: options.services,
+        allocatable: this.#settings.nodeAllocatable,
+      },
       volumes: this.#volumes,
       hooks: this.#hooks,
     });

@@ -81,6 +81,8 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
       events: context.events,
       secrets: context.secrets,
       configMaps: context.configMaps,
+      tokens: context.tokens,
+      services: context.services,
     });
   } catch (e) {
     cri.close();

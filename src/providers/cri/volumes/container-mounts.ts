@@ -1,6 +1,6 @@
 // A container's volumeMounts as CRI mounts, as the kubelet makes them (makeMounts): the volume's
 // host path (subPath or the expanded subPathExpr below it, created when missing and never outside
-// the volume), read-only when asked and always for configMap, secret and downwardAPI volumes, and
+// the volume), read-only when asked and always for configMap, secret, downwardAPI and projected volumes, and
 // the mount propagation (Bidirectional for privileged containers only).
 import { chmod, lstat, mkdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { volumeHostPath, volumePlugin } from './volume-paths.ts';
 
 export type CriMount = MessageInitShape<typeof MountSchema>;
 
-const READ_ONLY_PLUGINS = new Set(['configmap', 'secret', 'downward-api']);
+const READ_ONLY_PLUGINS = new Set(['configmap', 'secret', 'downward-api', 'projected']);
 
 /** subPathExpr with `$(VAR)` expanded from the container's env; a missing or empty variable is an error. */
 export function expandSubPathExpr(expr: string, env: readonly NamedValue[]): string {

@@ -132,7 +132,7 @@ test('hostPath type failures and unsupported sources are reported as FailedMount
     [
       [`MountVolume.SetUp failed for volume "h" : hostPath ${path.join(root, 'nope')} doesn't exist`, true],
       [
-        'MountVolume.SetUp failed for volume "pvc" : volume source persistentVolumeClaim is not supported by berth node (supported: emptyDir, hostPath, configMap, secret, downwardAPI)',
+        'MountVolume.SetUp failed for volume "pvc" : volume source persistentVolumeClaim is not supported by berth node (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected)',
         true,
       ],
     ],

@@ -6,7 +6,7 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pod, Volume } from '../../../agent/k8s-types.ts';
 import { podFullName, podUid } from '../../../agent/k8s-types.ts';
-import type { ConfigMapSource, EventRecorder, SecretSource } from '../../../agent/provider.ts';
+import type { ConfigMapSource, EventRecorder, SecretSource, ServiceAccountTokenSource } from '../../../agent/provider.ts';
 import { wholeValue } from '../../../agent/quantity.ts';
 import { resourceFieldValue } from '../../../agent/resource-field.ts';
 import { listMountPoints, unmount } from '../../../snapshot/mount.ts';
@@ -16,6 +16,7 @@ import { type FileProjection, writeAtomically } from './atomic-writer.ts';
 import { memoryVolumeSize, setUpEmptyDir } from './empty-dir.ts';
 import { applyFsGroup } from './fs-group.ts';
 import { setUpHostPath } from './host-path.ts';
+import { projectedFiles } from './projected.ts';
 import { podDir, podsDir, SUPPORTED_SOURCES, volumeDir, volumePlugin } from './volume-paths.ts';
 import { configMapFiles, downwardApiFiles, secretFiles } from './volume-payloads.ts';
 
@@ -26,6 +27,8 @@ export interface PodVolumesDeps {
   nodeAllocatable?: Record<string, string>;
   secrets?: SecretSource;
   configMaps?: ConfigMapSource;
+  /** Service account tokens for projected volumes (API-server mode). */
+  tokens?: ServiceAccountTokenSource;
   reasons: SyncReasons;
   events?: EventRecorder;
   logger: Logger;
@@ -101,6 +104,14 @@ export class PodVolumes {
         const files = downwardApiFiles(volume.downwardAPI!, pod, (selector) => resourceFieldValue(selector, pod, undefined, allocatable));
         return write(files, dir('downward-api'), memoryVolumeSize(pod, this.#nodeMemory()));
       }
+      case 'projected': {
+        const allocatable = this.#deps.nodeAllocatable ?? { memory: String(this.#deps.nodeMemoryBytes) };
+        const { configMaps, secrets, tokens } = this.#deps;
+        const resourceValue = (selector: Parameters<typeof resourceFieldValue>[0]) =>
+          resourceFieldValue(selector, pod, undefined, allocatable);
+        const files = await projectedFiles(pod, volume.projected!, { configMaps, secrets, tokens, resourceValue }, signal);
+        return write(files, dir('projected'), memoryVolumeSize(pod, this.#nodeMemory()));
+      }
       default: {
         const sources = Object.keys(volume).filter((k) => k !== 'name');
         throw new Error(
@@ -113,7 +124,7 @@ export class PodVolumes {
   /** Whether the volume was set up before (its files written once), so that a failed refresh need not stop the pod. */
   async #wasSetUp(pod: Pod, volume: Volume): Promise<boolean> {
     const plugin = volumePlugin(volume);
-    if (plugin !== 'configmap' && plugin !== 'secret' && plugin !== 'downward-api') return false;
+    if (plugin !== 'configmap' && plugin !== 'secret' && plugin !== 'downward-api' && plugin !== 'projected') return false;
     const target = volumeDir(this.#deps.rootDir, podUid(pod), plugin, volume.name);
     return lstat(path.join(target, '..data')).then(
       () => true,
@@ -173,6 +184,7 @@ export class PodVolumes {
   /** Unmounts everything under the pod's directory (innermost first) and removes it. Throws when something stays mounted. */
   async tearDown(uid: string, signal?: AbortSignal): Promise<void> {
     this.#failedAttempts.delete(uid);
+    this.#deps.tokens?.forgetPod(uid);
     const dir = podDir(this.#deps.rootDir, uid);
     const exists = await lstat(dir).then(
       () => true,

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { Volume } from '../../../agent/k8s-types.ts';
 
-export type VolumePlugin = 'empty-dir' | 'configmap' | 'secret' | 'downward-api' | 'host-path';
+export type VolumePlugin = 'empty-dir' | 'configmap' | 'secret' | 'downward-api' | 'projected' | 'host-path';
 
 /** The plugin that serves a volume, or undefined when berth has none for its source. */
 export function volumePlugin(volume: Volume): VolumePlugin | undefined {
@@ -11,12 +11,13 @@ export function volumePlugin(volume: Volume): VolumePlugin | undefined {
   if (volume.configMap !== undefined) return 'configmap';
   if (volume.secret !== undefined) return 'secret';
   if (volume.downwardAPI !== undefined) return 'downward-api';
+  if (volume.projected !== undefined) return 'projected';
   if (volume.hostPath !== undefined) return 'host-path';
   return undefined;
 }
 
 /** The volume sources berth can set up, as the API names them. */
-export const SUPPORTED_SOURCES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI'] as const;
+export const SUPPORTED_SOURCES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI', 'projected'] as const;
 
 export function podsDir(rootDir: string): string {
   return path.join(rootDir, 'pods');
