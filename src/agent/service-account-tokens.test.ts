@@ -86,3 +86,24 @@ test('a failed refresh keeps the old token until it expires; without one it fail
   await assert.rejects(tokens.getToken(pod('u1'), { expirationSeconds: 1000 }, signal), /failed to fetch token/);
   assert.equal(tokens.size, 0, 'the expired token is dropped');
 });
+
+test('the lifetime the API server granted counts, not the one asked for', async () => {
+  const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
+  let n = 0;
+  const tokens = new ServiceAccountTokenManager(
+    {
+      async requestToken() {
+        n++;
+        // Capped to an hour, as with --service-account-max-token-expiration.
+        return { token: `tok-${n}`, expirationTimestamp: new Date(clock.now + 3600_000).toISOString(), expirationSeconds: 3600 };
+      },
+    },
+    { now: () => clock.now, jitterMs: () => 0 },
+  );
+  const request = { expirationSeconds: 48 * 3600 };
+  assert.equal(await tokens.getToken(pod('u1'), request, signal), 'tok-1');
+  clock.now += 60_000;
+  assert.equal(await tokens.getToken(pod('u1'), request, signal), 'tok-1', 'not asked again at every sync');
+  clock.now += 2820_001;
+  assert.equal(await tokens.getToken(pod('u1'), request, signal), 'tok-2');
+});

@@ -16,6 +16,8 @@ export interface IssuedToken {
   token: string;
   /** status.expirationTimestamp, RFC 3339. */
   expirationTimestamp: string;
+  /** The lifetime granted (the answer's spec.expirationSeconds): the API server may cap the one asked for. */
+  expirationSeconds?: number;
 }
 
 /** Posts TokenRequests (serviceaccounts/{name}/token). */
@@ -81,7 +83,7 @@ export class ServiceAccountTokenManager implements ServiceAccountTokenSource {
     if (!issued.token || Number.isNaN(expiresAt)) throw new Error('failed to fetch token: the API server sent no token or expiration');
     const forPod = this.#cache.get(uid) ?? new Map<string, CachedToken>();
     this.#cache.set(uid, forPod);
-    forPod.set(key, { token: issued.token, expiresAt, expirationSeconds });
+    forPod.set(key, { token: issued.token, expiresAt, expirationSeconds: issued.expirationSeconds ?? expirationSeconds });
     return issued.token;
   }
 

@@ -12,7 +12,7 @@ export class ApiTokenRequester implements TokenRequester {
 
   async requestToken(namespace: string, serviceAccount: string, spec: TokenRequestSpec, signal: AbortSignal): Promise<IssuedToken> {
     signal.throwIfAborted();
-    let answer: { status?: { token?: string; expirationTimestamp?: string } };
+    let answer: { spec?: { expirationSeconds?: number }; status?: { token?: string; expirationTimestamp?: string } };
     try {
       answer = fromApi(
         await this.#api.core.createNamespacedServiceAccountToken({
@@ -24,6 +24,10 @@ export class ApiTokenRequester implements TokenRequester {
     } catch (e) {
       throw new Error(apiErrorMessage(e), { cause: e });
     }
-    return { token: answer.status?.token ?? '', expirationTimestamp: answer.status?.expirationTimestamp ?? '' };
+    return {
+      token: answer.status?.token ?? '',
+      expirationTimestamp: answer.status?.expirationTimestamp ?? '',
+      ...(answer.spec?.expirationSeconds !== undefined ? { expirationSeconds: answer.spec.expirationSeconds } : {}),
+    };
   }
 }
