@@ -107,3 +107,15 @@ test('the lifetime the API server granted counts, not the one asked for', async 
   clock.now += 2820_001;
   assert.equal(await tokens.getToken(pod('u1'), request, signal), 'tok-2');
 });
+
+test('a static pod gets no token: the API server knows only its mirror pod', async () => {
+  const clock = { now: 0 };
+  const api = issuer(clock);
+  const tokens = new ServiceAccountTokenManager(api, { now: () => clock.now, jitterMs: () => 0 });
+  const staticPod = pod('s1');
+  staticPod.metadata.annotations = { 'kubernetes.io/config.source': 'file' };
+  await assert.rejects(tokens.getToken(staticPod, { expirationSeconds: 3600 }, signal), {
+    message: 'failed to fetch token: a static pod cannot have service account tokens (the API server knows only its mirror pod)',
+  });
+  assert.equal(api.requests.length, 0);
+});

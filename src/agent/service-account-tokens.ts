@@ -4,6 +4,7 @@
 // not ask at once); if that fails, the old token serves until it expires.
 import { type Pod, podUid } from './k8s-types.ts';
 import type { ServiceAccountTokenRequest, ServiceAccountTokenSource } from './provider.ts';
+import { CONFIG_SOURCE_ANNOTATION } from './static-pods/static-pod-manifest.ts';
 
 /** A TokenRequest's spec, as the API takes it. */
 export interface TokenRequestSpec {
@@ -57,6 +58,10 @@ export class ServiceAccountTokenManager implements ServiceAccountTokenSource {
   }
 
   async getToken(pod: Pod, request: ServiceAccountTokenRequest, signal: AbortSignal): Promise<string> {
+    // A token is bound to a pod the API server has; of a static pod it has only the mirror pod.
+    if (pod.metadata.annotations?.[CONFIG_SOURCE_ANNOTATION] === 'file') {
+      throw new Error('failed to fetch token: a static pod cannot have service account tokens (the API server knows only its mirror pod)');
+    }
     const uid = podUid(pod);
     const namespace = pod.metadata.namespace ?? 'default';
     const serviceAccount = pod.spec.serviceAccountName || 'default';
