@@ -215,7 +215,9 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   };
 
   const hasProbes = (pod: Pod) =>
-    [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some((c) => c.readinessProbe !== undefined || c.startupProbe !== undefined);
+    [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some(
+      (c) => c.readinessProbe !== undefined || c.startupProbe !== undefined,
+    );
   const withStatus = (pod: Pod): Pod => {
     const uid = podUid(pod);
     const reported = pleg.status(uid);

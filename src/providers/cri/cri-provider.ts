@@ -31,8 +31,8 @@ import { CriStatsReader } from './cri-stats.ts';
 import { attachThroughRuntime, execThroughRuntime, portForwardThroughRuntime } from './cri-streaming.ts';
 import { ImageGarbageCollector } from './image-gc.ts';
 import { ImagePuller } from './image-puller.ts';
-import { LifecycleHooks } from './lifecycle-hooks.ts';
 import { sidecarNames } from './init-container-actions.ts';
+import { LifecycleHooks } from './lifecycle-hooks.ts';
 import { containerIdUri, runtimePodStatus } from './pod-status.ts';
 import { PodSync } from './pod-sync.ts';
 import { gracePeriodSeconds, removePod, stopContainer } from './pod-teardown.ts';
@@ -91,11 +91,11 @@ export class CriProvider implements PodProvider {
   readonly #closing = new AbortController();
   readonly #hooks: LifecycleHooks;
   readonly #volumes: PodVolumes;
+  #probeResults: ProbeResultLookup | undefined;
 
   constructor(options: CriProviderOptions) {
     this.#cri = options.cri;
     this.#settings = options.settings;
-  #probeResults: ProbeResultLookup | undefined;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
     this.#events = options.events;
@@ -149,6 +149,7 @@ export class CriProvider implements PodProvider {
       },
       volumes: this.#volumes,
       hooks: this.#hooks,
+      startupSucceeded: (c) => this.#probeResults?.(containerIdUri(c.id, this.#settings.runtimeName), 'startup') === 'success',
     });
     this.#imageGc = new ImageGarbageCollector({
       runtime: this.#cri.runtime,
@@ -159,7 +160,6 @@ export class CriProvider implements PodProvider {
       nodeEvent: (type, reason, message) => options.events?.nodeEvent?.(type, reason, message),
     });
     void this.#imageGc.run(this.#closing.signal);
-      startupSucceeded: (c) => this.#probeResults?.(containerIdUri(c.id, this.#settings.runtimeName), 'startup') === 'success',
   }
 
   async createPod(pod: Pod, signal: AbortSignal): Promise<SyncResult> {
@@ -175,6 +175,10 @@ export class CriProvider implements PodProvider {
     return this.#sync.sync(pod, signal);
   }
 
+  useProbeResults(results: ProbeResultLookup): void {
+    this.#probeResults = results;
+  }
+
   async deletePod(pod: Pod, signal: AbortSignal): Promise<void> {
     const uid = podUid(pod);
     const state = await this.#reader.pod(uid, signal);
@@ -185,15 +189,12 @@ export class CriProvider implements PodProvider {
     for (const c of state.containers) {
       if (c.state === 'running') this.#events?.podEvent(pod, 'Normal', 'Killing', `Stopping container ${c.name}`, c.name);
     }
-  useProbeResults(results: ProbeResultLookup): void {
-    this.#probeResults = results;
-  }
-
     await removePod(this.#cri.runtime, state, {
       graceSeconds,
       callTimeoutMs: this.#settings.callTimeoutMs,
       signal,
       preStop: this.#hooks.preStopRunner(pod, state),
+      sidecars: sidecarNames(pod),
     });
     const named = pod.metadata.name ? pod : { ...pod, metadata: { ...pod.metadata, name: state.name, namespace: state.namespace } };
     if (named.metadata.name) await rm(podLogDirectory(this.#settings.podLogsRoot, named), { recursive: true, force: true });
@@ -204,7 +205,6 @@ export class CriProvider implements PodProvider {
     this.#imageBackOff.forget(`${uid}_`);
   }
 
-      sidecars: sidecarNames(pod),
   async getPods(signal: AbortSignal): Promise<Pod[]> {
     const observed = await this.#reader.allPods(signal);
     const pods: Pod[] = [];
