@@ -90,7 +90,9 @@ function containerStatuses(
     status.imageID = c.imageRef;
     status.containerID = containerIdUri(c.id, runtimeName);
     status.started = c.state === 'running';
-    status.ready = c.state === 'running';
+    // A regular init container is ready once it succeeded; a sidecar, like an app container, while it runs.
+    const spec = containers.find((x) => x.name === c.name);
+    status.ready = init && spec !== undefined && !isSidecar(spec) ? c.state === 'exited' && c.exitCode === 0 : c.state === 'running';
   }
   for (const container of containers) {
     const newest = state.containers.find((c) => c.name === container.name);
