@@ -2,11 +2,12 @@
 // on the fake API server runs a pod with the kube-api-access projected volume the ServiceAccount
 // admission adds (a bound token from the TokenRequest API, the cluster's CA, the namespace) and the
 // service environment variables (the kubernetes service, the namespace's services unless
-// enableServiceLinks is false); then, in standalone mode, a static pod with a serviceAccountToken
-// source waits with FailedMount. Deleting the pods leaves no tmpfs and no pod directory behind.
+// enableServiceLinks is false), while a static pod gets no token; then, in standalone mode, a
+// static pod with a serviceAccountToken source waits with FailedMount. Deleting the pods leaves no
+// tmpfs and no pod directory behind.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Pod, Volume } from '../../src/agent/k8s-types.ts';
@@ -171,7 +172,44 @@ describe('berth node: service account tokens, projected volumes and service vari
     assert.match(output, /^SHOP_DB_SERVICE_PORT=explicit-wins$/m);
   });
 
+  test('a static pod gets no token (the API server knows only its mirror pod): FailedMount on its mirror pod', async () => {
+    await writeFile(
+      path.join(dir, 'manifests', 'static-token.json'),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'static-token', namespace: 'shop' },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          volumes: [{ name: 'token', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } }],
+          containers: [
+            { name: 'main', image: 'busybox:1.36', command: ['sleep', '3600'], volumeMounts: [{ name: 'token', mountPath: '/t' }] },
+          ],
+        },
+      }),
+    );
+    const waiting = await waitFor(
+      'the mount failure on the mirror pod',
+      () => {
+        const w = apiPod(`static-token-${NODE}`)?.status?.containerStatuses?.[0]?.state.waiting;
+        return w?.message?.startsWith('MountVolume') ? w : undefined;
+      },
+      { timeoutMs: 60_000, describe: describeState },
+    );
+    assert.deepEqual(waiting, {
+      reason: 'ContainerCreating',
+      message:
+        'MountVolume.SetUp failed for volume "token" : failed to fetch token: a static pod cannot have service account tokens (the API server knows only its mirror pod)',
+    });
+    assert.equal(
+      fake!.requests.filter((r) => r.path.endsWith('/token')).length,
+      2,
+      'no TokenRequest for the static pod (one each for the two bound pods)',
+    );
+  });
+
   test('deleting the pods unmounts their volumes and removes their directories', async () => {
+    await unlink(path.join(dir, 'manifests', 'static-token.json'));
     const uids = ['sa-reader', 'no-links'].map((name) => apiPod(name)!.metadata.uid!);
     for (const name of ['sa-reader', 'no-links']) fake!.delete('pods', 'shop', name, { gracePeriodSeconds: 1 });
     for (const uid of uids) {
@@ -186,6 +224,11 @@ describe('berth node: service account tokens, projected volumes and service vari
       );
     }
     assert.equal(apiPod('sa-reader'), undefined);
+    await waitFor(
+      'no pod directory left',
+      async () => ((await readdir(path.join(dir, 'node-root', 'pods')).catch(() => [])).length === 0 ? true : undefined),
+      { timeoutMs: 60_000, describe: describeState },
+    );
     assert.deepEqual(await mountsUnder(path.join(dir, 'node-root')), []);
     assert.equal(await nodeProcess!.terminate(), 0, nodeProcess!.log().slice(-3000));
   });
