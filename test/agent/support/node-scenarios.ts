@@ -5,28 +5,32 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { ContainerStatus, Pod } from '../../../src/agent/k8s-types.ts';
-import { type RunningNode, runNode } from '../../../src/agent/node.ts';
+import type { RunningNode } from '../../../src/agent/node.ts';
 import type { PodProvider } from '../../../src/agent/provider.ts';
-import { connectCri } from '../../../src/cri/cri-client.ts';
-import { loadProvider } from '../../../src/providers/load-provider.ts';
-import { createLogger, silentLogger } from '../../../src/util/logger.ts';
-import { pushImage } from '../../support/image-builder.ts';
 import { freePort } from '../../support/ports.ts';
-import { startRegistry, type TestRegistry } from '../../support/registry.ts';
-import { busyboxImage, pauseImage } from './images.ts';
+import type { TestRegistry } from '../../support/registry.ts';
+import {
+  assertNoLeftovers,
+  BERTH,
+  makeNodeDirs,
+  runtimeObjectsOf as objectsIn,
+  podsReport,
+  removeDir,
+  runtimeLogTail,
+  startCriNode,
+  startRuntimeWithRegistry,
+  stopNodeStack,
+} from './node-harness.ts';
 import { type RuntimeUnderTest, type StartRuntime, subnetPrefix } from './runtime-under-test.ts';
 import { waitFor } from './wait-for.ts';
 
 const NODE_NAME = 'node1';
-const BERTH = path.resolve(import.meta.dirname, '..', '..', '..', 'bin', 'berth');
 const run = promisify(execFile);
-const logger = process.env.BERTH_TEST_LOG ? createLogger(process.env.BERTH_TEST_LOG) : silentLogger();
 
 export const manifests = {
   sleeper: `
@@ -114,63 +118,20 @@ export function nodeScenarios(runtimeTitle: string, start: StartRuntime): void {
     let provider: PodProvider | undefined;
     let node: RunningNode | undefined;
 
-    const stopAll = async () => {
-      await node?.stop();
-      await provider?.close?.();
-      await runtime?.stop();
-      await registry?.stop();
-    };
+    const stopAll = () => stopNodeStack({ node, provider, runtime, registry });
 
     const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
-    const describePods = () =>
-      `pods: ${JSON.stringify(
-        node?.pods().map((p) => ({ name: p.metadata.name, status: p.status })),
-        null,
-        1,
-      )}\n${runtimeTitle} log tail:\n${runtime?.logs().slice(-4000) ?? ''}`;
-
-    async function runtimeObjectsOf(uid: string) {
-      const cri = connectCri(runtime!.endpoint);
-      try {
-        const filter = { labelSelector: { 'io.kubernetes.pod.uid': uid } };
-        const options = { timeoutMs: 10_000 };
-        const sandboxes = (await cri.runtime.listPodSandbox({ filter }, options)).items;
-        const containers = (await cri.runtime.listContainers({ filter }, options)).containers;
-        return { sandboxes, containers };
-      } finally {
-        cri.close();
-      }
-    }
+    const describePods = () => `${podsReport(node)}\n${runtimeLogTail(runtimeTitle, runtime, 4000)}`;
+    const runtimeObjectsOf = (uid: string) => objectsIn(runtime!, uid);
 
     async function startNode(): Promise<void> {
-      provider = await loadProvider('cri', {
-        nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
-        logger,
-        signal: new AbortController().signal,
-        config: {
-          runtimeEndpoint: runtime!.endpoint,
-          podLogsDir: path.join(dir, 'pod-logs'),
-          callTimeoutMs: 60_000,
-          ...runtime!.providerConfig,
-        },
-      });
-      node = await runNode({
-        nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
-        provider,
-        logger,
-        manifestDir,
-        timings: { relistMs: 500, manifestScanMs: 300, retryBaseMs: 500 },
-        apiPort: 0,
-      });
+      ({ provider, node } = await startCriNode({ nodeName: NODE_NAME, runtime: runtime!, dir, manifestDir, apiPort: 0 }));
     }
 
     /** Removes the manifest; waits until the runtime holds nothing of the pod; asserts that nothing is left on the host. */
     async function removeAndCheckGone(name: string, options: { timeoutMs?: number } = {}): Promise<number> {
       const uid = pod(name)!.metadata.uid!;
       const known = await runtimeObjectsOf(uid);
-      const ids = { sandboxes: known.sandboxes.map((s) => s.id), containers: known.containers.map((c) => c.id) };
       const logDir = path.join(dir, 'pod-logs', `default_${name}-${NODE_NAME}_${uid}`);
       const removedAt = Date.now();
       await unlink(path.join(manifestDir, `${name}.yaml`));
@@ -184,25 +145,20 @@ export function nodeScenarios(runtimeTitle: string, start: StartRuntime): void {
         { timeoutMs: options.timeoutMs ?? 30_000, describe: describePods },
       );
       const elapsedMs = Date.now() - removedAt;
-      assert.deepEqual(await runtime!.leftovers(ids), [], `what ${runtimeTitle} left of ${name}`);
+      await assertNoLeftovers(runtime!, runtimeTitle, name, known);
       assert.equal(existsSync(logDir), false, 'the pod log directory is removed');
       return elapsedMs;
     }
 
     before(async () => {
-      dir = await mkdtemp(path.join(tmpdir(), 'berth-node-test-'));
-      manifestDir = path.join(dir, 'manifests');
-      await mkdir(manifestDir);
-      registry = await startRegistry();
-      await pushImage(registry, 'library/busybox:1.36', busyboxImage());
-      await pushImage(registry, 'pause:3.9', pauseImage());
-      runtime = await start(registry);
+      ({ dir, manifestDir } = await makeNodeDirs('berth-node-test-'));
+      ({ registry, runtime } = await startRuntimeWithRegistry(start));
       await startNode();
     });
 
     after(async () => {
       await stopAll();
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await removeDir(dir);
     });
 
     test('a sleeping busybox pod becomes Running and Ready', async () => {
