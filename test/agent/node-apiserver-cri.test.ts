@@ -4,26 +4,34 @@
 // API; a pod without the secret reports the pull failure; deletion honours the grace period and
 // leaves nothing behind; a static pod gets a mirror pod with its status.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { KubeEvent, Node, Pod } from '../../src/agent/k8s-types.ts';
-import { connectCri } from '../../src/cri/cri-client.ts';
 import { pushImage } from '../support/image-builder.ts';
 import { freePort } from '../support/ports.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
 import { startBerthRuntime } from './support/berth-runtime.ts';
-import { busyboxImage, pauseImage } from './support/images.ts';
+import { busyboxImage } from './support/images.ts';
+import {
+  apiPodsReport,
+  BERTH,
+  idsOf,
+  makeNodeDirs,
+  type NodeProcess,
+  runtimeObjectsOf as objectsIn,
+  removeDir,
+  spawnKubeconfigNode,
+  startRegistryWithBaseImages,
+} from './support/node-harness.ts';
 import type { RuntimeUnderTest } from './support/runtime-under-test.ts';
 import { waitFor } from './support/wait-for.ts';
 
 const run = promisify(execFile);
-const BERTH = path.resolve(import.meta.dirname, '..', '..', 'bin', 'berth');
 const NODE = 'node1';
 const CREDENTIALS = { username: 'puller', password: 'pull-s3cret' };
 
@@ -33,41 +41,21 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
   let privateRegistry: TestRegistry | undefined;
   let runtime: RuntimeUnderTest | undefined;
   let fake: FakeApiServer | undefined;
-  let nodeProcess: ChildProcess | undefined;
-  let nodeLog = '';
+  let nodeProcess: NodeProcess | undefined;
   let apiPort = 0;
   let privateImage = '';
 
   const apiPod = (name: string) => fake?.get('pods', 'default', name) as unknown as Pod | undefined;
   const describeState = () =>
-    `pods: ${JSON.stringify(
-      fake?.list('pods').map((p) => ({ name: p.metadata.name, status: p.status })),
-      null,
-      1,
-    )}\nnode log tail:\n${nodeLog.slice(-6000)}\ndaemon log tail:\n${runtime?.logs().slice(-3000) ?? ''}`;
+    `${apiPodsReport(fake)}\nnode log tail:\n${nodeProcess?.log().slice(-6000) ?? ''}\ndaemon log tail:\n${runtime?.logs().slice(-3000) ?? ''}`;
   const eventsOf = (uid: string) =>
     (fake?.list('events', 'default') ?? []).map((e) => e as unknown as KubeEvent).filter((e) => e.involvedObject.uid === uid);
 
-  async function runtimeObjectsOf(uid: string) {
-    const cri = connectCri(runtime!.endpoint);
-    try {
-      const filter = { labelSelector: { 'io.kubernetes.pod.uid': uid } };
-      const options = { timeoutMs: 10_000 };
-      return {
-        sandboxes: (await cri.runtime.listPodSandbox({ filter }, options)).items,
-        containers: (await cri.runtime.listContainers({ filter }, options)).containers,
-      };
-    } finally {
-      cri.close();
-    }
-  }
+  const runtimeObjectsOf = (uid: string) => objectsIn(runtime!, uid);
 
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'berth-node-api-cri-'));
-    await mkdir(path.join(dir, 'manifests'));
-    registry = await startRegistry();
-    await pushImage(registry, 'library/busybox:1.36', busyboxImage());
-    await pushImage(registry, 'pause:3.9', pauseImage());
+    ({ dir } = await makeNodeDirs('berth-node-api-cri-'));
+    registry = await startRegistryWithBaseImages();
     privateRegistry = await startRegistry({ auth: CREDENTIALS });
     await pushImage(privateRegistry, 'team/busybox:1', busyboxImage(), { auth: CREDENTIALS });
     privateImage = `${privateRegistry.host}/team/busybox:1`;
@@ -79,53 +67,17 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     const kubeconfig = path.join(dir, 'kubeconfig');
     await writeFile(kubeconfig, fake.kubeconfigYaml());
     apiPort = await freePort();
-    const args = [
-      BERTH,
-      'node',
-      '--kubeconfig',
-      kubeconfig,
-      '--runtime-endpoint',
-      runtime.endpoint,
-      '--node-name',
-      NODE,
-      '--node-ip',
-      '127.0.0.1',
-      '--port',
-      String(apiPort),
-      '--manifests',
-      path.join(dir, 'manifests'),
-      '--pod-logs-dir',
-      path.join(dir, 'pod-logs'),
-      '--root-dir',
-      path.join(dir, 'node-root'),
-      '--cgroup-root',
-      String(runtime.providerConfig?.cgroupParent ?? ''),
-      '--log-level',
-      'info',
-    ];
-    const useSetpriv = existsSync('/usr/bin/setpriv');
-    nodeProcess = useSetpriv
-      ? spawn('/usr/bin/setpriv', ['--pdeathsig', 'SIGKILL', '--', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const append = (chunk: Buffer) => {
-      nodeLog += chunk.toString('utf8');
-      if (nodeLog.length > 2_000_000) nodeLog = nodeLog.slice(-1_000_000);
-    };
-    nodeProcess.stdout?.on('data', append);
-    nodeProcess.stderr?.on('data', append);
+    nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir, extraArgs: ['--log-level', 'info'] });
   });
 
   after(async () => {
-    if (process.env.BERTH_TEST_NODE_LOG) await writeFile(process.env.BERTH_TEST_NODE_LOG, nodeLog);
-    if (nodeProcess !== undefined && nodeProcess.exitCode === null && nodeProcess.signalCode === null) {
-      nodeProcess.kill('SIGKILL');
-      await new Promise((resolve) => nodeProcess!.once('exit', resolve));
-    }
+    if (process.env.BERTH_TEST_NODE_LOG) await writeFile(process.env.BERTH_TEST_NODE_LOG, nodeProcess?.log() ?? '');
+    await nodeProcess?.kill();
     await runtime?.stop();
     await fake?.close();
     await privateRegistry?.stop();
     await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   test('the node registers with the runtime version and becomes Ready; the node API answers', async () => {
@@ -252,10 +204,7 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     assert.ok(elapsed < 15_000, `deleted soon after its grace period (${elapsed} ms)`);
     const left = await runtimeObjectsOf(uid);
     assert.deepEqual([left.sandboxes.length, left.containers.length], [0, 0]);
-    assert.deepEqual(
-      await runtime!.leftovers({ sandboxes: known.sandboxes.map((s) => s.id), containers: known.containers.map((c) => c.id) }),
-      [],
-    );
+    assert.deepEqual(await runtime!.leftovers(idsOf(known)), []);
     const final = fake!.requests.find(
       (r) =>
         r.method === 'DELETE' &&
@@ -285,9 +234,8 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
 
   test('SIGTERM stops the node; its pods keep running', async () => {
     const staticUid = apiPod(`static-${NODE}`)!.metadata.annotations!['kubernetes.io/config.mirror']!;
-    nodeProcess!.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => nodeProcess!.once('exit', (c) => resolve(c)));
-    assert.equal(code, 0, nodeLog.slice(-3000));
+    const code = await nodeProcess!.terminate();
+    assert.equal(code, 0, nodeProcess!.log().slice(-3000));
     const { sandboxes } = await runtimeObjectsOf(staticUid);
     assert.equal(sandboxes.length, 1, 'the static pod still runs');
   });

@@ -4,24 +4,27 @@
 // (reported to the API) and starts once it is created; a static pod reads the API's objects too,
 // not a ConfigMap file of the same name in the manifest folder.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
 import { connectCri } from '../../../src/cri/cri-client.ts';
-import { pushImage } from '../../support/image-builder.ts';
 import { freePort } from '../../support/ports.ts';
-import { startRegistry, type TestRegistry } from '../../support/registry.ts';
+import type { TestRegistry } from '../../support/registry.ts';
 import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver.ts';
 import { startBerthRuntime } from './berth-runtime.ts';
-import { busyboxImage, pauseImage } from './images.ts';
+import {
+  apiPodsReport,
+  makeNodeDirs,
+  type NodeProcess,
+  removeDir,
+  spawnKubeconfigNode,
+  startRuntimeWithRegistry,
+  waitForLogText,
+} from './node-harness.ts';
 import type { RuntimeUnderTest } from './runtime-under-test.ts';
 import { waitFor } from './wait-for.ts';
 
-const BERTH = path.resolve(import.meta.dirname, '..', '..', '..', 'bin', 'berth');
 const NODE = 'envapinode';
 
 const printEnv = ['sh', '-c', 'echo GREETING=$GREETING; echo TOKEN=$S_token; echo END; exec sleep 3600'];
@@ -32,17 +35,11 @@ export function envApiServerScenario(subnet: string): void {
     let registry: TestRegistry | undefined;
     let runtime: RuntimeUnderTest | undefined;
     let fake: FakeApiServer | undefined;
-    let nodeProcess: ChildProcess | undefined;
-    let nodeLog = '';
+    let nodeProcess: NodeProcess | undefined;
     let apiPort = 0;
 
     const apiPod = (name: string) => fake?.get('pods', 'default', name) as unknown as Pod | undefined;
-    const describeState = () =>
-      `pods: ${JSON.stringify(
-        fake?.list('pods').map((p) => ({ name: p.metadata.name, status: p.status })),
-        null,
-        1,
-      )}\nnode log tail:\n${nodeLog.slice(-5000)}`;
+    const describeState = () => `${apiPodsReport(fake)}\nnode log tail:\n${nodeProcess?.log().slice(-5000) ?? ''}`;
     const logsOf = async (pod: string) => {
       const res = await fetch(`http://127.0.0.1:${apiPort}/containerLogs/default/${pod}/main`, { signal: AbortSignal.timeout(5000) });
       return res.ok ? res.text() : undefined;
@@ -58,57 +55,21 @@ export function envApiServerScenario(subnet: string): void {
       } as ApiObject);
 
     before(async () => {
-      dir = await mkdtemp(path.join(tmpdir(), 'berth-node-api-env-'));
-      await mkdir(path.join(dir, 'manifests'));
-      registry = await startRegistry();
-      await pushImage(registry, 'library/busybox:1.36', busyboxImage());
-      await pushImage(registry, 'pause:3.9', pauseImage());
-      runtime = await startBerthRuntime(registry, { subnet });
+      ({ dir } = await makeNodeDirs('berth-node-api-env-'));
+      ({ registry, runtime } = await startRuntimeWithRegistry(startBerthRuntime, { subnet }));
       fake = await startFakeApiServer({ bookmarkIntervalMs: 500 });
       const kubeconfig = path.join(dir, 'kubeconfig');
       await writeFile(kubeconfig, fake.kubeconfigYaml());
       apiPort = await freePort();
-      const args = [
-        BERTH,
-        'node',
-        '--kubeconfig',
-        kubeconfig,
-        '--runtime-endpoint',
-        runtime.endpoint,
-        '--node-name',
-        NODE,
-        '--node-ip',
-        '127.0.0.1',
-        '--port',
-        String(apiPort),
-        '--manifests',
-        path.join(dir, 'manifests'),
-        '--pod-logs-dir',
-        path.join(dir, 'pod-logs'),
-        '--root-dir',
-        path.join(dir, 'node-root'),
-        '--cgroup-root',
-        String(runtime.providerConfig?.cgroupParent ?? ''),
-      ];
-      nodeProcess = existsSync('/usr/bin/setpriv')
-        ? spawn('/usr/bin/setpriv', ['--pdeathsig', 'SIGKILL', '--', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-        : spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-      const append = (chunk: Buffer) => {
-        nodeLog = (nodeLog + chunk.toString('utf8')).slice(-1_000_000);
-      };
-      nodeProcess.stdout?.on('data', append);
-      nodeProcess.stderr?.on('data', append);
+      nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir });
     });
 
     after(async () => {
-      if (nodeProcess !== undefined && nodeProcess.exitCode === null && nodeProcess.signalCode === null) {
-        nodeProcess.kill('SIGKILL');
-        await new Promise((resolve) => nodeProcess!.once('exit', resolve));
-      }
+      await nodeProcess?.kill();
       await runtime?.stop();
       await fake?.close();
       await registry?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await removeDir(dir);
     });
 
     test('a bound pod reads ConfigMaps and Secrets from the API', async () => {
@@ -123,14 +84,10 @@ export function envApiServerScenario(subnet: string): void {
         [{ name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'app-config', key: 'greeting' } } }],
         [{ prefix: 'S_', secretRef: { name: 'app-secret' } }],
       );
-      const output = await waitFor(
-        'the env in the log',
-        async () => ((await logsOf('api-env'))?.includes('END') ? logsOf('api-env') : undefined),
-        {
-          timeoutMs: 90_000,
-          describe: describeState,
-        },
-      );
+      const output = await waitForLogText('the env in the log', () => logsOf('api-env'), 'END', {
+        timeoutMs: 90_000,
+        describe: describeState,
+      });
       assert.match(output!, /^GREETING=hello-from-api$/m);
       assert.match(output!, /^TOKEN=api-token$/m);
     });
@@ -147,14 +104,10 @@ export function envApiServerScenario(subnet: string): void {
       );
       assert.equal(waiting.message, 'configmap "later" not found');
       fake!.create('configmaps', { metadata: { name: 'later', namespace: 'default' }, data: { greeting: 'better-late' } });
-      const output = await waitFor(
-        'the env in the log',
-        async () => ((await logsOf('api-late'))?.includes('END') ? logsOf('api-late') : undefined),
-        {
-          timeoutMs: 60_000,
-          describe: describeState,
-        },
-      );
+      const output = await waitForLogText('the env in the log', () => logsOf('api-late'), 'END', {
+        timeoutMs: 60_000,
+        describe: describeState,
+      });
       assert.match(output!, /^GREETING=better-late$/m);
     });
 
@@ -183,7 +136,7 @@ export function envApiServerScenario(subnet: string): void {
         }),
       );
       const name = `static-env-${NODE}`;
-      const output = await waitFor('the env in the log', async () => ((await logsOf(name))?.includes('END') ? logsOf(name) : undefined), {
+      const output = await waitForLogText('the env in the log', () => logsOf(name), 'END', {
         timeoutMs: 60_000,
         describe: describeState,
       });
@@ -204,8 +157,7 @@ export function envApiServerScenario(subnet: string): void {
         cri.close();
       }
       assert.equal(apiPod('api-env'), undefined);
-      nodeProcess!.kill('SIGTERM');
-      assert.equal(await new Promise<number | null>((resolve) => nodeProcess!.once('exit', (c) => resolve(c))), 0, nodeLog.slice(-3000));
+      assert.equal(await nodeProcess!.terminate(), 0, nodeProcess!.log().slice(-3000));
       await runtime!.stop();
       assert.deepEqual(await runtime!.hostLeftovers(), []);
     });

@@ -4,25 +4,32 @@
 // envFrom, configMapKeyRef, secretKeyRef, resourceFieldRef and fieldRef; the containers print what
 // they see, read back through the provider's container logs.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
-import { type RunningNode, runNode } from '../../../src/agent/node.ts';
+import type { RunningNode } from '../../../src/agent/node.ts';
 import type { PodProvider } from '../../../src/agent/provider.ts';
 import { ManifestObjectStore } from '../../../src/agent/static-pods/manifest-object-store.ts';
-import { connectCri } from '../../../src/cri/cri-client.ts';
-import { loadProvider } from '../../../src/providers/load-provider.ts';
-import { createLogger, silentLogger } from '../../../src/util/logger.ts';
-import { pushImage } from '../../support/image-builder.ts';
-import { startRegistry, type TestRegistry } from '../../support/registry.ts';
-import { busyboxImage, pauseImage } from './images.ts';
+import type { TestRegistry } from '../../support/registry.ts';
+import {
+  containerLogText,
+  makeNodeDirs,
+  podsReport,
+  removeDir,
+  removeManifestAndCheckGone,
+  runtimeLogTail,
+  runtimeObjectsOf,
+  startCriNode,
+  startRuntimeWithRegistry,
+  stopNodeStack,
+  waitForLogText,
+} from './node-harness.ts';
 import { type RuntimeUnderTest, type StartRuntime, subnetPrefix } from './runtime-under-test.ts';
 import { waitFor } from './wait-for.ts';
 
 const NODE_NAME = 'envnode';
-const logger = process.env.BERTH_TEST_LOG ? createLogger(process.env.BERTH_TEST_LOG) : silentLogger();
 
 const settingsConfigMap = `
 apiVersion: v1
@@ -115,90 +122,29 @@ export function envScenarios(runtimeTitle: string, start: StartRuntime, subnet: 
 
     const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
     const describePods = () =>
-      `pods: ${JSON.stringify(
-        node?.pods().map((p) => ({ name: p.metadata.name, status: p.status })),
-        null,
-        1,
-      )}\nproblems: ${JSON.stringify(node?.manifestProblems())}\n${runtimeTitle} log tail:\n${runtime?.logs().slice(-3000) ?? ''}`;
-
-    async function logsOf(name: string): Promise<string> {
-      const chunks: Uint8Array[] = [];
-      const stream = await provider!.getContainerLogs!('default', `${name}-${NODE_NAME}`, 'main', {}, AbortSignal.timeout(10_000));
-      for await (const chunk of stream) chunks.push(chunk);
-      return Buffer.concat(chunks).toString('utf8');
-    }
-
-    async function runtimeObjectsOf(uid: string) {
-      const cri = connectCri(runtime!.endpoint);
-      try {
-        const filter = { labelSelector: { 'io.kubernetes.pod.uid': uid } };
-        const sandboxes = (await cri.runtime.listPodSandbox({ filter }, { timeoutMs: 10_000 })).items;
-        const containers = (await cri.runtime.listContainers({ filter }, { timeoutMs: 10_000 })).containers;
-        return { sandboxes, containers };
-      } finally {
-        cri.close();
-      }
-    }
-
-    async function removeAndCheckGone(name: string): Promise<void> {
-      const uid = pod(name)!.metadata.uid!;
-      const known = await runtimeObjectsOf(uid);
-      await unlink(path.join(manifestDir, `${name}.yaml`));
-      await waitFor(
-        `${name}: nothing left in the runtime`,
-        async () => {
-          const left = await runtimeObjectsOf(uid);
-          return pod(name) === undefined && left.sandboxes.length === 0 && left.containers.length === 0 ? true : undefined;
-        },
-        { timeoutMs: 30_000, describe: describePods },
-      );
-      const ids = { sandboxes: known.sandboxes.map((s) => s.id), containers: known.containers.map((c) => c.id) };
-      assert.deepEqual(await runtime!.leftovers(ids), [], `what ${runtimeTitle} left of ${name}`);
-    }
+      `${podsReport(node)}\nproblems: ${JSON.stringify(node?.manifestProblems())}\n${runtimeLogTail(runtimeTitle, runtime, 3000)}`;
+    const logsOf = (name: string) => containerLogText(provider!, `${name}-${NODE_NAME}`);
+    const removeAndCheckGone = (name: string) =>
+      removeManifestAndCheckGone({ runtime: runtime!, runtimeTitle, manifestDir, name, pod: () => pod(name), describe: describePods });
 
     before(async () => {
-      dir = await mkdtemp(path.join(tmpdir(), 'berth-node-env-'));
-      manifestDir = path.join(dir, 'manifests');
-      await mkdir(manifestDir);
-      registry = await startRegistry();
-      await pushImage(registry, 'library/busybox:1.36', busyboxImage());
-      await pushImage(registry, 'pause:3.9', pauseImage());
-      runtime = await start(registry, { subnet });
-      const objects = new ManifestObjectStore();
-      provider = await loadProvider('cri', {
+      ({ dir, manifestDir } = await makeNodeDirs('berth-node-env-'));
+      ({ registry, runtime } = await startRuntimeWithRegistry(start, { subnet }));
+      ({ provider, node } = await startCriNode({
         nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
-        logger,
-        signal: new AbortController().signal,
-        configMaps: objects,
-        secrets: objects,
+        runtime,
+        dir,
+        manifestDir,
+        objects: new ManifestObjectStore(),
         events: {
           podEvent: (p, type, reason, message) => events.push({ pod: p.metadata.name ?? '', type, reason, message }),
         },
-        config: {
-          runtimeEndpoint: runtime.endpoint,
-          podLogsDir: path.join(dir, 'pod-logs'),
-          callTimeoutMs: 60_000,
-          ...runtime.providerConfig,
-        },
-      });
-      node = await runNode({
-        nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
-        provider,
-        logger,
-        manifestDir,
-        manifestObjects: objects,
-        timings: { relistMs: 500, manifestScanMs: 300, retryBaseMs: 500 },
-      });
+      }));
     });
 
     after(async () => {
-      await node?.stop();
-      await provider?.close?.();
-      await runtime?.stop();
-      await registry?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await stopNodeStack({ node, provider, runtime, registry });
+      await removeDir(dir);
     });
 
     test('the container sees envFrom, key refs, resource fields and pod fields', async () => {
@@ -209,10 +155,7 @@ export function envScenarios(runtimeTitle: string, start: StartRuntime, subnet: 
         timeoutMs: 90_000,
         describe: describePods,
       });
-      const output = await waitFor('the environment in the log', async () => {
-        const text = await logsOf('env-demo');
-        return text.includes('END-OF-ENV') ? text : undefined;
-      });
+      const output = await waitForLogText('the environment in the log', () => logsOf('env-demo'), 'END-OF-ENV');
       const env = new Map(
         output
           .split('\n')
@@ -273,7 +216,7 @@ export function envScenarios(runtimeTitle: string, start: StartRuntime, subnet: 
       );
       assert.equal(pod('needs-key')?.status?.phase, 'Pending');
       const uid = pod('needs-key')!.metadata.uid!;
-      assert.deepEqual((await runtimeObjectsOf(uid)).containers, [], 'no container was created');
+      assert.deepEqual((await runtimeObjectsOf(runtime!, uid)).containers, [], 'no container was created');
       assert.ok(
         events.some((e) => e.reason === 'Failed' && e.message === "Error: couldn't find key greeting in ConfigMap default/late"),
         'a Failed event says why',
@@ -285,18 +228,13 @@ export function envScenarios(runtimeTitle: string, start: StartRuntime, subnet: 
         describe: describePods,
       });
       assert.equal(pod('needs-key')!.metadata.uid, uid, 'the same pod: a ConfigMap change does not recreate it');
-      const output = await waitFor('the greeting in the log', async () => {
-        const text = await logsOf('needs-key');
-        return text.includes('GREETING=') ? text : undefined;
-      });
+      const output = await waitForLogText('the greeting in the log', () => logsOf('needs-key'), 'GREETING=');
       assert.match(output, /^GREETING=hello-late$/m);
       await removeAndCheckGone('needs-key');
     });
 
     test('stopping leaves nothing on the host', async () => {
-      await node?.stop();
-      await provider?.close?.();
-      await runtime!.stop();
+      await stopNodeStack({ node, provider, runtime });
       assert.deepEqual(await runtime!.hostLeftovers(), []);
     });
   });
