@@ -5,27 +5,31 @@
 // health server this test runs on the host (reached from host-network pods: pod IP = node IP).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { unlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
-import { type RunningNode, runNode } from '../../../src/agent/node.ts';
+import type { RunningNode } from '../../../src/agent/node.ts';
 import type { EventRecorder, PodProvider } from '../../../src/agent/provider.ts';
-import { connectCri } from '../../../src/cri/cri-client.ts';
-import { loadProvider } from '../../../src/providers/load-provider.ts';
-import { createLogger, silentLogger } from '../../../src/util/logger.ts';
 import { type GrpcHealthServer, startGrpcHealthServer } from '../../support/grpc-health-server.ts';
-import { pushImage } from '../../support/image-builder.ts';
-import { startRegistry, type TestRegistry } from '../../support/registry.ts';
-import { busyboxImage, pauseImage } from './images.ts';
+import type { TestRegistry } from '../../support/registry.ts';
+import {
+  assertNoLeftovers,
+  makeNodeDirs,
+  podsReport,
+  removeDir,
+  runtimeLogTail,
+  runtimeObjectsOf,
+  startCriNode,
+  startRuntimeWithRegistry,
+  stopNodeStack,
+} from './node-harness.ts';
 import type { RuntimeUnderTest, StartRuntime } from './runtime-under-test.ts';
 import { waitFor } from './wait-for.ts';
 
 const NODE_NAME = 'node1';
-const logger = process.env.BERTH_TEST_LOG ? createLogger(process.env.BERTH_TEST_LOG) : silentLogger();
 
 interface RecordedEvent {
   pod: string;
@@ -167,23 +171,7 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
     const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
     const eventsOf = (name: string) => events.filter((e) => e.pod === `${name}-${NODE_NAME}`);
     const describePods = () =>
-      `pods: ${JSON.stringify(
-        node?.pods().map((p) => ({ name: p.metadata.name, status: p.status })),
-        null,
-        1,
-      )}\nevents: ${JSON.stringify(events.slice(-30))}\n${runtimeTitle} log tail:\n${runtime?.logs().slice(-3000) ?? ''}`;
-
-    async function runtimeObjectsOf(uid: string) {
-      const cri = connectCri(runtime!.endpoint);
-      try {
-        const filter = { labelSelector: { 'io.kubernetes.pod.uid': uid } };
-        const sandboxes = (await cri.runtime.listPodSandbox({ filter }, { timeoutMs: 10_000 })).items;
-        const containers = (await cri.runtime.listContainers({ filter }, { timeoutMs: 10_000 })).containers;
-        return { sandboxes, containers };
-      } finally {
-        cri.close();
-      }
-    }
+      `${podsReport(node)}\nevents: ${JSON.stringify(events.slice(-30))}\n${runtimeLogTail(runtimeTitle, runtime, 3000)}`;
 
     async function startPod(name: string, manifest: string): Promise<void> {
       await writeFile(path.join(manifestDir, `${name}.yaml`), manifest);
@@ -192,70 +180,47 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
     /** Removes the manifest, waits until the runtime holds nothing of the pod, checks the host; returns the deletion's provider call. */
     async function removeAndCheckGone(name: string): Promise<TimedCall> {
       const uid = pod(name)!.metadata.uid!;
-      const known = await runtimeObjectsOf(uid);
-      const ids = { sandboxes: known.sandboxes.map((s) => s.id), containers: known.containers.map((c) => c.id) };
+      const known = await runtimeObjectsOf(runtime!, uid);
       await unlink(path.join(manifestDir, `${name}.yaml`));
       const deletion = await waitFor(
         `${name} deleted by the provider`,
         () => calls.find((c) => c.method === 'deletePod' && c.pod === `${name}-${NODE_NAME}`),
         { timeoutMs: 60_000, describe: describePods },
       );
-      const left = await runtimeObjectsOf(uid);
+      const left = await runtimeObjectsOf(runtime!, uid);
       assert.deepEqual([left.sandboxes.length, left.containers.length], [0, 0], `${name}: nothing left in the runtime`);
-      assert.deepEqual(await runtime!.leftovers(ids), [], `what ${runtimeTitle} left of ${name}`);
+      await assertNoLeftovers(runtime!, runtimeTitle, name, known);
       assert.equal(existsSync(path.join(dir, 'pod-logs', `default_${name}-${NODE_NAME}_${uid}`)), false);
       return deletion;
     }
 
     before(async () => {
-      dir = await mkdtemp(path.join(tmpdir(), 'berth-hooks-test-'));
-      manifestDir = path.join(dir, 'manifests');
-      await mkdir(manifestDir);
+      ({ dir, manifestDir } = await makeNodeDirs('berth-hooks-test-'));
       hookServer = createServer((req, res) => {
         hookRequests.push({ path: req.url ?? '', at: Date.now() });
         res.end('ok');
       });
       await new Promise<void>((r) => hookServer!.listen(0, '127.0.0.1', r));
       health = await startGrpcHealthServer('127.0.0.1', { 'berth-test': 'NOT_SERVING' });
-      registry = await startRegistry();
-      await pushImage(registry, 'library/busybox:1.36', busyboxImage());
-      await pushImage(registry, 'pause:3.9', pauseImage());
-      runtime = await start(registry, { subnet });
-      const cri = await loadProvider('cri', {
+      ({ registry, runtime } = await startRuntimeWithRegistry(start, { subnet }));
+      ({ provider, node } = await startCriNode({
         nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
-        logger,
-        events: recorder,
-        signal: new AbortController().signal,
-        config: {
-          runtimeEndpoint: runtime.endpoint,
-          podLogsDir: path.join(dir, 'pod-logs'),
-          callTimeoutMs: 60_000,
-          ...runtime.providerConfig,
-        },
-      });
-      provider = timedProvider(cri, calls);
-      node = await runNode({
-        nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
-        provider,
-        logger,
-        events: recorder,
+        runtime,
+        dir,
         manifestDir,
-        timings: { relistMs: 500, manifestScanMs: 300, retryBaseMs: 500 },
+        events: recorder,
+        nodeEvents: recorder,
+        wrapProvider: (cri) => timedProvider(cri, calls),
         apiPort: 0,
-      });
+      }));
     });
 
     after(async () => {
-      await node?.stop();
-      await provider?.close?.();
-      await runtime?.stop();
-      await registry?.stop();
+      await stopNodeStack({ node, provider, runtime, registry });
       await health?.close();
       hookServer?.closeAllConnections();
       await new Promise((r) => (hookServer ? hookServer.close(r) : r(undefined)));
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await removeDir(dir);
     });
 
     test('postStart: its effect is visible to the container, which is reported started only once the hook is done', async () => {
@@ -398,9 +363,7 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
     });
 
     test('stopping leaves nothing on the host', async () => {
-      await node!.stop();
-      await provider!.close?.();
-      await runtime!.stop();
+      await stopNodeStack({ node, provider, runtime });
       assert.deepEqual(await runtime!.hostLeftovers(), []);
     });
   });

@@ -5,26 +5,33 @@
 // nothing — no mount, no pod directory, nothing in the runtime — is left once a pod is deleted.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
-import { type RunningNode, runNode } from '../../../src/agent/node.ts';
+import type { RunningNode } from '../../../src/agent/node.ts';
 import type { PodProvider } from '../../../src/agent/provider.ts';
 import { ManifestObjectStore } from '../../../src/agent/static-pods/manifest-object-store.ts';
-import { connectCri } from '../../../src/cri/cri-client.ts';
-import { loadProvider } from '../../../src/providers/load-provider.ts';
 import { listMountPoints, unmount } from '../../../src/snapshot/mount.ts';
-import { createLogger, silentLogger } from '../../../src/util/logger.ts';
-import { pushImage } from '../../support/image-builder.ts';
-import { startRegistry, type TestRegistry } from '../../support/registry.ts';
-import { busyboxImage, pauseImage } from './images.ts';
+import type { TestRegistry } from '../../support/registry.ts';
+import {
+  containerLogText,
+  makeNodeDirs,
+  podsReport,
+  QUICK_TIMINGS,
+  removeDir,
+  removeManifestAndCheckGone,
+  runtimeLogTail,
+  runtimeObjectsOf,
+  startCriNode,
+  startRuntimeWithRegistry,
+  stopNodeStack,
+  waitForLogText,
+} from './node-harness.ts';
 import type { RuntimeUnderTest, StartRuntime } from './runtime-under-test.ts';
 import { waitFor } from './wait-for.ts';
 
 const NODE_NAME = 'volnode';
-const logger = process.env.BERTH_TEST_LOG ? createLogger(process.env.BERTH_TEST_LOG) : silentLogger();
 
 const appConfig = (color: string) =>
   JSON.stringify({
@@ -136,18 +143,8 @@ export function volumeScenarios(runtimeTitle: string, start: StartRuntime, subne
 
     const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
     const describePods = () =>
-      `pods: ${JSON.stringify(
-        node?.pods().map((p) => ({ name: p.metadata.name, status: p.status })),
-        null,
-        1,
-      )}\nproblems: ${JSON.stringify(node?.manifestProblems())}\nevents: ${JSON.stringify(events.slice(-5))}\n${runtimeTitle} log tail:\n${runtime?.logs().slice(-3000) ?? ''}`;
-
-    async function logsOf(name: string): Promise<string> {
-      const chunks: Uint8Array[] = [];
-      const stream = await provider!.getContainerLogs!('default', `${name}-${NODE_NAME}`, 'main', {}, AbortSignal.timeout(10_000));
-      for await (const chunk of stream) chunks.push(chunk);
-      return Buffer.concat(chunks).toString('utf8');
-    }
+      `${podsReport(node)}\nproblems: ${JSON.stringify(node?.manifestProblems())}\nevents: ${JSON.stringify(events.slice(-5))}\n${runtimeLogTail(runtimeTitle, runtime, 3000)}`;
+    const logsOf = (name: string) => containerLogText(provider!, `${name}-${NODE_NAME}`);
 
     async function exec(name: string, command: string[]): Promise<{ exitCode: number; stdout: string }> {
       const out: Uint8Array[] = [];
@@ -167,87 +164,46 @@ export function volumeScenarios(runtimeTitle: string, start: StartRuntime, subne
       return { exitCode, stdout: Buffer.concat(out).toString('utf8') };
     }
 
-    async function runtimeObjectsOf(uid: string) {
-      const cri = connectCri(runtime!.endpoint);
-      try {
-        const filter = { labelSelector: { 'io.kubernetes.pod.uid': uid } };
-        const sandboxes = (await cri.runtime.listPodSandbox({ filter }, { timeoutMs: 10_000 })).items;
-        const containers = (await cri.runtime.listContainers({ filter }, { timeoutMs: 10_000 })).containers;
-        return { sandboxes, containers };
-      } finally {
-        cri.close();
-      }
-    }
-
     const mountsUnderRoot = async () => (await listMountPoints()).filter((m) => m.startsWith(`${rootDir}/`));
 
     /** Removes the pod's manifest; waits until the runtime holds nothing of it; checks that no mount, pod directory or runtime leftover stays. */
     async function removeAndCheckGone(name: string): Promise<void> {
-      const uid = pod(name)!.metadata.uid!;
-      const known = await runtimeObjectsOf(uid);
-      await unlink(path.join(manifestDir, `${name}.yaml`));
-      await waitFor(
-        `${name}: nothing left in the runtime`,
-        async () => {
-          const left = await runtimeObjectsOf(uid);
-          return pod(name) === undefined && left.sandboxes.length === 0 && left.containers.length === 0 ? true : undefined;
-        },
-        { timeoutMs: 30_000, describe: describePods },
-      );
+      const uid = await removeManifestAndCheckGone({
+        runtime: runtime!,
+        runtimeTitle,
+        manifestDir,
+        name,
+        pod: () => pod(name),
+        describe: describePods,
+      });
       const podDir = path.join(rootDir, 'pods', uid);
       await waitFor(`${name}: its pod directory removed`, () => (existsSync(podDir) ? undefined : true), { timeoutMs: 10_000 });
       assert.deepEqual(await mountsUnderRoot(), [], 'nothing stays mounted under the root directory');
-      const ids = { sandboxes: known.sandboxes.map((s) => s.id), containers: known.containers.map((c) => c.id) };
-      assert.deepEqual(await runtime!.leftovers(ids), [], `what ${runtimeTitle} left of ${name}`);
     }
 
     before(async () => {
-      dir = await mkdtemp(path.join(tmpdir(), 'berth-node-volumes-'));
-      manifestDir = path.join(dir, 'manifests');
+      ({ dir, manifestDir } = await makeNodeDirs('berth-node-volumes-'));
       rootDir = path.join(dir, 'node-root');
-      await mkdir(manifestDir);
-      registry = await startRegistry();
-      await pushImage(registry, 'library/busybox:1.36', busyboxImage());
-      await pushImage(registry, 'pause:3.9', pauseImage());
-      runtime = await start(registry, { subnet });
-      const objects = new ManifestObjectStore();
-      provider = await loadProvider('cri', {
+      ({ registry, runtime } = await startRuntimeWithRegistry(start, { subnet }));
+      ({ provider, node } = await startCriNode({
         nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
-        logger,
-        signal: new AbortController().signal,
-        configMaps: objects,
-        secrets: objects,
+        runtime,
+        dir,
+        manifestDir,
+        objects: new ManifestObjectStore(),
         events: {
           podEvent: (p, type, reason, message) => events.push({ pod: p.metadata.name ?? '', type, reason, message }),
         },
-        config: {
-          runtimeEndpoint: runtime.endpoint,
-          podLogsDir: path.join(dir, 'pod-logs'),
-          rootDir,
-          callTimeoutMs: 60_000,
-          ...runtime.providerConfig,
-        },
-      });
-      node = await runNode({
-        nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
-        provider,
-        logger,
-        manifestDir,
-        manifestObjects: objects,
-        timings: { relistMs: 500, manifestScanMs: 300, retryBaseMs: 500, resyncMs: 2000 },
-      });
+        providerConfig: { rootDir },
+        timings: { ...QUICK_TIMINGS, resyncMs: 2000 },
+      }));
     });
 
     after(async () => {
-      await node?.stop();
-      await provider?.close?.();
-      await runtime?.stop();
-      await registry?.stop();
+      await stopNodeStack({ node, provider, runtime, registry });
       // Only when a test failed half-way: a test that passed checked that nothing stays mounted.
       for (const m of (await listMountPoints()).filter((p) => dir && p.startsWith(`${dir}/`)).reverse()) await unmount(m);
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await removeDir(dir);
     });
 
     test('emptyDir, memory emptyDir, hostPath, configMap, secret and downwardAPI volumes, read-only and subPath mounts', async () => {
@@ -259,10 +215,7 @@ export function volumeScenarios(runtimeTitle: string, start: StartRuntime, subne
         timeoutMs: 90_000,
         describe: describePods,
       });
-      const output = await waitFor('what the container saw', async () => {
-        const text = await logsOf('volumes');
-        return text.includes('END') ? text : undefined;
-      });
+      const output = await waitForLogText('what the container saw', () => logsOf('volumes'), 'END');
       const seen = new Map(output.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
       const expected: Record<string, string> = {
         msg: 'from-init',
@@ -323,7 +276,7 @@ export function volumeScenarios(runtimeTitle: string, start: StartRuntime, subne
         `a FailedMount event: ${JSON.stringify(events)}`,
       );
       const uid = pod('needs-config')!.metadata.uid!;
-      assert.deepEqual(await runtimeObjectsOf(uid), { sandboxes: [], containers: [] }, 'no sandbox before the volumes are ready');
+      assert.deepEqual(await runtimeObjectsOf(runtime!, uid), { sandboxes: [], containers: [] }, 'no sandbox before the volumes are ready');
 
       await writeFile(
         path.join(manifestDir, 'late-config.json'),
@@ -334,18 +287,13 @@ export function volumeScenarios(runtimeTitle: string, start: StartRuntime, subne
         describe: describePods,
       });
       assert.equal(pod('needs-config')!.metadata.uid, uid, 'the same pod');
-      const output = await waitFor('the greeting in the log', async () => {
-        const text = await logsOf('needs-config');
-        return text.includes('greeting=') ? text : undefined;
-      });
+      const output = await waitForLogText('the greeting in the log', () => logsOf('needs-config'), 'greeting=');
       assert.match(output, /^greeting=hello-late$/m);
       await removeAndCheckGone('needs-config');
     });
 
     test('stopping leaves nothing on the host', async () => {
-      await node?.stop();
-      await provider?.close?.();
-      await runtime!.stop();
+      await stopNodeStack({ node, provider, runtime });
       assert.deepEqual(await runtime!.hostLeftovers(), []);
       assert.deepEqual(await mountsUnderRoot(), []);
       assert.deepEqual(await readdir(path.join(rootDir, 'pods')).catch(() => []), []);
