@@ -4,36 +4,40 @@
 // the berth CLI. After each test no session, exec process or relay may be left.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
-import { type RunningNode, runNode } from '../../../src/agent/node.ts';
+import type { RunningNode } from '../../../src/agent/node.ts';
 import { type NodeApiServer, startNodeApi } from '../../../src/agent/node-http-api.ts';
 import type { PodProvider } from '../../../src/agent/provider.ts';
 import type { Summary } from '../../../src/agent/stats-summary.ts';
-import { connectCri } from '../../../src/cri/cri-client.ts';
-import { loadProvider } from '../../../src/providers/load-provider.ts';
 import { UpgradeError, upgradeToSpdy } from '../../../src/streaming/client/http-upgrade.ts';
 import { forwardPorts } from '../../../src/streaming/client/port-forward-client.ts';
 import { streamOverSpdy, streamOverWebSocket } from '../../../src/streaming/client/remote-command-client.ts';
 import { PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS, type TerminalSize } from '../../../src/streaming/remote-command.ts';
-import { createLogger, silentLogger } from '../../../src/util/logger.ts';
-import { pushImage } from '../../support/image-builder.ts';
-import { startRegistry, type TestRegistry } from '../../support/registry.ts';
-import { busyboxImage, pauseImage } from './images.ts';
+import type { TestRegistry } from '../../support/registry.ts';
+import {
+  BERTH,
+  idsOf,
+  testLogger as logger,
+  makeNodeDirs,
+  removeDir,
+  runtimeLogTail,
+  runtimeObjectsOf,
+  startCriNode,
+  startRuntimeWithRegistry,
+  stopNodeStack,
+} from './node-harness.ts';
 import type { RuntimeUnderTest, StartRuntime } from './runtime-under-test.ts';
 import { waitFor } from './wait-for.ts';
 
 const NODE_NAME = 'node1';
 const POD = 'toolbox-node1';
-const BERTH = path.resolve(import.meta.dirname, '..', '..', '..', 'bin', 'berth');
-const logger = process.env.BERTH_TEST_LOG ? createLogger(process.env.BERTH_TEST_LOG) : silentLogger();
 
 const TOOLBOX = `
 apiVersion: v1
@@ -137,40 +141,14 @@ export function nodeStreamingScenarios(runtimeTitle: string, start: StartRuntime
     let podNetns = '';
 
     const pod = (): Pod | undefined => node?.pod('default', POD);
-    const describePods = () =>
-      `pod: ${JSON.stringify(pod()?.status, null, 1)}\n${runtimeTitle} log tail:\n${runtime?.logs().slice(-3000) ?? ''}`;
+    const describePods = () => `pod: ${JSON.stringify(pod()?.status, null, 1)}\n${runtimeLogTail(runtimeTitle, runtime, 3000)}`;
     const execUrl = (container: string, cmd: string[], flags: string) =>
       `${base}/exec/default/${POD}/${container}?${cmd.map((c) => `command=${encodeURIComponent(c)}`).join('&')}${flags ? `&${flags}` : ''}`;
 
     before(async () => {
-      dir = await mkdtemp(path.join(tmpdir(), 'berth-node-streaming-'));
-      manifestDir = path.join(dir, 'manifests');
-      await mkdir(manifestDir);
-      registry = await startRegistry();
-      await pushImage(registry, 'library/busybox:1.36', busyboxImage());
-      await pushImage(registry, 'pause:3.9', pauseImage());
-      runtime = await start(registry, { subnet });
-      provider = await loadProvider('cri', {
-        nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
-        logger,
-        signal: new AbortController().signal,
-        config: {
-          runtimeEndpoint: runtime.endpoint,
-          podLogsDir: path.join(dir, 'pod-logs'),
-          callTimeoutMs: 60_000,
-          ...runtime.providerConfig,
-        },
-      });
-      node = await runNode({
-        nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
-        provider,
-        logger,
-        manifestDir,
-        timings: { relistMs: 500, manifestScanMs: 300, retryBaseMs: 500 },
-        apiPort: 0,
-      });
+      ({ dir, manifestDir } = await makeNodeDirs('berth-node-streaming-'));
+      ({ registry, runtime } = await startRuntimeWithRegistry(start, { subnet }));
+      ({ provider, node } = await startCriNode({ nodeName: NODE_NAME, runtime, dir, manifestDir, apiPort: 0 }));
       // A second server on the same node and provider, to see its open sessions.
       api = await startNodeApi({ pods: () => node!.pods(), nodeName: NODE_NAME, provider, logger, port: 0 });
       base = `http://127.0.0.1:${api.port}`;
@@ -216,11 +194,8 @@ export function nodeStreamingScenarios(runtimeTitle: string, start: StartRuntime
 
     after(async () => {
       await api?.close();
-      await node?.stop();
-      await provider?.close?.();
-      await runtime?.stop();
-      await registry?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await stopNodeStack({ node, provider, runtime, registry });
+      await removeDir(dir);
     });
 
     test('exec: stdout, stderr and the exit code (in the status channel), over SPDY and WebSocket', async () => {
@@ -497,10 +472,7 @@ export function nodeStreamingScenarios(runtimeTitle: string, start: StartRuntime
 
     test('removing the pod leaves nothing behind', async () => {
       const uid = pod()!.metadata.uid!;
-      const cri = connectCri(runtime!.endpoint);
-      const filter = { labelSelector: { 'io.kubernetes.pod.uid': uid } };
-      const sandboxes = (await cri.runtime.listPodSandbox({ filter })).items.map((s) => s.id);
-      cri.close();
+      const { sandboxes } = idsOf(await runtimeObjectsOf(runtime!, uid));
       await unlink(path.join(manifestDir, 'toolbox.yaml'));
       await waitFor('the pod gone', () => (pod() === undefined ? true : undefined), { timeoutMs: 60_000, describe: describePods });
       await waitFor(

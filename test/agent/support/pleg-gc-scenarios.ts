@@ -5,21 +5,27 @@
 // (Debian's containerd 1.6); image GC with thresholds that force it removes unused images only;
 // dead containers are collected down to the last dead instance per container.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
-import { type RunningNode, runNode } from '../../../src/agent/node.ts';
+import type { RunningNode } from '../../../src/agent/node.ts';
 import type { EventRecorder, PodProvider } from '../../../src/agent/provider.ts';
 import { type CriClient, connectCri } from '../../../src/cri/cri-client.ts';
 import { ContainerState } from '../../../src/cri/gen/runtime/v1/api_pb.js';
-import { loadProvider } from '../../../src/providers/load-provider.ts';
 import { busyboxLikeImage, pushImage } from '../../support/image-builder.ts';
-import { startRegistry, type TestRegistry } from '../../support/registry.ts';
-import { busyboxImage, pauseImage } from './images.ts';
+import type { TestRegistry } from '../../support/registry.ts';
+import {
+  makeNodeDirs,
+  podsReport,
+  removeDir,
+  runtimeLogTail,
+  startCriNode,
+  startRegistryWithBaseImages,
+  stopNodeStack,
+} from './node-harness.ts';
 import type { RuntimeUnderTest, StartRuntime } from './runtime-under-test.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -72,14 +78,10 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
 
     const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
     const describePods = () =>
-      `pods: ${JSON.stringify(
-        node?.pods().map((p) => ({ name: p.metadata.name, status: p.status })),
-        null,
-        1,
-      )}\nnode log tail: ${logs
+      `${podsReport(node)}\nnode log tail: ${logs
         .slice(-30)
         .map((l) => JSON.stringify(l))
-        .join('\n')}\n${runtimeTitle} log tail:\n${runtime?.logs().slice(-3000) ?? ''}`;
+        .join('\n')}\n${runtimeLogTail(runtimeTitle, runtime, 3000)}`;
     const relists = async () => {
       const text = await (await fetch(`http://127.0.0.1:${node!.apiPort}/metrics`)).text();
       return Number(/^kubelet_pleg_relist_duration_seconds_count(?:\{\})? (\d+)$/m.exec(text)?.[1]);
@@ -88,12 +90,8 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
     const imageId = async (ref: string) => (await cri!.image.imageStatus({ image: { image: ref } })).image?.id;
 
     before(async () => {
-      dir = await mkdtemp(path.join(tmpdir(), 'berth-pleg-gc-test-'));
-      manifestDir = path.join(dir, 'manifests');
-      await mkdir(manifestDir);
-      registry = await startRegistry();
-      await pushImage(registry, 'library/busybox:1.36', busyboxImage());
-      await pushImage(registry, 'pause:3.9', pauseImage());
+      ({ dir, manifestDir } = await makeNodeDirs('berth-pleg-gc-test-'));
+      registry = await startRegistryWithBaseImages();
       for (const name of ['unused-a', 'unused-b', 'done']) {
         await pushImage(registry, `gc/${name}:1`, busyboxLikeImage({ config: { Labels: { 'berth.test/image': name } } }));
       }
@@ -116,44 +114,31 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
         nodeEvent: (type, reason, message) => nodeEvents.push({ type, reason, message }),
       };
       nodeStartedAt = Date.now();
-      provider = await loadProvider('cri', {
+      ({ provider, node } = await startCriNode({
         nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
+        runtime,
+        dir,
+        manifestDir,
         logger,
-        signal: new AbortController().signal,
         events,
-        config: {
-          runtimeEndpoint: runtime.endpoint,
-          podLogsDir: path.join(dir, 'pod-logs'),
+        nodeEvents: events,
+        providerConfig: {
           rootDir: path.join(dir, 'node'),
-          callTimeoutMs: 60_000,
           imageGCHighThresholdPercent: 1,
           imageGCLowThresholdPercent: 0,
           imageMinimumGCAgeMs: MIN_AGE_MS,
           imageGCPeriodMs: 1000,
-          ...runtime.providerConfig,
         },
-      });
-      node = await runNode({
-        nodeName: NODE_NAME,
-        nodeIP: '127.0.0.1',
-        provider,
-        logger,
-        manifestDir,
-        events,
         // With container events the relist runs once, at the start, within this file's time.
         timings: { relistMs: expect.containerEvents ? 600_000 : 1000, manifestScanMs: 300, retryBaseMs: 500 },
         apiPort: 0,
-      });
+      }));
     });
 
     after(async () => {
-      await node?.stop();
-      await provider?.close?.();
       cri?.close();
-      await runtime?.stop();
-      await registry?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await stopNodeStack({ node, provider, runtime, registry });
+      await removeDir(dir);
     });
 
     test('image GC over its thresholds removes unused images after their minimum age; images of containers and the pinned sandbox image stay', async () => {
