@@ -259,16 +259,21 @@ export function sidecarScenarios(runtimeTitle: string, start: StartRuntime, subn
       assert.equal(logger.restartCount, 0);
       assert.equal(condition('job', 'Initialized')?.reason, 'PodCompleted');
       assert.equal(condition('job', 'Ready')?.reason, 'PodCompleted');
-      const { sandboxes, containers } = await runtimeObjectsOf(runtime!, pod('job')!.metadata.uid!);
+      const { containers } = await runtimeObjectsOf(runtime!, pod('job')!.metadata.uid!);
       assert.deepEqual(
         containers.map((c) => c.state),
         containers.map(() => ContainerState.CONTAINER_EXITED),
         'nothing of the pod runs',
       );
       assert.equal(containers.filter((c) => c.metadata?.name === 'logger').length, 1, 'the sidecar ran once');
-      assert.deepEqual(
-        sandboxes.map((s) => s.state),
-        [PodSandboxState.SANDBOX_NOTREADY],
+      // The sandbox goes right after the containers (the phase may be reported in between).
+      await waitFor(
+        'job sandbox stopped',
+        async () => {
+          const { sandboxes } = await runtimeObjectsOf(runtime!, pod('job')!.metadata.uid!);
+          return sandboxes.length === 1 && sandboxes[0]!.state === PodSandboxState.SANDBOX_NOTREADY ? true : undefined;
+        },
+        { timeoutMs: 10_000, describe: describePods },
       );
       // Some relists later it is still done: the sidecar is not started again.
       await new Promise((r) => setTimeout(r, 2000));
