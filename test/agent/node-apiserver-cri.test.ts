@@ -93,7 +93,8 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     assert.deepEqual(node.status?.addresses?.[0], { type: 'InternalIP', address: '127.0.0.1' });
     assert.equal(node.status?.daemonEndpoints?.kubeletEndpoint?.Port, apiPort);
     assert.equal((await fetch(`http://127.0.0.1:${apiPort}/healthz`)).status, 200);
-    assert.ok(fake!.get('leases', 'kube-node-lease', NODE));
+    // The Lease is taken after registration, in its own loop: it may come just after Ready.
+    await waitFor('the node Lease', () => fake!.get('leases', 'kube-node-lease', NODE), { timeoutMs: 10_000, describe: describeState });
   });
 
   test('a pod pulls its image with the credentials of its imagePullSecrets, runs, and reports to the API', async () => {
