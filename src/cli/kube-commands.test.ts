@@ -27,6 +27,8 @@ function status(name: string, state: ContainerStatus['state'], extra: Partial<Co
   return { name, state, lastState: {}, ready: false, restartCount: 0, image: 'busybox:1.36', imageID: '', ...extra };
 }
 
+const pick = (row: { status: string; ready: string; restarts: string }) => [row.status, row.ready, row.restarts];
+
 function pod(name: string, extra: { spec?: Partial<Pod['spec']>; status?: Pod['status']; created?: number } = {}): Pod {
   return {
     metadata: { name, namespace: 'default', uid: `uid-${name}`, creationTimestamp: ago(extra.created ?? 300) },
@@ -133,6 +135,41 @@ test('pod status column: phases, waiting and terminated reasons, init progress, 
     status: { phase: 'Pending', containerStatuses: [status('main', { waiting: { reason: 'ContainerCreating' } })] },
   });
   assert.equal(podRow(creating, NOW).status, 'ContainerCreating');
+  // Sidecars (restartable init containers): counted as containers once started, their restarts shown after initialisation.
+  const withSidecar = (sidecar: ContainerStatus, initialized: boolean, main: ContainerStatus) =>
+    podRow(
+      pod('web', {
+        spec: { initContainers: [{ name: 'prepare' }, { name: 'proxy', restartPolicy: 'Always' }] },
+        status: {
+          phase: initialized ? 'Running' : 'Pending',
+          conditions: [
+            { type: 'Initialized', status: initialized ? 'True' : 'False' },
+            { type: 'Ready', status: initialized && main.ready && sidecar.ready ? 'True' : 'False' },
+          ],
+          initContainerStatuses: [status('prepare', { terminated: { exitCode: 0, reason: 'Completed' } }), sidecar],
+          containerStatuses: [main],
+        },
+      }),
+      NOW,
+    );
+  const runningMain = status('main', { running: {} }, { ready: true, started: true });
+  assert.deepEqual(pick(withSidecar(status('proxy', { running: {} }, { ready: true, started: true }), true, runningMain)), [
+    'Running',
+    '2/2',
+    '0',
+  ]);
+  assert.deepEqual(
+    pick(
+      withSidecar(status('proxy', { running: {} }, { started: false }), false, status('main', { waiting: { reason: 'PodInitializing' } })),
+    ),
+    ['Init:1/2', '0/2', '0'],
+  );
+  const restarted = status(
+    'proxy',
+    { running: {} },
+    { ready: false, started: true, restartCount: 2, lastState: { terminated: { exitCode: 1, finishedAt: ago(20) } } },
+  );
+  assert.deepEqual(pick(withSidecar(restarted, true, runningMain)), ['Running', '1/2', '2 (20s ago)']);
   const staticPod = pod('static', { status: { phase: 'Pending' } });
   delete staticPod.metadata.creationTimestamp;
   staticPod.metadata.annotations = { 'kubernetes.io/config.seen': ago(30) };
@@ -211,9 +248,12 @@ test('describe pod', () => {
           command: ['sh', '-c', 'exec httpd -f'],
           ports: [{ containerPort: 8080, hostPort: 31000, protocol: 'TCP' }],
           readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+          envFrom: [{ configMapRef: { name: 'settings' } }, { secretRef: { name: 'creds', optional: true }, prefix: 'DB_' }],
           env: [
             { name: 'GREETING', value: 'hello' },
             { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+            { name: 'MEM', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor: '1Mi' } } },
+            { name: 'CPU', valueFrom: { resourceFieldRef: { resource: 'limits.cpu' } } },
           ],
           resources: { limits: { memory: '64Mi' } },
         },
@@ -283,9 +323,14 @@ test('describe pod', () => {
       '    Limits:',
       '      memory:   64Mi',
       '    Readiness:  http-get http://:8080/ delay=0s timeout=1s period=1s #success=1 #failure=3',
+      '    Environment Variables from:',
+      '      settings  ConfigMap                 Optional: false',
+      "      creds     Secret with prefix 'DB_'  Optional: true",
       '    Environment:',
       '      GREETING:  hello',
       '      POD:       web-node1 (v1:metadata.name)',
+      '      MEM:       64 (limits.memory)',
+      '      CPU:       node allocatable (limits.cpu)',
       '    Mounts:      <none>',
       'Conditions:',
       '  Type              Status',

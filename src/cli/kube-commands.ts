@@ -4,6 +4,7 @@
 // --node-api URL, else $BERTH_NODE_API, else http://127.0.0.1:10255.
 import { podFieldValue } from '../agent/container-env.ts';
 import type { Container, ContainerState, ContainerStatus, Pod, PodList, Probe } from '../agent/k8s-types.ts';
+import { resourceFieldValue } from '../agent/resource-field.ts';
 import { invalidArgument, notFound, unavailable } from '../errors/errors.ts';
 import { type Command, parseCommandArgs } from './command.ts';
 import { formatStructured } from './output.ts';
@@ -156,11 +157,24 @@ export function podRow(pod: Pod, now: number): PodRow {
   let readyContainers = 0;
   let lastRestart: string | undefined;
   let initializing = false;
-  const initCount = (pod.spec.initContainers ?? []).length;
+  const initContainers = pod.spec.initContainers ?? [];
+  const initCount = initContainers.length;
+  // Sidecars (restartable init containers) count as containers, with their restarts.
+  const sidecars = new Set(initContainers.filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
+  let sidecarRestarts = 0;
+  let lastSidecarRestart: string | undefined;
   for (const [i, c] of (status.initContainerStatuses ?? []).entries()) {
     restarts += c.restartCount;
     if (c.lastState.terminated?.finishedAt) lastRestart = later(lastRestart, c.lastState.terminated.finishedAt);
+    if (sidecars.has(c.name)) {
+      sidecarRestarts += c.restartCount;
+      if (c.lastState.terminated?.finishedAt) lastSidecarRestart = later(lastSidecarRestart, c.lastState.terminated.finishedAt);
+    }
     if (c.state.terminated !== undefined && c.state.terminated.exitCode === 0) continue;
+    if (sidecars.has(c.name) && c.started === true) {
+      if (c.ready) readyContainers++;
+      continue;
+    }
     initializing = true;
     if (c.state.terminated !== undefined) reason = terminatedReason(c.state.terminated, 'Init:');
     else if (c.state.waiting?.reason && c.state.waiting.reason !== 'PodInitializing') reason = `Init:${c.state.waiting.reason}`;
@@ -169,8 +183,8 @@ export function podRow(pod: Pod, now: number): PodRow {
   }
   const initialized = status.conditions?.some((c) => c.type === 'Initialized' && c.status === 'True') === true;
   if (!initializing || initialized) {
-    restarts = 0;
-    lastRestart = undefined;
+    restarts = sidecarRestarts;
+    lastRestart = lastSidecarRestart;
     let hasRunning = false;
     const statuses = status.containerStatuses ?? [];
     for (let i = statuses.length - 1; i >= 0; i--) {
@@ -193,7 +207,7 @@ export function podRow(pod: Pod, now: number): PodRow {
   const restartsText = restarts !== 0 && lastRestart !== undefined ? `${restarts} (${since(lastRestart, now)} ago)` : String(restarts);
   return {
     name: pod.metadata.name ?? '',
-    ready: `${readyContainers}/${pod.spec.containers.length}`,
+    ready: `${readyContainers}/${pod.spec.containers.length + sidecars.size}`,
     status: reason,
     restarts: restartsText,
     age: since(podCreated(pod), now),
@@ -311,6 +325,15 @@ function describeState(w: DescribeWriter, title: string, state: ContainerState):
 }
 
 function envLines(w: DescribeWriter, pod: Pod, container: Container): void {
+  const envFrom = container.envFrom ?? [];
+  if (envFrom.length > 0) {
+    w.write(2, 'Environment Variables from:\n');
+    for (const e of envFrom) {
+      const [kind, ref] = e.configMapRef ? ['ConfigMap', e.configMapRef] : ['Secret', e.secretRef];
+      const prefix = e.prefix ? ` with prefix '${e.prefix}'` : '';
+      w.write(3, `${ref?.name ?? ''}\t${kind}${prefix}\tOptional: ${ref?.optional === true}\n`);
+    }
+  }
   const env = container.env ?? [];
   w.write(2, `Environment:${env.length === 0 ? '\t<none>' : ''}\n`);
   const facts = {
@@ -331,7 +354,16 @@ function envLines(w: DescribeWriter, pod: Pod, container: Container): void {
       }
       w.write(3, `${e.name}:\t${value} (${from.fieldRef.apiVersion ?? 'v1'}:${from.fieldRef.fieldPath})\n`);
     } else if (from.resourceFieldRef) {
-      w.write(3, `${e.name}:\t (${from.resourceFieldRef.resource})\n`);
+      const resource = from.resourceFieldRef.resource;
+      let value = '';
+      try {
+        // The container's own request or limit, as kubectl computes it (without the node's allocatable).
+        value = resourceFieldValue(from.resourceFieldRef, pod, container, {});
+      } catch {
+        // an unsupported resource: shown empty
+      }
+      if (value === '0' && (resource === 'limits.cpu' || resource === 'limits.memory')) value = 'node allocatable';
+      w.write(3, `${e.name}:\t${value} (${resource})\n`);
     } else if (from.secretKeyRef) {
       w.write(
         3,
