@@ -107,6 +107,8 @@ export async function startCriNode(options: CriNodeOptions): Promise<{ provider:
     config: {
       runtimeEndpoint: runtime.endpoint,
       podLogsDir: path.join(options.dir, 'pod-logs'),
+      // Each test's own: a node cleans up the pod directories of pods it does not have.
+      rootDir: path.join(options.dir, 'node-root'),
       callTimeoutMs: 60_000,
       ...options.providerConfig,
       ...runtime.providerConfig,
