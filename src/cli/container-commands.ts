@@ -29,20 +29,26 @@ import { parseSince, previousLogPath, readLogs } from './container-log.ts';
 import {
   createdAgo,
   formatDocument,
-  formatStatusInfo,
   parseListFormat,
   protoJson,
   rfc3339Nano,
-  sortKeysDeep,
   tabTable,
   truncateId,
   ZERO_TIME,
 } from './container-output.ts';
 import { byId, statsTable } from './container-stats.ts';
 import { podLogsCommand } from './kube-commands.ts';
-import { newestFirst } from './pod-commands.ts';
 import { loadContainerConfig, loadPodSandboxConfig } from './pod-config.ts';
 import { namesPod, podExecCommand } from './pod-stream-commands.ts';
+import {
+  forEachResolved,
+  infoMapLine,
+  inspectCommandFor,
+  matchesRegex,
+  newestFirst,
+  sortedMapLines,
+  statusJsonWithTimes,
+} from './resource-commands.ts';
 import { streamingExec } from './stream-commands.ts';
 
 const POD_NAME_LABEL = 'io.kubernetes.pod.name';
@@ -57,15 +63,6 @@ export function containerStateName(state: ContainerState): string {
       return 'Exited';
     default:
       return 'Unknown';
-  }
-}
-
-function matchesRegex(pattern: string | undefined, target: string): boolean {
-  if (pattern === undefined || pattern === '') return true;
-  try {
-    return new RegExp(pattern).test(target);
-  } catch {
-    return false;
   }
 }
 
@@ -96,12 +93,6 @@ export function containersTable(
     ]);
   }
   return tabTable(rows);
-}
-
-function sortedMapLines(title: string, map: Record<string, string>): string {
-  const keys = Object.keys(map).sort();
-  if (keys.length === 0) return '';
-  return `${title}:\n${keys.map((k) => `\t${k} -> ${map[k]}\n`).join('')}`;
 }
 
 /** `berth ps -v`: one block per container. */
@@ -298,15 +289,18 @@ const startCommand: Command = {
     const { values, positionals } = parseCommandArgs(argv, {});
     if (positionals.length === 0) throw invalidArgument('bad-flag', 'ID cannot be empty');
     const ep = endpointsFrom(values);
-    await withCri(ep, async (cri) => {
-      const ids = await resolveContainerIds(cri, positionals, ep.timeoutMs);
-      for (const [i, id] of ids.entries()) {
-        await cri.runtime.startContainer({ containerId: id }, { timeoutMs: ep.timeoutMs }).catch((e: unknown) => {
-          throw withContext(e, `starting the container "${positionals[i]}"`);
-        });
-        process.stdout.write(`${positionals[i]}\n`);
-      }
-    });
+    await withCri(ep, (cri) =>
+      forEachResolved(
+        positionals,
+        (prefixes) => resolveContainerIds(cri, prefixes, ep.timeoutMs),
+        async (id, name) => {
+          await cri.runtime.startContainer({ containerId: id }, { timeoutMs: ep.timeoutMs }).catch((e: unknown) => {
+            throw withContext(e, `starting the container "${name}"`);
+          });
+          process.stdout.write(`${name}\n`);
+        },
+      ),
+    );
     return 0;
   },
 };
@@ -329,17 +323,20 @@ const stopCommand: Command = {
     if (positionals.length === 0) throw invalidArgument('bad-flag', 'ID cannot be empty');
     const grace = intFlag(values.timeout, 'timeout', 0);
     const ep = endpointsFromGlobals(globals, values);
-    await withCri(ep, async (cri) => {
-      const ids = await resolveContainerIds(cri, positionals, ep.timeoutMs);
-      for (const [i, id] of ids.entries()) {
-        await cri.runtime
-          .stopContainer({ containerId: id, timeout: BigInt(grace) }, { timeoutMs: ep.timeoutMs + Math.max(0, grace) * 1000 })
-          .catch((e: unknown) => {
-            throw withContext(e, `stopping the container "${positionals[i]}"`);
-          });
-        process.stdout.write(`${positionals[i]}\n`);
-      }
-    });
+    await withCri(ep, (cri) =>
+      forEachResolved(
+        positionals,
+        (prefixes) => resolveContainerIds(cri, prefixes, ep.timeoutMs),
+        async (id, name) => {
+          await cri.runtime
+            .stopContainer({ containerId: id, timeout: BigInt(grace) }, { timeoutMs: ep.timeoutMs + Math.max(0, grace) * 1000 })
+            .catch((e: unknown) => {
+              throw withContext(e, `stopping the container "${name}"`);
+            });
+          process.stdout.write(`${name}\n`);
+        },
+      ),
+    );
     return 0;
   },
 };
@@ -359,27 +356,29 @@ const rmCommand: Command = {
     let failed = false;
     await withCri(ep, async (cri) => {
       const given = values.all ? (await cri.runtime.listContainers({}, opts)).containers.map((c) => c.id) : positionals;
-      const ids = await resolveContainerIds(cri, given, ep.timeoutMs);
-      for (const [i, id] of ids.entries()) {
-        const name = given[i]!;
-        try {
-          const status = await cri.runtime.containerStatus({ containerId: id }, opts);
-          if (status.status?.state === ContainerState.CONTAINER_RUNNING) {
-            if (!values.force) throw invalidArgument('container-running', `container "${name}" is running, please stop it first`);
-            await cri.runtime.stopContainer({ containerId: id, timeout: 0n }, opts).catch((e: unknown) => {
-              throw withContext(e, `stopping the container "${name}" failed`);
+      await forEachResolved(
+        given,
+        (prefixes) => resolveContainerIds(cri, prefixes, ep.timeoutMs),
+        async (id, name) => {
+          try {
+            const status = await cri.runtime.containerStatus({ containerId: id }, opts);
+            if (status.status?.state === ContainerState.CONTAINER_RUNNING) {
+              if (!values.force) throw invalidArgument('container-running', `container "${name}" is running, please stop it first`);
+              await cri.runtime.stopContainer({ containerId: id, timeout: 0n }, opts).catch((e: unknown) => {
+                throw withContext(e, `stopping the container "${name}" failed`);
+              });
+              process.stdout.write(`${name}\n`);
+            }
+            await cri.runtime.removeContainer({ containerId: id }, opts).catch((e: unknown) => {
+              throw withContext(e, `removing container "${name}" failed`);
             });
             process.stdout.write(`${name}\n`);
+          } catch (e) {
+            failed = true;
+            process.stderr.write(`berth rm: ${(e as Error).message}\n`);
           }
-          await cri.runtime.removeContainer({ containerId: id }, opts).catch((e: unknown) => {
-            throw withContext(e, `removing container "${name}" failed`);
-          });
-          process.stdout.write(`${name}\n`);
-        } catch (e) {
-          failed = true;
-          process.stderr.write(`berth rm: ${(e as Error).message}\n`);
-        }
-      }
+        },
+      );
     });
     if (failed) throw invalidArgument('rm-failed', 'unable to remove container(s)');
     return 0;
@@ -389,17 +388,13 @@ const rmCommand: Command = {
 /** `crictl inspect`'s status: protobuf JSON with its times in RFC 3339 (Go's zero time when not yet), nested keys sorted. */
 export function containerStatusJson(r: ContainerStatusResponse) {
   const s = r.status!;
-  const json = protoJson(ContainerStatusSchema, s);
   const started = s.state !== ContainerState.CONTAINER_CREATED;
   const finished = s.state === ContainerState.CONTAINER_EXITED || (s.state === ContainerState.CONTAINER_UNKNOWN && s.finishedAt > 0n);
-  const out: Record<string, ReturnType<typeof sortKeysDeep>> = {};
-  for (const [k, v] of Object.entries(json)) {
-    if (k === 'createdAt') out[k] = rfc3339Nano(s.createdAt);
-    else if (k === 'startedAt') out[k] = started ? rfc3339Nano(s.startedAt) : ZERO_TIME;
-    else if (k === 'finishedAt') out[k] = finished ? rfc3339Nano(s.finishedAt) : ZERO_TIME;
-    else out[k] = sortKeysDeep(v);
-  }
-  return out;
+  return statusJsonWithTimes(protoJson(ContainerStatusSchema, s), {
+    createdAt: rfc3339Nano(s.createdAt),
+    startedAt: started ? rfc3339Nano(s.startedAt) : ZERO_TIME,
+    finishedAt: finished ? rfc3339Nano(s.finishedAt) : ZERO_TIME,
+  });
 }
 
 /** `inspect -o table`: the short text form. */
@@ -419,42 +414,22 @@ export function containerStatusText(r: ContainerStatusResponse, verbose: boolean
   }
   out += sortedMapLines('Labels', s.labels);
   out += sortedMapLines('Annotations', s.annotations);
-  if (verbose) {
-    const keys = Object.keys(r.info).sort();
-    out += `Info: map[${keys.map((k) => `${k}:${r.info[k]}`).join(' ')}]\n`;
-  }
+  if (verbose) out += infoMapLine(r.info);
   return out;
 }
 
-const inspectCommand: Command = {
+const inspectCommand = inspectCommandFor({
   name: 'inspect',
   summary: 'Display the status of one or more containers',
   usage: 'inspect [-o json|yaml|table] [-q] CONTAINER-ID...',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      output: { type: 'string', short: 'o' },
-      quiet: { type: 'boolean', short: 'q' },
-    });
-    if (positionals.length === 0) throw invalidArgument('bad-flag', 'ID cannot be empty');
-    const format = parseListFormat(values.output, 'json');
-    const ep = endpointsFrom(values);
-    await withCri(ep, async (cri) => {
-      const ids = await resolveContainerIds(cri, positionals, ep.timeoutMs);
-      for (const [i, id] of ids.entries()) {
-        const r = await cri.runtime
-          .containerStatus({ containerId: id, verbose: !values.quiet }, { timeoutMs: ep.timeoutMs })
-          .catch((e: unknown) => {
-            throw withContext(e, `getting the status of the container "${positionals[i]}"`);
-          });
-        if (r.status === undefined) throw invalidArgument('no-status', `the runtime sent no status for container "${positionals[i]}"`);
-        process.stdout.write(
-          format === 'table' ? containerStatusText(r, !values.quiet) : formatStatusInfo(containerStatusJson(r), r.info, format),
-        );
-      }
-    });
-    return 0;
-  },
-};
+  noIdsMessage: 'ID cannot be empty',
+  resolve: resolveContainerIds,
+  status: (cri, id, verbose, timeoutMs) => cri.runtime.containerStatus({ containerId: id, verbose }, { timeoutMs }),
+  failedContext: (name) => `getting the status of the container "${name}"`,
+  noStatusMessage: (name) => `the runtime sent no status for container "${name}"`,
+  text: (r, verbose) => containerStatusText(r, verbose),
+  json: containerStatusJson,
+});
 
 const logsCommand: Command = {
   name: 'logs',
@@ -689,15 +664,18 @@ const updateCommand: Command = {
       cpusetMems: values['cpuset-mems'] ?? '',
     };
     const ep = endpointsFrom(values);
-    await withCri(ep, async (cri) => {
-      const ids = await resolveContainerIds(cri, positionals, ep.timeoutMs);
-      for (const [i, id] of ids.entries()) {
-        await cri.runtime.updateContainerResources({ containerId: id, linux }, { timeoutMs: ep.timeoutMs }).catch((e: unknown) => {
-          throw withContext(e, `updating container resources for "${positionals[i]}"`);
-        });
-        process.stdout.write(`${positionals[i]}\n`);
-      }
-    });
+    await withCri(ep, (cri) =>
+      forEachResolved(
+        positionals,
+        (prefixes) => resolveContainerIds(cri, prefixes, ep.timeoutMs),
+        async (id, name) => {
+          await cri.runtime.updateContainerResources({ containerId: id, linux }, { timeoutMs: ep.timeoutMs }).catch((e: unknown) => {
+            throw withContext(e, `updating container resources for "${name}"`);
+          });
+          process.stdout.write(`${name}\n`);
+        },
+      ),
+    );
     return 0;
   },
 };

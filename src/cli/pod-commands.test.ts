@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { PodSandboxSchema, PodSandboxState, PodSandboxStatusResponseSchema } from '../cri/gen/runtime/v1/api_pb.js';
-import { newestFirst, podStatusJson, podStatusText, podsTable, podsVerbose } from './pod-commands.ts';
+import { podStatusJson, podStatusText, podsTable, podsVerbose } from './pod-commands.ts';
+import { newestFirst } from './resource-commands.ts';
 
 process.env.TZ = 'UTC';
 const NOW = 1_795_869_130_000;

@@ -12,16 +12,23 @@ import { parseLabels, resolvePodIds, withContext, withCri } from './container-cr
 import {
   createdAgo,
   formatDocument,
-  formatStatusInfo,
   goTimeString,
   parseListFormat,
   protoJson,
   rfc3339Nano,
-  sortKeysDeep,
   tabTable,
   truncateId,
 } from './container-output.ts';
 import { loadPodSandboxConfig } from './pod-config.ts';
+import {
+  forEachResolved,
+  infoMapLine,
+  inspectCommandFor,
+  matchesRegex,
+  newestFirst,
+  sortedMapLines,
+  statusJsonWithTimes,
+} from './resource-commands.ts';
 
 export function podStateName(state: PodSandboxState): string {
   return state === PodSandboxState.SANDBOX_READY ? 'Ready' : 'NotReady';
@@ -29,24 +36,6 @@ export function podStateName(state: PodSandboxState): string {
 
 function runtimeHandlerName(pod: PodSandbox): string {
   return pod.runtimeHandler === '' ? '(default)' : pod.runtimeHandler;
-}
-
-function matchesRegex(pattern: string | undefined, target: string): boolean {
-  if (pattern === undefined || pattern === '') return true;
-  try {
-    return new RegExp(pattern).test(target);
-  } catch {
-    return false;
-  }
-}
-
-/** Newest first; --latest keeps one, --last N keeps N. */
-export function newestFirst<T extends { createdAt: bigint }>(items: T[], latest: boolean, last: number): T[] {
-  const sorted = [...items].sort((a, b) => (a.createdAt > b.createdAt ? -1 : a.createdAt < b.createdAt ? 1 : 0));
-  let n = sorted.length;
-  if (latest) n = 1;
-  if (last > 0) n = last;
-  return sorted.slice(0, Math.min(n, sorted.length));
 }
 
 /** The `berth pods` table, as crictl 1.26 lays it out. */
@@ -64,12 +53,6 @@ export function podsTable(pods: PodSandbox[], options: { noTrunc?: boolean; now?
     ]);
   }
   return tabTable(rows);
-}
-
-function sortedMapLines(title: string, map: Record<string, string>): string {
-  const keys = Object.keys(map).sort();
-  if (keys.length === 0) return '';
-  return `${title}:\n${keys.map((k) => `\t${k} -> ${map[k]}\n`).join('')}`;
 }
 
 /** `berth pods -v`: one block per pod. */
@@ -189,15 +172,18 @@ const stoppCommand: Command = {
     const { values, positionals } = parseCommandArgs(argv, {});
     if (positionals.length === 0) throw invalidArgument('bad-flag', 'stopp needs at least one pod ID');
     const ep = endpointsFrom(values);
-    await withCri(ep, async (cri) => {
-      const ids = await resolvePodIds(cri, positionals, ep.timeoutMs);
-      for (const [i, id] of ids.entries()) {
-        await cri.runtime.stopPodSandbox({ podSandboxId: id }, { timeoutMs: ep.timeoutMs }).catch((e: unknown) => {
-          throw withContext(e, `stopping the pod sandbox "${positionals[i]}"`);
-        });
-        process.stdout.write(`Stopped sandbox ${positionals[i]}\n`);
-      }
-    });
+    await withCri(ep, (cri) =>
+      forEachResolved(
+        positionals,
+        (prefixes) => resolvePodIds(cri, prefixes, ep.timeoutMs),
+        async (id, name) => {
+          await cri.runtime.stopPodSandbox({ podSandboxId: id }, { timeoutMs: ep.timeoutMs }).catch((e: unknown) => {
+            throw withContext(e, `stopping the pod sandbox "${name}"`);
+          });
+          process.stdout.write(`Stopped sandbox ${name}\n`);
+        },
+      ),
+    );
     return 0;
   },
 };
@@ -217,28 +203,30 @@ const rmpCommand: Command = {
     const errors: string[] = [];
     await withCri(ep, async (cri) => {
       const given = values.all ? (await cri.runtime.listPodSandbox({}, opts)).items.map((p) => p.id) : positionals;
-      const ids = await resolvePodIds(cri, given, ep.timeoutMs);
-      for (const [i, id] of ids.entries()) {
-        const name = given[i]!;
-        try {
-          const status = await cri.runtime.podSandboxStatus({ podSandboxId: id }, opts).catch((e: unknown) => {
-            throw withContext(e, `getting sandbox status of pod "${name}"`);
-          });
-          if (status.status?.state === PodSandboxState.SANDBOX_READY) {
-            if (!values.force) throw invalidArgument('pod-running', `pod sandbox "${name}" is running, please stop it first`);
-            await cri.runtime.stopPodSandbox({ podSandboxId: id }, opts).catch((e: unknown) => {
-              throw withContext(e, `stopping the pod sandbox "${name}" failed`);
+      await forEachResolved(
+        given,
+        (prefixes) => resolvePodIds(cri, prefixes, ep.timeoutMs),
+        async (id, name) => {
+          try {
+            const status = await cri.runtime.podSandboxStatus({ podSandboxId: id }, opts).catch((e: unknown) => {
+              throw withContext(e, `getting sandbox status of pod "${name}"`);
             });
-            process.stdout.write(`Stopped sandbox ${name}\n`);
+            if (status.status?.state === PodSandboxState.SANDBOX_READY) {
+              if (!values.force) throw invalidArgument('pod-running', `pod sandbox "${name}" is running, please stop it first`);
+              await cri.runtime.stopPodSandbox({ podSandboxId: id }, opts).catch((e: unknown) => {
+                throw withContext(e, `stopping the pod sandbox "${name}" failed`);
+              });
+              process.stdout.write(`Stopped sandbox ${name}\n`);
+            }
+            await cri.runtime.removePodSandbox({ podSandboxId: id }, opts).catch((e: unknown) => {
+              throw withContext(e, `removing the pod sandbox "${name}"`);
+            });
+            process.stdout.write(`Removed sandbox ${name}\n`);
+          } catch (e) {
+            errors.push((e as Error).message);
           }
-          await cri.runtime.removePodSandbox({ podSandboxId: id }, opts).catch((e: unknown) => {
-            throw withContext(e, `removing the pod sandbox "${name}"`);
-          });
-          process.stdout.write(`Removed sandbox ${name}\n`);
-        } catch (e) {
-          errors.push((e as Error).message);
-        }
-      }
+        },
+      );
     });
     if (errors.length === 1) throw invalidArgument('rmp-failed', errors[0]!);
     if (errors.length > 1) throw invalidArgument('rmp-failed', `[${errors.join(', ')}]`);
@@ -249,10 +237,7 @@ const rmpCommand: Command = {
 /** `crictl inspectp`'s status: protobuf JSON with createdAt as an RFC 3339 time, nested keys sorted. */
 export function podStatusJson(r: PodSandboxStatusResponse) {
   const status = r.status!;
-  const json = protoJson(PodSandboxStatusSchema, status);
-  const out: Record<string, ReturnType<typeof sortKeysDeep>> = {};
-  for (const [k, v] of Object.entries(json)) out[k] = k === 'createdAt' ? rfc3339Nano(status.createdAt) : sortKeysDeep(v);
-  return out;
+  return statusJsonWithTimes(protoJson(PodSandboxStatusSchema, status), { createdAt: rfc3339Nano(status.createdAt) });
 }
 
 /** `inspectp -o table`: the short text form. */
@@ -274,39 +259,21 @@ export function podStatusText(r: PodSandboxStatusResponse, verbose: boolean): st
   }
   out += sortedMapLines('Labels', s.labels);
   out += sortedMapLines('Annotations', s.annotations);
-  if (verbose) {
-    const keys = Object.keys(r.info).sort();
-    out += `Info: map[${keys.map((k) => `${k}:${r.info[k]}`).join(' ')}]\n`;
-  }
+  if (verbose) out += infoMapLine(r.info);
   return out;
 }
 
-const inspectpCommand: Command = {
+const inspectpCommand = inspectCommandFor({
   name: 'inspectp',
   summary: 'Display the status of one or more pods',
   usage: 'inspectp [-o json|yaml|table] [-q] POD-ID...',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      output: { type: 'string', short: 'o' },
-      quiet: { type: 'boolean', short: 'q' },
-    });
-    if (positionals.length === 0) throw invalidArgument('bad-flag', 'inspectp needs at least one pod ID');
-    const format = parseListFormat(values.output, 'json');
-    const ep = endpointsFrom(values);
-    await withCri(ep, async (cri) => {
-      const ids = await resolvePodIds(cri, positionals, ep.timeoutMs);
-      for (const [i, id] of ids.entries()) {
-        const r = await cri.runtime
-          .podSandboxStatus({ podSandboxId: id, verbose: !values.quiet }, { timeoutMs: ep.timeoutMs })
-          .catch((e: unknown) => {
-            throw withContext(e, `getting the pod sandbox status for "${positionals[i]}"`);
-          });
-        if (r.status === undefined) throw invalidArgument('no-status', `the runtime sent no status for pod sandbox "${positionals[i]}"`);
-        process.stdout.write(format === 'table' ? podStatusText(r, !values.quiet) : formatStatusInfo(podStatusJson(r), r.info, format));
-      }
-    });
-    return 0;
-  },
-};
+  noIdsMessage: 'inspectp needs at least one pod ID',
+  resolve: resolvePodIds,
+  status: (cri, id, verbose, timeoutMs) => cri.runtime.podSandboxStatus({ podSandboxId: id, verbose }, { timeoutMs }),
+  failedContext: (name) => `getting the pod sandbox status for "${name}"`,
+  noStatusMessage: (name) => `the runtime sent no status for pod sandbox "${name}"`,
+  text: podStatusText,
+  json: podStatusJson,
+});
 
 export const podCommands: Command[] = [podsCommand, runpCommand, stoppCommand, rmpCommand, inspectpCommand];
