@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { tabTable } from '../../src/cli/container-output.ts';
+import { startContainerd, type TestContainerd } from '../support/containerd.ts';
 import { busyboxLikeImage, type ImageSpec, pushImage } from '../support/image-builder.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { startContainerd, type TestContainerd } from './support/containerd.ts';
 
 const BERTH = path.resolve(import.meta.dirname, '..', '..', 'bin', 'berth');
 const LONG_LINE = 'x'.repeat(40_000); // containerd cuts lines at 16 KiB: P, P, F records
@@ -93,6 +93,10 @@ describe('berth pod and container commands against containerd', { timeout: 300_0
       registryHost: registry.host,
       sandboxImage: 'docker.io/library/pause:3.9',
       subnet: '10.98.0.0/24',
+      mirroredRegistries: ['docker.io'],
+      portmap: false,
+      cleanup: 'owned',
+      names: { tempDirPrefix: 'berth-cli-ctrd-', bridgePrefix: 'bcli', networkPrefix: 'berth-cli-' },
     });
 
     // The pod in JSON, the containers in YAML: the CRI's field names, as crictl reads them.

@@ -1,13 +1,17 @@
-// A real containerd (Debian's 1.6) for the CLI's integration tests, with its own root, state, socket,
-// runc root, CNI network (a bridge with its own name on its own subnet) and IPAM data in a temp dir.
-// docker.io is mirrored to a test registry; the sandbox image comes from there.
+// A real containerd (Debian's 1.6) for integration tests, with its own root, state, socket, runc
+// root, CNI network (a bridge with its own name on its own subnet) and IPAM data in a temp dir.
+// Registries (docker.io, and by default registry.k8s.io) are mirrored to a test registry; the
+// sandbox image comes from there. stop() removes every pod through the CRI, stops containerd, kills
+// what is left of its containers and shims, unmounts, removes the bridge and the temp dir — even
+// after a failed test — and undoes the rest in one of two scopes:
 //
-// containerd 1.6 also writes a few places it does not let a config move: shim sockets in
-// /run/containerd/s, network namespaces in /var/run/netns, CNI result caches in /var/lib/cni, and
-// sometimes /run/containerd/runc/k8s.io. stop() removes from those only what belongs to this
-// containerd's pods and containers (by ID, network name and netns path), and removes a directory
-// there only when this run created it and left it empty: other runtimes on the machine keep theirs.
-// It also undoes what the bridge plugin did: the bridge, and the NAT chains and rules of our subnet.
+// - 'subnet' (the node tests): network namespaces holding an address of the subnet, and the
+//   iptables rules and chains that appeared since start and name the subnet or the bridge.
+// - 'owned' (the CLI test): only what belongs to this containerd's pods and containers, by ID,
+//   network name and netns path — including what containerd 1.6 writes where its config cannot
+//   move it: shim sockets in /run/containerd/s, network namespaces in /var/run/netns, CNI result
+//   caches in /var/lib/cni, sometimes /run/containerd/runc/k8s.io, and cgroups. A directory there
+//   is removed only when this run created it and left it empty: other runtimes keep theirs.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -15,7 +19,14 @@ import { mkdir, mkdtemp, readdir, readFile, realpath, rm, rmdir, unlink, writeFi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { connectCri } from '../../../src/cri/cri-client.ts';
+import { connectCri } from '../../src/cri/cri-client.ts';
+import {
+  type IptablesSnapshot,
+  removeNetnsInSubnet,
+  restoreIptables,
+  snapshotIptables,
+  splitRule,
+} from '../agent/support/host-network-cleanup.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -36,12 +47,20 @@ const HOST_DIRS = {
 } as const;
 
 export interface ContainerdOptions {
-  /** `127.0.0.1:PORT` of the registry that stands in for docker.io. */
+  /** `127.0.0.1:PORT` of the registry that stands in for the mirrored registries. */
   registryHost: string;
-  /** The sandbox ("pause") image, e.g. `docker.io/library/pause:3.9`: pulled through the mirror. */
-  sandboxImage: string;
-  /** Default 10.98.0.0/24. */
+  /** Default docker.io and registry.k8s.io. */
+  mirroredRegistries?: string[];
+  /** The sandbox ("pause") image, pulled through the mirror. Default registry.k8s.io/pause:3.9. */
+  sandboxImage?: string;
+  /** Default 10.99.0.0/16. */
   subnet?: string;
+  /** Whether the CNI network chains the portmap plugin after the bridge. Default true. */
+  portmap?: boolean;
+  /** Which host state stop() undoes besides containerd's own (see the file's comment). Default 'subnet'. */
+  cleanup?: 'subnet' | 'owned';
+  /** Temp dir, bridge and network names: prefix plus a random suffix. Default `berth-ctrd-`, `bt` and `berth-test-bt`. */
+  names?: { tempDirPrefix: string; bridgePrefix: string; networkPrefix: string };
 }
 
 export interface TestContainerd {
@@ -53,6 +72,8 @@ export interface TestContainerd {
   readonly subnet: string;
   /** The CNI network name (unique to this run). */
   readonly network: string;
+  /** host-local's data directory of the network (one file per allocated IP). */
+  readonly ipamNetworkDir: string;
   /** containerd's process ID (of setpriv, which execs it). */
   readonly pid: number;
   /** What containerd wrote on stdout and stderr (the last 512 KiB). */
@@ -67,13 +88,14 @@ export interface TestContainerd {
   stop(): Promise<string[]>;
 }
 
-/** Why these tests cannot run here, or undefined when they can. */
+/** Why containerd tests cannot run here, or undefined when they can. */
 export function containerdUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root';
   for (const file of [
     CONTAINERD_BINARY,
     RUNC_BINARY,
     `${CNI_BIN_DIR}/bridge`,
+    `${CNI_BIN_DIR}/portmap`,
     `${CNI_BIN_DIR}/host-local`,
     '/usr/bin/docker-registry',
     '/bin/busybox',
@@ -83,7 +105,21 @@ export function containerdUnavailable(): string | undefined {
   return undefined;
 }
 
-function configToml(o: { dir: string; socket: string; registryHost: string; sandboxImage: string; cniConfDir: string }): string {
+function configToml(o: {
+  dir: string;
+  socket: string;
+  registryHost: string;
+  mirroredRegistries: string[];
+  sandboxImage: string;
+  cniConfDir: string;
+}): string {
+  const mirrors = o.mirroredRegistries
+    .map(
+      (registry) => `        [plugins."io.containerd.grpc.v1.cri".registry.mirrors."${registry}"]
+          endpoint = ["http://${o.registryHost}"]
+`,
+    )
+    .join('');
   return `version = 2
 root = "${o.dir}/root"
 state = "${o.dir}/state"
@@ -129,12 +165,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
     [plugins."io.containerd.grpc.v1.cri".registry]
       [plugins."io.containerd.grpc.v1.cri".registry.mirrors]
-        [plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]
-          endpoint = ["http://${o.registryHost}"]
-`;
+${mirrors}`;
 }
 
-function bridgeConflist(network: string, bridge: string, subnet: string, ipamDir: string): string {
+function bridgeConflist(network: string, bridge: string, subnet: string, ipamDir: string, portmap: boolean): string {
   const conflist = {
     cniVersion: '1.0.0',
     name: network,
@@ -147,6 +181,7 @@ function bridgeConflist(network: string, bridge: string, subnet: string, ipamDir
         hairpinMode: true,
         ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir },
       },
+      ...(portmap ? [{ type: 'portmap', capabilities: { portMappings: true } }] : []),
     ],
   };
   return `${JSON.stringify(conflist, null, 2)}\n`;
@@ -229,14 +264,6 @@ async function iptablesTable(table: string): Promise<{ chains: string[]; rules: 
   return { chains, rules };
 }
 
-/** Splits an iptables-save rule into arguments, honouring double quotes. */
-function splitRule(rule: string): string[] {
-  const args: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
-  for (let m = re.exec(rule); m !== null; m = re.exec(rule)) args.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!);
-  return args;
-}
-
 /** `10.98.0.` for 10.98.0.0/24. */
 function subnetPrefix(subnet: string): string {
   const [address, bits] = subnet.split('/');
@@ -246,16 +273,58 @@ function subnetPrefix(subnet: string): string {
     .join('.')}.`;
 }
 
+/** Stops and removes every container and pod containerd still has, through the CRI; returns what it found. */
+async function removeEverythingThroughCri(endpoint: string): Promise<string[]> {
+  const removed: string[] = [];
+  const cri = connectCri(endpoint);
+  try {
+    const opts = { timeoutMs: 30_000 };
+    for (const c of (await cri.runtime.listContainers({}, opts)).containers) {
+      removed.push(`container ${c.id}`);
+      await cri.runtime.stopContainer({ containerId: c.id, timeout: 0n }, opts).catch(() => undefined);
+      await cri.runtime.removeContainer({ containerId: c.id }, opts).catch(() => undefined);
+    }
+    for (const s of (await cri.runtime.listPodSandbox({}, opts)).items) {
+      removed.push(`pod ${s.id}`);
+      await cri.runtime.stopPodSandbox({ podSandboxId: s.id }, opts).catch(() => undefined);
+      await cri.runtime.removePodSandbox({ podSandboxId: s.id }, opts).catch(() => undefined);
+    }
+  } catch {
+    // containerd does not answer: the steps after it clean up
+  } finally {
+    cri.close();
+  }
+  return removed;
+}
+
+/** Kills and deletes the containers runc still runs under `root` (all of them, or only `ids`). */
+async function killRuncContainers(root: string, ids?: Set<string>): Promise<string[]> {
+  const killed: string[] = [];
+  const running = (await tryRun(RUNC_BINARY, ['--root', root, 'list', '-q']))
+    .split('\n')
+    .filter((id) => id !== '' && (ids === undefined || ids.has(id)));
+  for (const id of running) {
+    killed.push(`runc container ${id}`);
+    await tryRun(RUNC_BINARY, ['--root', root, 'kill', '--all', id, 'KILL']);
+    await tryRun(RUNC_BINARY, ['--root', root, 'delete', '--force', id]);
+  }
+  return killed;
+}
+
 export async function startContainerd(options: ContainerdOptions): Promise<TestContainerd> {
+  const cleanup = options.cleanup ?? 'subnet';
+  const names = options.names ?? { tempDirPrefix: 'berth-ctrd-', bridgePrefix: 'bt', networkPrefix: 'berth-test-bt' };
   const hostDirsBefore = new Map<string, boolean>(Object.values(HOST_DIRS).map((d) => [d, existsSync(d)]));
-  const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-ctrd-'));
+  const iptablesBefore: IptablesSnapshot | undefined = cleanup === 'subnet' ? await snapshotIptables() : undefined;
+  const dir = await mkdtemp(path.join(tmpdir(), names.tempDirPrefix));
   const socket = path.join(dir, 'containerd.sock');
   const endpoint = `unix://${socket}`;
-  const subnet = options.subnet ?? '10.98.0.0/24';
+  const subnet = options.subnet ?? '10.99.0.0/16';
   const suffix = randomBytes(3).toString('hex');
-  const bridge = `bcli${suffix}`;
-  const network = `berth-cli-${suffix}`;
+  const bridge = `${names.bridgePrefix}${suffix}`;
+  const network = `${names.networkPrefix}${suffix}`;
   const cniConfDir = path.join(dir, 'cni', 'net.d');
+  const ipamDir = path.join(dir, 'cni', 'ipam');
   const runcRoot = path.join(dir, 'runc');
   const taskDir = path.join(dir, 'state', 'io.containerd.runtime.v2.task', K8S_NAMESPACE);
   let child: ChildProcess | undefined;
@@ -336,30 +405,103 @@ export async function startContainerd(options: ContainerdOptions): Promise<TestC
     return [...new Set(found)];
   };
 
+  /** What only the 'owned' scope undoes: our pods' netns, NAT rules and chains, and containerd 1.6's host directories. */
+  const cleanOwned = async (forced: string[]): Promise<void> => {
+    // Network namespaces of our pods, and anything else holding an address of our subnet.
+    const prefix = subnetPrefix(subnet);
+    for (const name of await listDir(HOST_DIRS.netns)) {
+      const addresses = await tryRun('ip', ['-n', name, '-4', '-o', 'addr', 'show']);
+      if (addresses.includes(` ${prefix}`)) netnsPaths.add(path.join(HOST_DIRS.netns, name));
+    }
+    for (const p of netnsPaths) {
+      if (!existsSync(p)) continue;
+      forced.push(`network namespace ${p}`);
+      // /var/run is a link to /run: the mount table names the real path.
+      const real = await realpath(p).catch(() => p);
+      if (await isMountPoint(real)) await tryRun('umount', ['-l', real]);
+      await unlink(p).catch(() => undefined);
+    }
+    for (const m of await mountsUnder(dir)) {
+      forced.push(`mount ${m}`);
+      await tryRun('umount', ['-l', m]);
+    }
+    if ((await tryRun('ip', ['-o', 'link', 'show', bridge])) !== '') await tryRun('ip', ['link', 'delete', bridge]);
+    // NAT: rules naming our subnet or our pods' chains, then those chains.
+    const ourChains = new Set([...sandboxIds].map((id) => masqueradeChain(network, id)));
+    for (const table of ['nat', 'filter']) {
+      const { chains, rules } = await iptablesTable(table);
+      for (const rule of rules) {
+        const args = splitRule(rule);
+        const chain = args[1]!;
+        const target = /\s-[jg] (\S+)/.exec(rule)?.[1];
+        if (rule.includes(` ${prefix}`) || ourChains.has(chain) || (target !== undefined && ourChains.has(target))) {
+          forced.push(`iptables ${table} ${rule}`);
+          await tryRun('iptables', ['-t', table, '-D', ...args.slice(1)]);
+        }
+      }
+      for (const chain of chains.filter((c) => ourChains.has(c))) {
+        forced.push(`iptables ${table} chain ${chain}`);
+        await tryRun('iptables', ['-t', table, '-F', chain]);
+        await tryRun('iptables', ['-t', table, '-X', chain]);
+      }
+    }
+    // Host directories containerd 1.6 writes regardless of its config.
+    for (const id of ids) {
+      const sock = shimSocketPath(socket, id);
+      if (existsSync(sock)) {
+        forced.push(`shim socket ${sock}`);
+        await rm(sock, { force: true });
+      }
+      const runcState = path.join(HOST_DIRS.runcDefaultNamespace, id);
+      if (existsSync(runcState)) {
+        forced.push(`runc state ${runcState}`);
+        await rm(runcState, { recursive: true, force: true });
+      }
+      for (const controller of await listDir('/sys/fs/cgroup')) {
+        const cgroup = path.join('/sys/fs/cgroup', controller, K8S_NAMESPACE, id);
+        if (existsSync(cgroup)) {
+          forced.push(`cgroup ${cgroup}`);
+          await rmdir(cgroup).catch(() => undefined);
+        }
+      }
+    }
+    for (const f of await listDir(HOST_DIRS.cniResults)) {
+      if (!isOurCniCache(f)) continue;
+      forced.push(`CNI cache ${f}`);
+      await rm(path.join(HOST_DIRS.cniResults, f), { force: true });
+    }
+    // Directories this run created, deepest first, when nothing else uses them.
+    for (const d of [
+      HOST_DIRS.runcDefaultNamespace,
+      HOST_DIRS.runcDefaultRoot,
+      HOST_DIRS.shimSockets,
+      HOST_DIRS.runContainerd,
+      HOST_DIRS.cniResults,
+      HOST_DIRS.cni,
+      HOST_DIRS.netns,
+    ]) {
+      if (hostDirsBefore.get(d) === false && existsSync(d)) await rmdir(d).catch(() => undefined);
+    }
+  };
+
+  /** What only the 'subnet' scope undoes: namespaces with an address of the subnet, and iptables back to the snapshot. */
+  const cleanSubnet = async (forced: string[], before: IptablesSnapshot): Promise<void> => {
+    for (const name of await removeNetnsInSubnet(subnet)) forced.push(`network namespace ${name}`);
+    for (const m of await mountsUnder(dir)) {
+      forced.push(`mount ${m}`);
+      await tryRun('umount', ['-l', m]);
+    }
+    if ((await tryRun('ip', ['-o', 'link', 'show', bridge])) !== '') await tryRun('ip', ['link', 'delete', bridge]);
+    await restoreIptables(before, subnet, bridge);
+  };
+
   let stopping: Promise<string[]> | undefined;
   const stop = (): Promise<string[]> => {
     stopping ??= (async () => {
       const forced: string[] = [];
-      await discover();
+      if (cleanup === 'owned') await discover();
       if (child !== undefined && child.exitCode === null) {
-        const cri = connectCri(endpoint);
-        try {
-          const opts = { timeoutMs: 30_000 };
-          for (const c of (await cri.runtime.listContainers({}, opts)).containers) {
-            forced.push(`container ${c.id}`);
-            await cri.runtime.stopContainer({ containerId: c.id, timeout: 0n }, opts).catch(() => undefined);
-            await cri.runtime.removeContainer({ containerId: c.id }, opts).catch(() => undefined);
-          }
-          for (const s of (await cri.runtime.listPodSandbox({}, opts)).items) {
-            forced.push(`pod ${s.id}`);
-            await cri.runtime.stopPodSandbox({ podSandboxId: s.id }, opts).catch(() => undefined);
-            await cri.runtime.removePodSandbox({ podSandboxId: s.id }, opts).catch(() => undefined);
-          }
-        } catch {
-          // containerd does not answer: the steps below clean up
-        } finally {
-          cri.close();
-        }
+        forced.push(...(await removeEverythingThroughCri(endpoint)));
         child.kill('SIGTERM');
         if (!(await waitForExit(child, 10_000))) {
           child.kill('SIGKILL');
@@ -367,14 +509,8 @@ export async function startContainerd(options: ContainerdOptions): Promise<TestC
         }
       }
       // Containers runc still runs, then shims (their command line names our socket).
-      for (const root of [path.join(runcRoot, K8S_NAMESPACE), HOST_DIRS.runcDefaultNamespace]) {
-        const running = (await tryRun(RUNC_BINARY, ['--root', root, 'list', '-q'])).split('\n').filter((id) => ids.has(id));
-        for (const id of running) {
-          forced.push(`runc container ${id}`);
-          await tryRun(RUNC_BINARY, ['--root', root, 'kill', '--all', id, 'KILL']);
-          await tryRun(RUNC_BINARY, ['--root', root, 'delete', '--force', id]);
-        }
-      }
+      for (const namespace of await listDir(runcRoot)) forced.push(...(await killRuncContainers(path.join(runcRoot, namespace))));
+      if (cleanup === 'owned') forced.push(...(await killRuncContainers(HOST_DIRS.runcDefaultNamespace, ids)));
       for (const pid of await pidsMentioning(socket)) {
         forced.push(`process ${pid}`);
         try {
@@ -383,81 +519,8 @@ export async function startContainerd(options: ContainerdOptions): Promise<TestC
           // gone
         }
       }
-      // Network namespaces of our pods, and anything else holding an address of our subnet.
-      const prefix = subnetPrefix(subnet);
-      for (const name of await listDir(HOST_DIRS.netns)) {
-        const addresses = await tryRun('ip', ['-n', name, '-4', '-o', 'addr', 'show']);
-        if (addresses.includes(` ${prefix}`)) netnsPaths.add(path.join(HOST_DIRS.netns, name));
-      }
-      for (const p of netnsPaths) {
-        if (!existsSync(p)) continue;
-        forced.push(`network namespace ${p}`);
-        // /var/run is a link to /run: the mount table names the real path.
-        const real = await realpath(p).catch(() => p);
-        if (await isMountPoint(real)) await tryRun('umount', ['-l', real]);
-        await unlink(p).catch(() => undefined);
-      }
-      for (const m of await mountsUnder(dir)) {
-        forced.push(`mount ${m}`);
-        await tryRun('umount', ['-l', m]);
-      }
-      if ((await tryRun('ip', ['-o', 'link', 'show', bridge])) !== '') await tryRun('ip', ['link', 'delete', bridge]);
-      // NAT: rules naming our subnet or our pods' chains, then those chains.
-      const ourChains = new Set([...sandboxIds].map((id) => masqueradeChain(network, id)));
-      for (const table of ['nat', 'filter']) {
-        const { chains, rules } = await iptablesTable(table);
-        for (const rule of rules) {
-          const args = splitRule(rule);
-          const chain = args[1]!;
-          const target = /\s-[jg] (\S+)/.exec(rule)?.[1];
-          if (rule.includes(` ${prefix}`) || ourChains.has(chain) || (target !== undefined && ourChains.has(target))) {
-            forced.push(`iptables ${table} ${rule}`);
-            await tryRun('iptables', ['-t', table, '-D', ...args.slice(1)]);
-          }
-        }
-        for (const chain of chains.filter((c) => ourChains.has(c))) {
-          forced.push(`iptables ${table} chain ${chain}`);
-          await tryRun('iptables', ['-t', table, '-F', chain]);
-          await tryRun('iptables', ['-t', table, '-X', chain]);
-        }
-      }
-      // Host directories containerd 1.6 writes regardless of its config.
-      for (const id of ids) {
-        const sock = shimSocketPath(socket, id);
-        if (existsSync(sock)) {
-          forced.push(`shim socket ${sock}`);
-          await rm(sock, { force: true });
-        }
-        const runcState = path.join(HOST_DIRS.runcDefaultNamespace, id);
-        if (existsSync(runcState)) {
-          forced.push(`runc state ${runcState}`);
-          await rm(runcState, { recursive: true, force: true });
-        }
-        for (const controller of await listDir('/sys/fs/cgroup')) {
-          const cgroup = path.join('/sys/fs/cgroup', controller, K8S_NAMESPACE, id);
-          if (existsSync(cgroup)) {
-            forced.push(`cgroup ${cgroup}`);
-            await rmdir(cgroup).catch(() => undefined);
-          }
-        }
-      }
-      for (const f of await listDir(HOST_DIRS.cniResults)) {
-        if (!isOurCniCache(f)) continue;
-        forced.push(`CNI cache ${f}`);
-        await rm(path.join(HOST_DIRS.cniResults, f), { force: true });
-      }
-      // Directories this run created, deepest first, when nothing else uses them.
-      for (const d of [
-        HOST_DIRS.runcDefaultNamespace,
-        HOST_DIRS.runcDefaultRoot,
-        HOST_DIRS.shimSockets,
-        HOST_DIRS.runContainerd,
-        HOST_DIRS.cniResults,
-        HOST_DIRS.cni,
-        HOST_DIRS.netns,
-      ]) {
-        if (hostDirsBefore.get(d) === false && existsSync(d)) await rmdir(d).catch(() => undefined);
-      }
+      if (iptablesBefore !== undefined) await cleanSubnet(forced, iptablesBefore);
+      else await cleanOwned(forced);
       await rm(dir, { recursive: true, force: true, maxRetries: 3 });
       return forced;
     })();
@@ -467,13 +530,20 @@ export async function startContainerd(options: ContainerdOptions): Promise<TestC
   try {
     await mkdir(cniConfDir, { recursive: true });
     await writeFile(
-      path.join(cniConfDir, '10-berth-cli-test.conflist'),
-      bridgeConflist(network, bridge, subnet, path.join(dir, 'cni', 'ipam')),
+      path.join(cniConfDir, '10-berth-test.conflist'),
+      bridgeConflist(network, bridge, subnet, ipamDir, options.portmap ?? true),
     );
     const configPath = path.join(dir, 'config.toml');
     await writeFile(
       configPath,
-      configToml({ dir, socket, registryHost: options.registryHost, sandboxImage: options.sandboxImage, cniConfDir }),
+      configToml({
+        dir,
+        socket,
+        registryHost: options.registryHost,
+        mirroredRegistries: options.mirroredRegistries ?? ['docker.io', 'registry.k8s.io'],
+        sandboxImage: options.sandboxImage ?? 'registry.k8s.io/pause:3.9',
+        cniConfDir,
+      }),
     );
     // setpriv --pdeathsig: containerd dies with the test process even when the test crashes.
     const useSetpriv = existsSync('/usr/bin/setpriv');
@@ -509,5 +579,6 @@ export async function startContainerd(options: ContainerdOptions): Promise<TestC
     throw e;
   }
 
-  return { endpoint, socket, dir, bridge, subnet, network, pid: child.pid!, logs: () => log, leftovers, stop };
+  const ipamNetworkDir = path.join(ipamDir, network);
+  return { endpoint, socket, dir, bridge, subnet, network, ipamNetworkDir, pid: child.pid!, logs: () => log, leftovers, stop };
 }
