@@ -60,8 +60,8 @@ spec:
   initContainers:
     - name: init
       image: busybox:1.36
-      command: [sh, -c, "echo from-init > /work/msg"]
-      volumeMounts: [{name: work, mountPath: /work}]
+      command: [sh, -c, "echo from-init > /scratch/msg"]
+      volumeMounts: [{name: work, mountPath: /scratch}]
   containers:
     - name: main
       image: busybox:1.36
@@ -71,7 +71,7 @@ spec:
         - sh
         - -c
         - |
-          echo "msg=$(cat /work/msg)"
+          echo "msg=$(cat /scratch/msg)"
           echo "fast-fs=$(grep ' /fast ' /proc/mounts | cut -d' ' -f3)"
           echo hi > /host/from-pod && echo host-write=ok
           if touch /ro/x 2>/dev/null; then echo ro=writable; else echo ro=refused; fi
@@ -85,7 +85,7 @@ spec:
           echo END
           exec sleep 3600
       volumeMounts:
-        - {name: work, mountPath: /work}
+        - {name: work, mountPath: /scratch}
         - {name: work, mountPath: /ro, readOnly: true}
         - {name: work, mountPath: /sub, subPath: nested/dir}
         - {name: work, mountPath: /expr, subPathExpr: "$(SUBDIR)"}
