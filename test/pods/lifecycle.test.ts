@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerState, NamespaceMode, PodSandboxState, Protocol } from '../../src/cri/gen/runtime/v1/api_pb.js';
 import {
   exec,
@@ -253,7 +254,10 @@ describe('pods and containers through the daemon', { timeout: 120_000 }, () => {
       infraContainer: string;
     };
     assert.ok(verbose.pid > 0 && pidAlive(verbose.pid), 'the infra container runs');
-    assert.match(await readFile(`/proc/${verbose.pid}/cmdline`, 'utf8'), /^\/bin\/sleep\u00002147483647\u0000$/);
+    // `runc start` returns once it has told `runc init` to go on; the exec of the command follows a moment later.
+    const cmdline = async () => readFile(`/proc/${verbose.pid}/cmdline`, 'utf8');
+    for (let i = 0; i < 50 && (await cmdline()).split('\0')[1] === 'init'; i++) await sleep(20);
+    assert.match(await cmdline(), /^\/bin\/sleep\u00002147483647\u0000$/);
     const a = await env.startContainer(podId, env.containerConfig('a', 'exec sleep 3001'), config);
     const b = await env.startContainer(podId, env.containerConfig('b'), config);
     const ps = await execOk(env, b, 'ps -o pid,args');
