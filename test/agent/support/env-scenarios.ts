@@ -17,6 +17,7 @@ import {
   containerLogText,
   makeNodeDirs,
   podsReport,
+  recordingEvents,
   removeDir,
   removeManifestAndCheckGone,
   runtimeLogTail,
@@ -103,13 +104,6 @@ spec:
 const lateConfigMap = (data: Record<string, string>) =>
   JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late' }, data });
 
-interface RecordedEvent {
-  pod: string;
-  type: string;
-  reason: string;
-  message: string;
-}
-
 export function envScenarios(runtimeTitle: string, start: StartRuntime, subnet: string): void {
   describe(`berth node env from ConfigMaps, Secrets and the downward API, ${runtimeTitle}`, { timeout: 300_000 }, () => {
     let dir: string;
@@ -118,7 +112,7 @@ export function envScenarios(runtimeTitle: string, start: StartRuntime, subnet: 
     let runtime: RuntimeUnderTest | undefined;
     let provider: PodProvider | undefined;
     let node: RunningNode | undefined;
-    const events: RecordedEvent[] = [];
+    const { events, recorder } = recordingEvents();
 
     const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
     const describePods = () =>
@@ -136,9 +130,7 @@ export function envScenarios(runtimeTitle: string, start: StartRuntime, subnet: 
         dir,
         manifestDir,
         objects: new ManifestObjectStore(),
-        events: {
-          podEvent: (p, type, reason, message) => events.push({ pod: p.metadata.name ?? '', type, reason, message }),
-        },
+        events: recorder,
       }));
     });
 

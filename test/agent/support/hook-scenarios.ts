@@ -12,13 +12,14 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
 import type { RunningNode } from '../../../src/agent/node.ts';
-import type { EventRecorder, PodProvider } from '../../../src/agent/provider.ts';
+import type { PodProvider } from '../../../src/agent/provider.ts';
 import { type GrpcHealthServer, startGrpcHealthServer } from '../../support/grpc-health-server.ts';
 import type { TestRegistry } from '../../support/registry.ts';
 import {
   assertNoLeftovers,
   makeNodeDirs,
   podsReport,
+  recordingEvents,
   removeDir,
   runtimeLogTail,
   runtimeObjectsOf,
@@ -30,15 +31,6 @@ import type { RuntimeUnderTest, StartRuntime } from './runtime-under-test.ts';
 import { waitFor } from './wait-for.ts';
 
 const NODE_NAME = 'node1';
-
-interface RecordedEvent {
-  pod: string;
-  type: string;
-  reason: string;
-  message: string;
-  container?: string;
-  at: number;
-}
 
 /** Provider calls the tests time: how long a deletion or a kill took, preStop included. */
 interface TimedCall {
@@ -161,12 +153,8 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
     let hookServer: Server | undefined;
     let health: GrpcHealthServer | undefined;
     const hookRequests: { path: string; at: number }[] = [];
-    const events: RecordedEvent[] = [];
+    const { events, recorder } = recordingEvents();
     const calls: TimedCall[] = [];
-    const recorder: EventRecorder = {
-      podEvent: (pod, type, reason, message, container) =>
-        events.push({ pod: pod.metadata.name ?? '', type, reason, message, container, at: Date.now() }),
-    };
 
     const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
     const eventsOf = (name: string) => events.filter((e) => e.pod === `${name}-${NODE_NAME}`);

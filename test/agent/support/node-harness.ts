@@ -326,3 +326,23 @@ export function waitForLogText(
     options,
   );
 }
+
+/** A pod event as a test's recorder keeps it. */
+export interface RecordedEvent {
+  pod: string;
+  type: string;
+  reason: string;
+  message: string;
+  container?: string;
+  at: number;
+}
+
+/** An EventRecorder for the provider's context that keeps every pod event in `events`, in order. */
+export function recordingEvents(): { events: RecordedEvent[]; recorder: EventRecorder } {
+  const events: RecordedEvent[] = [];
+  const recorder: EventRecorder = {
+    podEvent: (pod, type, reason, message, container) =>
+      events.push({ pod: pod.metadata.name ?? '', type, reason, message, container, at: Date.now() }),
+  };
+  return { events, recorder };
+}

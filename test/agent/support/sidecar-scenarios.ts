@@ -12,13 +12,14 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ContainerStatus, Pod } from '../../../src/agent/k8s-types.ts';
 import type { RunningNode } from '../../../src/agent/node.ts';
-import type { EventRecorder, PodProvider } from '../../../src/agent/provider.ts';
+import type { PodProvider } from '../../../src/agent/provider.ts';
 import { ContainerState, PodSandboxState } from '../../../src/cri/gen/runtime/v1/api_pb.js';
 import type { TestRegistry } from '../../support/registry.ts';
 import {
   containerLogText,
   makeNodeDirs,
   podsReport,
+  recordingEvents,
   removeDir,
   removeManifestAndCheckGone,
   runtimeLogTail,
@@ -31,14 +32,6 @@ import type { RuntimeUnderTest, StartRuntime } from './runtime-under-test.ts';
 import { waitFor } from './wait-for.ts';
 
 const NODE_NAME = 'node1';
-
-interface RecordedEvent {
-  pod: string;
-  reason: string;
-  message: string;
-  container?: string;
-  at: number;
-}
 
 /** A shell loop that ends at SIGTERM within a second. */
 const IDLE = `trap "exit 0" TERM; while :; do sleep 1; done`;
@@ -144,11 +137,7 @@ export function sidecarScenarios(runtimeTitle: string, start: StartRuntime, subn
     let node: RunningNode | undefined;
     let hookServer: Server | undefined;
     const hookRequests: { path: string; at: number }[] = [];
-    const events: RecordedEvent[] = [];
-    const recorder: EventRecorder = {
-      podEvent: (pod, _type, reason, message, container) =>
-        events.push({ pod: pod.metadata.name ?? '', reason, message, container, at: Date.now() }),
-    };
+    const { events, recorder } = recordingEvents();
 
     const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
     const initStatus = (name: string, container: string): ContainerStatus | undefined =>

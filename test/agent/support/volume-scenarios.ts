@@ -19,6 +19,7 @@ import {
   makeNodeDirs,
   podsReport,
   QUICK_TIMINGS,
+  recordingEvents,
   removeDir,
   removeManifestAndCheckGone,
   runtimeLogTail,
@@ -123,13 +124,6 @@ spec:
     - {name: late, configMap: {name: late-config}}
 `;
 
-interface RecordedEvent {
-  pod: string;
-  type: string;
-  reason: string;
-  message: string;
-}
-
 export function volumeScenarios(runtimeTitle: string, start: StartRuntime, subnet: string): void {
   describe(`berth node pod volumes, ${runtimeTitle}`, { timeout: 300_000 }, () => {
     let dir: string;
@@ -139,7 +133,7 @@ export function volumeScenarios(runtimeTitle: string, start: StartRuntime, subne
     let runtime: RuntimeUnderTest | undefined;
     let provider: PodProvider | undefined;
     let node: RunningNode | undefined;
-    const events: RecordedEvent[] = [];
+    const { events, recorder } = recordingEvents();
 
     const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
     const describePods = () =>
@@ -191,9 +185,7 @@ export function volumeScenarios(runtimeTitle: string, start: StartRuntime, subne
         dir,
         manifestDir,
         objects: new ManifestObjectStore(),
-        events: {
-          podEvent: (p, type, reason, message) => events.push({ pod: p.metadata.name ?? '', type, reason, message }),
-        },
+        events: recorder,
         providerConfig: { rootDir },
         timings: { ...QUICK_TIMINGS, resyncMs: 2000 },
       }));
