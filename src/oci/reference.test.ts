@@ -59,6 +59,9 @@ test('familiar forms', () => {
   assert.equal(parseReference('docker.io/library/a/b').familiar(), 'library/a/b:latest');
   assert.equal(parseReference('quay.io/x/y:1').familiar(), 'quay.io/x/y:1');
   assert.equal(familiarReference(`docker.io/library/busybox@${D}`), `busybox@${D}`);
+  // A Docker Hub path whose first part looks like a host keeps docker.io/, so that it reads back.
+  assert.equal(familiarReference('docker.io/r.io/app:1'), 'docker.io/r.io/app:1');
+  assert.equal(normalizeReference(familiarReference('docker.io/localhost/app')), 'docker.io/localhost/app:latest');
 });
 
 test('rejects bad references with invalid-argument bad-reference naming the input', () => {

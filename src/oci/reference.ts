@@ -106,8 +106,15 @@ function suffix(tag: string | undefined, digest: string | undefined): string {
   return (tag === undefined ? '' : `:${tag}`) + (digest === undefined ? '' : `@${digest}`);
 }
 
+/** Would `first`, as the first component of a familiar name, be read as a registry host? */
+function looksLikeDomain(first: string): boolean {
+  return first === 'localhost' || first.includes('.') || first.includes(':');
+}
+
 function familiarName(domain: string, path: string): string {
   if (domain !== DEFAULT_DOMAIN) return `${domain}/${path}`;
+  // Docker drops docker.io/ even here, so that `docker.io/r.io/app` would read back as host r.io.
+  if (looksLikeDomain(path.split('/')[0]!)) return `${DEFAULT_DOMAIN}/${path}`;
   if (path.startsWith(OFFICIAL_REPO_PREFIX)) {
     const rest = path.slice(OFFICIAL_REPO_PREFIX.length);
     if (!rest.includes('/')) return rest;
@@ -129,7 +136,7 @@ function splitDomain(s: string): [string, string] {
   let rest = s.slice(slash + 1);
   let domain: string;
   if (first === LEGACY_DEFAULT_DOMAIN) domain = DEFAULT_DOMAIN;
-  else if (first === 'localhost' || first.includes('.') || first.includes(':')) domain = first;
+  else if (looksLikeDomain(first)) domain = first;
   else return [DEFAULT_DOMAIN, s];
   if (domain === DEFAULT_DOMAIN && !rest.includes('/')) rest = OFFICIAL_REPO_PREFIX + rest;
   return [domain, rest];

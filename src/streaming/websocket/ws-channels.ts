@@ -3,6 +3,8 @@
 // base64 text (`base64.channel.k8s.io`, `v4.base64.channel.k8s.io`). v5 adds a CLOSE signal: a
 // message on channel 255 whose one byte names the channel the sender closes.
 
+import { invalidArgument } from '../../errors/errors.ts';
+
 export type ChannelCodec = 'binary' | 'base64';
 
 /** v5.channel.k8s.io's CLOSE signal channel. */
@@ -27,9 +29,11 @@ export function decodeChannelMessage(message: Buffer | string, codec: ChannelCod
     const text = typeof message === 'string' ? message : message.toString('latin1');
     if (text.length === 0) return undefined;
     const channel = text.charCodeAt(0) - 48;
-    if (channel < 0 || channel > 9) throw new Error(`base64 channel message with a bad channel character ${JSON.stringify(text[0])}`);
+    if (channel < 0 || channel > 9) {
+      throw invalidArgument('ws-bad-channel', `base64 channel message with a bad channel character ${JSON.stringify(text[0])}`);
+    }
     const body = text.slice(1);
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw new Error('base64 channel message is not valid base64');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw invalidArgument('ws-bad-base64', 'base64 channel message is not valid base64');
     return { channel, data: Buffer.from(body, 'base64') };
   }
   const buf = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
