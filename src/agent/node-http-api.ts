@@ -72,6 +72,7 @@ function logOptions(query: URLSearchParams): ContainerLogOptions {
     previous: flag('previous'),
     tailLines: count('tailLines'),
     sinceSeconds: count('sinceSeconds'),
+    limitBytes: count('limitBytes'),
   };
 }
 

@@ -25,6 +25,8 @@ export interface ContainerLogOptions {
   sinceSeconds?: number;
   /** The previous instance of the container (its last terminated run). */
   previous?: boolean;
+  /** Stop after this many bytes of output. */
+  limitBytes?: number;
 }
 
 /** A terminal's size in characters. */

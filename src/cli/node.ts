@@ -36,7 +36,7 @@ export const nodeCommand: Command = {
   name: 'node',
   summary: 'Run the node agent: pods from a manifest folder or an API server, through a provider (default: any CRI runtime)',
   usage:
-    'node [--runtime-endpoint URL] [--manifests DIR] [--kubeconfig FILE] [--node-name NAME] [--node-ip IP] [--port N (default 10255; 0: no node API)] [--provider NAME|PATH] [--pod-logs-dir DIR] [--root-dir DIR (pod volumes; default /var/lib/berth/node)] [--cgroup-root PATH] [--image-gc-high-threshold PERCENT (default 85)] [--image-gc-low-threshold PERCENT (default 80)] [--log-level LEVEL]',
+    'node [--runtime-endpoint URL] [--manifests DIR] [--kubeconfig FILE] [--node-name NAME] [--node-ip IP] [--port N (default 10255; 0: no node API)] [--provider NAME|PATH] [--pod-logs-dir DIR] [--root-dir DIR (pod volumes; default /var/lib/berth/node)] [--cgroup-root PATH] [--image-gc-high-threshold PERCENT (default 85)] [--image-gc-low-threshold PERCENT (default 80)] [--container-log-max-size QUANTITY (default 10Mi)] [--container-log-max-files N (default 5)] [--log-level LEVEL]',
   async run(argv) {
     let values: Record<string, string | undefined>;
     try {
@@ -56,6 +56,8 @@ export const nodeCommand: Command = {
           'cgroup-root': { type: 'string' },
           'image-gc-high-threshold': { type: 'string' },
           'image-gc-low-threshold': { type: 'string' },
+          'container-log-max-size': { type: 'string' },
+          'container-log-max-files': { type: 'string' },
           'log-level': { type: 'string' },
         },
       }));
@@ -110,6 +112,8 @@ export const nodeCommand: Command = {
         ...(values['cgroup-root'] ? { cgroupParent: values['cgroup-root'] } : {}),
         ...percentFlag(values, 'image-gc-high-threshold', 'imageGCHighThresholdPercent'),
         ...percentFlag(values, 'image-gc-low-threshold', 'imageGCLowThresholdPercent'),
+        ...(values['container-log-max-size'] ? { containerLogMaxSize: values['container-log-max-size'] } : {}),
+        ...(values['container-log-max-files'] ? { containerLogMaxFiles: Number(values['container-log-max-files']) } : {}),
       },
     });
     const node = await runNode({

@@ -36,6 +36,8 @@ export interface Config {
   cgroup_driver: 'cgroupfs' | 'systemd';
   /** Events a GetContainerEvents client may fall behind before its stream ends with RESOURCE_EXHAUSTED. */
   container_events_buffer: number;
+  /** conmon's --log-size-max (CRI-O's log_size_max): a container log that would pass this many bytes starts over; -1: no limit. */
+  log_size_max: number;
   /** The streaming server behind Exec, Attach and PortForward. */
   streaming: {
     /** Listen address; the URLs handed out carry it. */
@@ -67,6 +69,7 @@ export function defaultConfig(): Config {
     runtimes: { runc: { binary: '/usr/sbin/runc' }, crun: { binary: '/usr/bin/crun' } },
     cgroup_driver: 'cgroupfs',
     container_events_buffer: 1000,
+    log_size_max: -1,
     streaming: { address: '127.0.0.1', port: 0, tls_cert: '', tls_key: '', idle_timeout_ms: 4 * 3_600_000, token_ttl_ms: 60_000 },
   };
 }
@@ -145,6 +148,7 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     'runtimes',
     'cgroup_driver',
     'container_events_buffer',
+    'log_size_max',
     'streaming',
   ]);
   if ('sandbox_image' in doc) {
@@ -152,6 +156,13 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     c.sandbox_image = doc.sandbox_image as string;
   }
   if ('container_events_buffer' in doc) c.container_events_buffer = r.positiveInt(doc.container_events_buffer, 'container_events_buffer');
+  if ('log_size_max' in doc) {
+    const v = doc.log_size_max;
+    // conmon cannot keep a record of its own buffer size below 8 KiB, so CRI-O refuses smaller limits too.
+    if (typeof v !== 'number' || !Number.isInteger(v) || (v !== -1 && v < 8192))
+      r.fail('log_size_max', 'must be -1 (no limit) or at least 8192 bytes');
+    c.log_size_max = v as number;
+  }
   if ('conmon' in doc) c.conmon = r.absPath(doc.conmon, 'conmon');
   if ('cgroup_driver' in doc) {
     if (doc.cgroup_driver !== 'cgroupfs' && doc.cgroup_driver !== 'systemd') r.fail('cgroup_driver', 'must be "cgroupfs" or "systemd"');

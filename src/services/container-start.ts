@@ -26,6 +26,7 @@ export async function startContainer(deps: PodDeps, idOrPrefix: string, signal?:
           stdin: config.stdin,
           stdinOnce: config.stdinOnce,
           tty: config.tty,
+          logMaxSize: deps.config.log_size_max,
         },
         signal,
       );

@@ -1,4 +1,5 @@
 // Everything the CRI provider is configured with, already resolved (no defaults applied here).
+import type { LogRotationPolicy } from './container-log-rotation.ts';
 import type { ImageGcPolicy } from './image-gc.ts';
 
 export interface CriProviderSettings {
@@ -29,4 +30,6 @@ export interface CriProviderSettings {
   containerErrorRetryMs: number;
   /** When and which unused images are removed (the kubelet's image GC policy). */
   imageGc: ImageGcPolicy;
+  /** When container logs are rotated and how many files are kept (the kubelet's log manager). */
+  logRotation: LogRotationPolicy;
 }

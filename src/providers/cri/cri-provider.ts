@@ -24,6 +24,7 @@ import type { CriClient } from '../../cri/cri-client.ts';
 import { failedPrecondition, notFound } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import { notifyPodsFromContainerEvents } from './container-events-watch.ts';
+import { ContainerLogRotator } from './container-log-rotation.ts';
 import { readContainerLog } from './container-logs.ts';
 import { BackOff } from './crash-back-off.ts';
 import type { CriProviderSettings } from './cri-provider-settings.ts';
@@ -160,6 +161,13 @@ export class CriProvider implements PodProvider {
       nodeEvent: (type, reason, message) => options.events?.nodeEvent?.(type, reason, message),
     });
     void this.#imageGc.run(this.#closing.signal);
+    const logRotator = new ContainerLogRotator({
+      runtime: this.#cri.runtime,
+      policy: this.#settings.logRotation,
+      logger: this.#logger.child({ component: 'log-rotation' }),
+      callTimeoutMs: this.#settings.callTimeoutMs,
+    });
+    void logRotator.run(this.#closing.signal);
   }
 
   async createPod(pod: Pod, signal: AbortSignal): Promise<SyncResult> {

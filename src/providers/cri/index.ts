@@ -7,6 +7,8 @@
 //   pullTimeoutMs    600000                         rootDir        /var/lib/berth/node
 //   image GC: imageGCHighThresholdPercent 85, imageGCLowThresholdPercent 80, imageMinimumGCAgeMs
 //   120000, imageGCPeriodMs 300000 (image-gc-config.ts)
+//   log rotation: containerLogMaxSize "10Mi", containerLogMaxFiles 5, containerLogMonitorIntervalMs
+//   10000 (container-log-rotation.ts)
 import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import { hostInfo } from '../../agent/apiserver/host-info.ts';
 import type { PodProvider, ProviderContext, ProviderFactory } from '../../agent/provider.ts';
 import { connectCri } from '../../cri/cri-client.ts';
 import { invalidArgument } from '../../errors/errors.ts';
+import { logRotationPolicyFromConfig } from './container-log-rotation.ts';
 import { CriProvider } from './cri-provider.ts';
 import type { CriProviderSettings } from './cri-provider-settings.ts';
 import { imageGcPolicyFromConfig } from './image-gc-config.ts';
@@ -52,6 +55,7 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
   const imageEndpoint = stringSetting(config, 'imageEndpoint', runtimeEndpoint);
   const callTimeoutMs = numberSetting(config, 'callTimeoutMs', 120_000);
   const imageGc = imageGcPolicyFromConfig(config);
+  const logRotation = logRotationPolicyFromConfig(config);
   const cri = connectCri(runtimeEndpoint, imageEndpoint);
   try {
     const version = await cri.runtime.version({ version: 'v1' }, { signal: context.signal, timeoutMs: Math.min(callTimeoutMs, 30_000) });
@@ -73,6 +77,7 @@ export const createProvider: ProviderFactory = async (context: ProviderContext):
       runtimeName: version.runtimeName || 'cri',
       containerErrorRetryMs: 10_000,
       imageGc,
+      logRotation,
     };
     return new CriProvider({
       cri,

@@ -10,7 +10,7 @@ import { chmod, mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Container, ContainerState, Pod, PodStatus } from '../../agent/k8s-types.ts';
 import { podUid } from '../../agent/k8s-types.ts';
-import { logLines } from './container-logs.ts';
+import { readContainerLog } from './container-logs.ts';
 import { TERMINATION_MESSAGE_PATH_ANNOTATION, TERMINATION_MESSAGE_POLICY_ANNOTATION } from './kubelet-labels.ts';
 import type { CriMount } from './volumes/container-mounts.ts';
 import { podDir } from './volumes/volume-paths.ts';
@@ -56,18 +56,10 @@ export async function readLastBytes(file: string, max: number): Promise<Buffer> 
 /** The last lines of a CRI-format log as plain text, cut to the last 2 KiB. */
 export async function fallbackLogTail(logPath: string): Promise<string> {
   try {
-    const handle = await open(logPath, 'r');
-    let text: string;
-    try {
-      text = await handle.readFile('utf8');
-    } finally {
-      await handle.close();
-    }
-    const tail = logLines(text)
-      .slice(-MAX_FALLBACK_LOG_LINES)
-      .map((l) => `${l.line}\n`)
-      .join('');
-    const bytes = Buffer.from(tail, 'utf8');
+    const chunks: Buffer[] = [];
+    const lines = readContainerLog(logPath, { tailLines: MAX_FALLBACK_LOG_LINES }, async () => false, new AbortController().signal);
+    for await (const chunk of lines) chunks.push(Buffer.from(chunk));
+    const bytes = Buffer.concat(chunks);
     return bytes.subarray(Math.max(0, bytes.length - MAX_FALLBACK_LOG_BYTES)).toString('utf8');
   } catch (e) {
     return `Error on reading termination message from logs: ${(e as Error).message}`;
