@@ -34,7 +34,10 @@ const numbers = (text: string) => parseCriLog(text).map((l) => Number(l.text.rep
 /** Seconds apart, so that each rotation gets its own `YYYYMMDD-hhmmss` name. */
 function steppingClock(): () => Date {
   let t = Date.UTC(2026, 0, 1, 10, 0, 0);
-  return () => new Date((t += 1000));
+  return () => {
+    t += 1000;
+    return new Date(t);
+  };
 }
 
 async function podWithWriter(name: string, script: string) {
