@@ -7,6 +7,7 @@ import { imageCommands } from './image-commands.ts';
 import { infoCommands } from './info-commands.ts';
 import { kubeCommands } from './kube-commands.ts';
 import { nodeCommand } from './node.ts';
+import { operatorCommands } from './operator-commands.ts';
 import { podCommands } from './pod-commands.ts';
 import { streamCommands } from './stream-commands.ts';
 
@@ -19,6 +20,7 @@ const commands: Command[] = [
   ...containerCommands,
   ...kubeCommands,
   ...streamCommands,
+  ...operatorCommands,
 ];
 
 function usage(): string {
