@@ -1,12 +1,12 @@
 // berth.v1.Images: importing archives and pulls with progress, beside CRI on the daemon's socket.
 import path from 'node:path';
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { Images, PullImageEventSchema } from '../cri-api/gen/berth/v1/images_pb.js';
+import type { AuthConfig as CriAuthConfig } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 import type { PullEvent } from '../image/image-pull.ts';
 import type { ImageRecord } from '../image/image-store.ts';
 import type { AuthConfig } from '../image/registry/auth.ts';
-import type { Images, PullImageEventSchema } from './gen/berth/v1/images_pb.js';
-import type { AuthConfig as CriAuthConfig } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 
 export interface BerthImagesDeps {

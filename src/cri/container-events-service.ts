@@ -1,10 +1,11 @@
 // GetContainerEvents: a server stream of the daemon's container and sandbox events, one
 // subscription per call. A client that falls more than the buffer behind gets RESOURCE_EXHAUSTED
 // and may subscribe again (and relist); a cancelled call ends quietly.
+
+import { ContainerEventType as CriContainerEventType, type RuntimeService } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { resourceExhausted } from '../errors/errors.ts';
 import type { ContainerEvent, ContainerEventBus, ContainerEventType } from '../services/container-events.ts';
 import { SubscriberOverflowError } from '../util/event-bus.ts';
-import { ContainerEventType as CriContainerEventType, type RuntimeService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 import { criContainerStatus, criPodSandboxStatus } from './pod-convert.ts';
 

@@ -1,5 +1,6 @@
 // ImageService: CRI requests ⇄ berth's image services.
 
+import type { ImageService } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 import type { ImageRecord } from '../image/image-store.ts';
 import type { ImageConfig } from '../oci/image-spec.ts';
@@ -9,7 +10,6 @@ import { imageStatus, listImages } from '../services/image-list.ts';
 import { pullImage } from '../services/image-pull.ts';
 import { removeImage } from '../services/image-remove.ts';
 import { fromCriAuth } from './berth-images-service.ts';
-import type { ImageService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 
 /** `pinned`: references of images reported as pinned (the sandbox image), which the kubelet's image GC leaves alone. */

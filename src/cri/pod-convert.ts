@@ -1,14 +1,14 @@
 // berth's pod and container records ⇄ CRI messages.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ContainerRecord, ContainerState, SandboxRecord, SandboxState } from '../store/pod-store.ts';
 import {
   type ContainerConfig,
   ContainerState as CriContainerState,
   NamespaceMode,
   type PodSandboxConfig,
   PodSandboxState,
-} from './gen/runtime/v1/api_pb.js';
+} from '../cri-api/gen/runtime/v1/api_pb.js';
+import type { ContainerRecord, ContainerState, SandboxRecord, SandboxState } from '../store/pod-store.ts';
 
 export const sandboxStateToCri: Record<SandboxState, PodSandboxState> = {
   ready: PodSandboxState.SANDBOX_READY,

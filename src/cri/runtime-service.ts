@@ -1,6 +1,7 @@
 // RuntimeService: CRI requests ⇄ berth services. RPCs not built answer UNIMPLEMENTED (the
 // kubelet falls back only on that code).
 import type { Config } from '../config/config.ts';
+import { CgroupDriver, type RuntimeService } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 import type { CgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 import { createContainer } from '../services/container-create.ts';
@@ -19,7 +20,6 @@ import { stopPodSandbox } from '../services/sandbox-stop.ts';
 import { containerStats, podStats } from '../services/stats.ts';
 import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/stream-requests.ts';
 import { containerEventsHandlers } from './container-events-service.ts';
-import { CgroupDriver, type RuntimeService } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 import {
   containerStateFromCri,

@@ -3,7 +3,7 @@
 // created container costs no process.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ContainerConfig, PodSandboxConfig } from '../cri/gen/runtime/v1/api_pb.js';
+import type { ContainerConfig, PodSandboxConfig } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
 import { buildContainerSpec } from '../runtime/spec/container-spec.ts';
 import { mountAll, unmount } from '../snapshot/mount.ts';

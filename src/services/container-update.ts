@@ -1,7 +1,7 @@
 // UpdateContainerResources and ReopenContainerLog.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { LinuxContainerResources } from '../cri/gen/runtime/v1/api_pb.js';
+import type { LinuxContainerResources } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { failedPrecondition } from '../errors/errors.ts';
 import type { RuntimeSpec } from '../oci/runtime-spec.ts';
 import type { LinuxResources } from '../runtime/oci/oci-runtime.ts';

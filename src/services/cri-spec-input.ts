@@ -9,7 +9,7 @@ import {
   type NamespaceOption,
   type PodSandboxConfig,
   SecurityProfile_ProfileType,
-} from '../cri/gen/runtime/v1/api_pb.js';
+} from '../cri-api/gen/runtime/v1/api_pb.js';
 import { profileFromLegacyPath } from '../runtime/spec/seccomp.ts';
 import type {
   ContainerConfigInput,

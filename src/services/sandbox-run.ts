@@ -2,7 +2,7 @@
 // only when the pod shares a PID namespace. Every step registers its undo; a failure leaves
 // nothing behind and a retry with the same name succeeds.
 import os from 'node:os';
-import type { PodSandboxConfig } from '../cri/gen/runtime/v1/api_pb.js';
+import type { PodSandboxConfig } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 import { createPodNamespaces, removePodNamespaces } from '../network/pod-namespaces.ts';
 import type { NetworkPod } from '../network/pod-network.ts';

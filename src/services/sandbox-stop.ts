@@ -1,6 +1,6 @@
 // StopPodSandbox: stops every container of the pod and its infra container, tears the network
 // down and releases the namespaces. Idempotent; runs to the end even when the request is cancelled.
-import type { PodSandboxConfig } from '../cri/gen/runtime/v1/api_pb.js';
+import type { PodSandboxConfig } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { removePodNamespaces } from '../network/pod-namespaces.ts';
 import type { SandboxRecord } from '../store/pod-store.ts';
 import { publishContainerEvent } from './container-events.ts';
