@@ -3,6 +3,7 @@
 // created container costs no process.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { containerConfig, podNamespaceOptions } from '../cri-api/cri-spec-input.ts';
 import type { ContainerConfig, PodSandboxConfig } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
 import { buildContainerSpec } from '../runtime/spec/container-spec.ts';
@@ -10,7 +11,6 @@ import { mountAll, unmount } from '../snapshot/mount.ts';
 import type { ContainerRecord } from '../store/pod-store.ts';
 import { withCleanup } from '../util/cleanup-stack.ts';
 import { publishContainerEvent } from './container-events.ts';
-import { containerConfig, podNamespaceOptions } from './cri-spec-input.ts';
 import { containerName, newId, nowNanos } from './names.ts';
 import type { PodDeps } from './pod-deps.ts';
 
