@@ -6,7 +6,7 @@ import { CgroupDriver } from '../cri-api/gen/runtime/v1/api_pb.js';
 import type { RuntimeOperations } from '../cri-api/operations.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import type { CgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
-import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/stream-requests.ts';
+import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/daemon/stream-requests.ts';
 import { createContainer } from './container-create.ts';
 import { containerEventsOperations } from './container-events-stream.ts';
 import { execSync } from './container-exec-sync.ts';

@@ -4,14 +4,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../config/config.ts';
-import { killProcessTree } from '../runtime/oci/proc.ts';
-import type { PodStore } from '../store/pod-store.ts';
+import type { Config } from '../../config/config.ts';
+import { killProcessTree } from '../../runtime/oci/proc.ts';
+import type { PodStore } from '../../store/pod-store.ts';
+import type { TerminalSize } from '../remote-command.ts';
+import type { StreamProcess } from '../run-remote-command.ts';
 import { startAttach } from './attach-process.ts';
 import { startPipeExec, startTtyExec } from './exec-process.ts';
-import { HostDialer, NetnsDialer, type PortDialer } from './port-forward/port-dialer.ts';
-import type { TerminalSize } from './remote-command.ts';
-import type { StreamProcess } from './run-remote-command.ts';
+import { HostDialer, NetnsDialer, type PortDialer } from './port-dialer.ts';
 import type { AttachStreamRequest, ExecStreamRequest } from './stream-requests.ts';
 
 /** What a streaming server needs from a runtime. */
