@@ -41,7 +41,7 @@ export async function createContainer(
   const metadata = { name: config.metadata.name, attempt: config.metadata.attempt };
   const id = newId();
   const name = containerName(metadata, pod.metadata);
-  const sandboxConfig = podConfig ?? (pod.config as PodSandboxConfig | undefined);
+  const sandboxConfig = podConfig ?? pod.config;
   const log = deps.logger.child({ container: id, name });
 
   return withCleanup(

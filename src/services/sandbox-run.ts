@@ -94,7 +94,7 @@ export async function runPodSandbox(
         labels: config.labels,
         annotations: config.annotations,
         runtimeHandler,
-        config: undefined,
+        config,
         namespaces: { net: namespaces.net, ipc: namespaces.ipc, uts: namespaces.uts },
         hostNetwork,
         ips: [],
@@ -145,7 +145,6 @@ export async function runPodSandbox(
         record.infraPid = infra.pid;
       }
 
-      record.config = config;
       deps.store.putSandbox(record);
       log.info({ ips: record.ips, hostNetwork, infra: sharedPid }, 'pod sandbox running');
       publishContainerEvent(deps, id, id, 'created');

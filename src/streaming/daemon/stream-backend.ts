@@ -34,10 +34,6 @@ export interface PodStreamBackendOptions {
   workDir: string;
 }
 
-function containerConfigFlag(config: unknown, key: 'tty' | 'stdin'): boolean {
-  return typeof config === 'object' && config !== null && (config as Record<string, unknown>)[key] === true;
-}
-
 export class PodStreamBackend implements StreamBackend {
   readonly #o: PodStreamBackendOptions;
 
@@ -80,9 +76,9 @@ export class PodStreamBackend implements StreamBackend {
 
   async startAttach(request: AttachStreamRequest): Promise<StreamProcess> {
     const { record } = this.#container(request.containerId);
-    const stdinOpen = containerConfigFlag(record.config, 'stdin');
+    const stdinOpen = record.config.stdin;
     return startAttach(
-      { containerId: record.id, bundle: record.bundle, tty: containerConfigFlag(record.config, 'tty') },
+      { containerId: record.id, bundle: record.bundle, tty: record.config.tty },
       // conmon keeps no stdin for a container created without it.
       { stdin: request.stdin && stdinOpen },
     );
