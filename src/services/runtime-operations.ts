@@ -34,7 +34,7 @@ import { stopPodSandbox } from './sandbox-stop.ts';
 import { containerStats, podStats } from './stats.ts';
 import { criContainerStats, criPodSandboxStats } from './stats-convert.ts';
 
-export interface RuntimeServiceDeps {
+export interface BerthRuntimeDeps {
   config: Config;
   pods: PodDeps;
   cgroups: CgroupLayout;
@@ -47,7 +47,7 @@ function need(value: string, what: string): string {
   return value;
 }
 
-export function berthRuntimeOperations(deps: RuntimeServiceDeps): RuntimeOperations {
+export function berthRuntimeOperations(deps: BerthRuntimeDeps): RuntimeOperations {
   const { pods, config } = deps;
   return {
     async version() {
