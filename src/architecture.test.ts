@@ -68,7 +68,7 @@ function importGraph(files: string[]): { graph: Map<string, string[]>; missing: 
     const targets = relativeImports(readFileSync(path.join(ROOT, file), 'utf8')).map((spec) =>
       path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)),
     );
-    // Unit tests may use the helpers of test/; inside src, every import must resolve.
+    // Unit tests may use the support code under test/; inside src, every import must resolve.
     for (const t of targets) if (t.startsWith('src/') && !known.has(t)) missing.push(`${file} imports ${t}`);
     graph.set(
       file,
