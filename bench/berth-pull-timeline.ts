@@ -1,8 +1,9 @@
 // Where berth's pull time goes: one more cold pull of the big image through berth's own streaming
 // pull (berth.v1 Images), whose layer events say when each layer started and finished downloading
 // and unpacking. Not a headline figure (containerd has no such stream); it explains one.
-import { Images } from '../src/cri/gen/berth/v1/images_pb.js';
+
 import { makeClient } from '../src/cri/grpc-service.ts';
+import { Images } from '../src/cri-api/gen/berth/v1/images_pb.js';
 import type { RuntimeUnderTest } from './runtime-under-test.ts';
 import { nowMs, round } from './stats.ts';
 

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ContainerState, NamespaceMode } from '../src/cri/gen/runtime/v1/api_pb.js';
+import { ContainerState, NamespaceMode } from '../src/cri-api/gen/runtime/v1/api_pb.js';
 import { isBerthError } from '../src/errors/errors.ts';
 import { type CpuTimes, cpuTimes, machineCpuMs, memoryByComm, memoryOf, rssKinds, sleep, tryRun } from './host.ts';
 import type { BenchImages } from './images.ts';

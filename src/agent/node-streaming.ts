@@ -25,7 +25,7 @@ import {
   spdyProtocolOrRefuse,
   switchToSpdy,
   wsProtocolOrRefuse,
-} from '../streaming/streaming-server.ts';
+} from '../streaming/upgrade-accept.ts';
 import { acceptRemoteCommandWs, WS_REMOTE_COMMAND_PROTOCOLS } from '../streaming/websocket/remote-command-ws.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Pod } from './k8s-types.ts';

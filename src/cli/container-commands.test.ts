@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { ContainerSchema, ContainerState, ContainerStatusResponseSchema } from '../cri/gen/runtime/v1/api_pb.js';
+import { ContainerSchema, ContainerState, ContainerStatusResponseSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
 import {
   containerStatusJson,
   containerStatusText,

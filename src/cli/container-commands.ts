@@ -10,7 +10,7 @@ import {
   ContainerStatsSchema,
   type ContainerStatusResponse,
   ContainerStatusSchema,
-} from '../cri/gen/runtime/v1/api_pb.js';
+} from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument, isBerthError } from '../errors/errors.ts';
 import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
 import {

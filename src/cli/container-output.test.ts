@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { ContainerStatsSchema, PodSandboxSchema, PodSandboxState } from '../cri/gen/runtime/v1/api_pb.js';
+import { ContainerStatsSchema, PodSandboxSchema, PodSandboxState } from '../cri-api/gen/runtime/v1/api_pb.js';
 import {
   createdAgo,
   formatDocument,

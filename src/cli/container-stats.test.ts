@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { type ContainerStats, ContainerStatsSchema } from '../cri/gen/runtime/v1/api_pb.js';
+import { type ContainerStats, ContainerStatsSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { statsTable } from './container-stats.ts';
 
 function sample(id: string, name: string, t: bigint, cpu: bigint, mem: bigint, disk = 8192n, inodes = 5n): ContainerStats {

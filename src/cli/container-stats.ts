@@ -1,6 +1,6 @@
 // `berth stats`: the table crictl 1.26 prints from two ListContainerStats samples — CPU % is the
 // CPU time used between them over the time between their timestamps.
-import type { ContainerStats } from '../cri/gen/runtime/v1/api_pb.js';
+import type { ContainerStats } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 import { goHumanSize, tabTable, truncateId } from './container-output.ts';
 

@@ -5,17 +5,16 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Config, loadConfig } from '../config/config.ts';
 import { berthImagesHandlers } from '../cri/berth-images-service.ts';
-import { Images } from '../cri/gen/berth/v1/images_pb.js';
-import { ImageService, RuntimeService } from '../cri/gen/runtime/v1/api_pb.js';
-import { imageServiceHandlers } from '../cri/image-service.ts';
-import { runtimeServiceHandlers } from '../cri/runtime-service.ts';
-import { bindService, startCriServer } from '../cri/server.ts';
+import { bindService, criBindings, startCriServer } from '../cri/server.ts';
+import { Images } from '../cri-api/gen/berth/v1/images_pb.js';
 import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
 import { detectCgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 import { importImages } from '../services/image-import.ts';
+import { berthImageOperations } from '../services/image-operations.ts';
 import { pullImage } from '../services/image-pull.ts';
-import { PodStreamBackend } from '../streaming/stream-backend.ts';
-import { StreamingServer } from '../streaming/streaming-server.ts';
+import { berthRuntimeOperations } from '../services/runtime-operations.ts';
+import { PodStreamBackend } from '../streaming/daemon/stream-backend.ts';
+import { StreamingServer } from '../streaming/daemon/streaming-server.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import type { Command } from './command.ts';
 import { openImageSubsystem } from './daemon-images.ts';
@@ -91,8 +90,10 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
     }),
   });
   const bindings = [
-    bindService(RuntimeService, runtimeServiceHandlers({ config, pods, cgroups: await detectCgroupLayout(), streaming })),
-    bindService(ImageService, imageServiceHandlers(images.service, [config.sandbox_image])),
+    ...criBindings({
+      runtime: berthRuntimeOperations({ config, pods, cgroups: await detectCgroupLayout(), streaming }),
+      image: berthImageOperations(images.service, [config.sandbox_image]),
+    }),
     bindService(
       Images,
       berthImagesHandlers({

@@ -3,9 +3,9 @@
 import path from 'node:path';
 import { toJson as protoToJson } from '@bufbuild/protobuf';
 import { type CriClient, connectCri } from '../cri/cri-client.ts';
-import { Images } from '../cri/gen/berth/v1/images_pb.js';
-import { FilesystemUsageSchema, type Image, ImageSchema } from '../cri/gen/runtime/v1/api_pb.js';
 import { makeClient } from '../cri/grpc-service.ts';
+import { Images } from '../cri-api/gen/berth/v1/images_pb.js';
+import { FilesystemUsageSchema, type Image, ImageSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
 import { formatStructured, formatTable, humanSize, parseOutputFormat } from './output.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { PodSandboxSchema, PodSandboxState, PodSandboxStatusResponseSchema } from '../cri/gen/runtime/v1/api_pb.js';
+import { PodSandboxSchema, PodSandboxState, PodSandboxStatusResponseSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { podStatusJson, podStatusText, podsTable, podsVerbose } from './pod-commands.ts';
 import { newestFirst } from './resource-commands.ts';
 

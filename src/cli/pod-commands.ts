@@ -5,7 +5,7 @@ import {
   PodSandboxState,
   type PodSandboxStatusResponse,
   PodSandboxStatusSchema,
-} from '../cri/gen/runtime/v1/api_pb.js';
+} from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
 import { parseLabels, resolvePodIds, withContext, withCri } from './container-cri.ts';

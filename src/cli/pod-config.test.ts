@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ContainerConfigSchema, NamespaceMode, PodSandboxConfigSchema } from '../cri/gen/runtime/v1/api_pb.js';
+import { ContainerConfigSchema, NamespaceMode, PodSandboxConfigSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { isBerthError } from '../errors/errors.ts';
 import { loadContainerConfig, loadPodSandboxConfig, parseConfig } from './pod-config.ts';
 

@@ -12,7 +12,7 @@ import {
   ContainerConfigSchema,
   type PodSandboxConfig,
   PodSandboxConfigSchema,
-} from '../cri/gen/runtime/v1/api_pb.js';
+} from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 
 /** Parses config text (JSON is YAML too) into the message; `source` names it in errors. */

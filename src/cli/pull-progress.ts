@@ -1,8 +1,8 @@
 // berth pull: through berth's own streaming Pull when the runtime is berth (a progress bar per
 // layer), else the plain CRI PullImage that every runtime has.
 import { connectCri } from '../cri/cri-client.ts';
-import { Images } from '../cri/gen/berth/v1/images_pb.js';
 import { makeClient } from '../cri/grpc-service.ts';
+import { Images } from '../cri-api/gen/berth/v1/images_pb.js';
 import { isBerthError } from '../errors/errors.ts';
 import type { Endpoints } from './command.ts';
 import { humanSize } from './output.ts';

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { Images, type PullImageEvent } from '../cri-api/gen/berth/v1/images_pb.js';
 import { failedPrecondition, isBerthError } from '../errors/errors.ts';
 import type { ImageRecord } from '../image/image-store.ts';
 import type { AuthConfig } from '../image/registry/auth.ts';
 import type { Digest } from '../oci/digest.ts';
 import { type BerthImagesDeps, berthImagesHandlers, EventQueue } from './berth-images-service.ts';
-import { Images, type PullImageEvent } from './gen/berth/v1/images_pb.js';
 import { addService, makeClient, type ServiceClient } from './grpc-service.ts';
 
 const ID = `sha256:${'c'.repeat(64)}` as Digest;

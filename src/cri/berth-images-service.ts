@@ -1,12 +1,12 @@
 // berth.v1.Images: importing archives and pulls with progress, beside CRI on the daemon's socket.
 import path from 'node:path';
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import { fromCriAuth } from '../cri-api/cri-auth-input.ts';
+import type { Images, PullImageEventSchema } from '../cri-api/gen/berth/v1/images_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 import type { PullEvent } from '../image/image-pull.ts';
 import type { ImageRecord } from '../image/image-store.ts';
 import type { AuthConfig } from '../image/registry/auth.ts';
-import type { Images, PullImageEventSchema } from './gen/berth/v1/images_pb.js';
-import type { AuthConfig as CriAuthConfig } from './gen/runtime/v1/api_pb.js';
 import type { ServiceHandlers } from './grpc-service.ts';
 
 export interface BerthImagesDeps {
@@ -64,18 +64,6 @@ export function toPullImageEvent(event: PullEvent): PullImageEventInit {
       value: { digest: event.digest, phase: event.phase, written: BigInt(event.written), total: BigInt(event.total) },
     },
   };
-}
-
-export function fromCriAuth(auth: CriAuthConfig | undefined): AuthConfig | undefined {
-  if (!auth) return undefined;
-  const out: AuthConfig = {};
-  if (auth.username) out.username = auth.username;
-  if (auth.password) out.password = auth.password;
-  if (auth.auth) out.auth = auth.auth;
-  if (auth.serverAddress) out.serverAddress = auth.serverAddress;
-  if (auth.identityToken) out.identityToken = auth.identityToken;
-  if (auth.registryToken) out.registryToken = auth.registryToken;
-  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /**

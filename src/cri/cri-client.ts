@@ -1,5 +1,5 @@
 // A CRI client for any endpoint: berth, containerd, CRI-O.
-import { ImageService, RuntimeService } from './gen/runtime/v1/api_pb.js';
+import { ImageService, RuntimeService } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { makeClient, type ServiceClient } from './grpc-service.ts';
 
 export type RuntimeClient = ServiceClient<typeof RuntimeService.method>;

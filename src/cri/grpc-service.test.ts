@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { ImageService, PodSandboxState, RuntimeService } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { type BerthError, internal, isBerthError, notFound } from '../errors/errors.ts';
-import { ImageService, PodSandboxState, RuntimeService } from './gen/runtime/v1/api_pb.js';
 import { addService, makeClient, methodPath, normalizeAddress, serviceDefinition, toGrpcError } from './grpc-service.ts';
 import { grpcStatusForKind, kindForGrpcStatus } from './grpc-status.ts';
 

@@ -5,6 +5,7 @@ import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from '@b
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import * as grpc from '@grpc/grpc-js';
+import type { OperationContext } from '../cri-api/operations.ts';
 import { BerthError, cancelled, toBerthError, unimplemented } from '../errors/errors.ts';
 import { grpcStatusForKind, grpcStatusName, kindForGrpcStatus } from './grpc-status.ts';
 
@@ -95,9 +96,7 @@ function abortReason(signal: AbortSignal): BerthError {
 
 // ---- server side ----
 
-export interface CallContext {
-  /** Aborted when the client cancels or the call's deadline passes. */
-  readonly signal: AbortSignal;
+export interface CallContext extends OperationContext {
   readonly metadata: grpc.Metadata;
   /** `/runtime.v1.RuntimeService/Version` */
   readonly method: string;

@@ -4,6 +4,8 @@ import net from 'node:net';
 import path from 'node:path';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import * as grpc from '@grpc/grpc-js';
+import { ImageService, RuntimeService } from '../cri-api/gen/runtime/v1/api_pb.js';
+import type { ImageOperations, RuntimeOperations } from '../cri-api/operations.ts';
 import { toBerthError } from '../errors/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { AuthorityFixingStream } from './authority-rewrite.ts';
@@ -108,4 +110,15 @@ function logged<T extends GenServiceMethods>(handlers: Partial<ServiceHandlers<T
 /** A service with its handlers, typed together, for startCriServer. */
 export function bindService<T extends GenServiceMethods>(service: GenService<T>, handlers: Partial<ServiceHandlers<T>>): ServiceBinding {
   return { service, handlers } as unknown as ServiceBinding;
+}
+
+/** What serves the CRI: berth's services (src/services), or another backend's. */
+export interface CriBackend {
+  runtime: RuntimeOperations;
+  image: ImageOperations;
+}
+
+/** The CRI RuntimeService and ImageService, each RPC served by the backend's operation. */
+export function criBindings(backend: CriBackend): ServiceBinding[] {
+  return [bindService(RuntimeService, backend.runtime), bindService(ImageService, backend.image)];
 }

@@ -3,14 +3,14 @@
 // created container costs no process.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ContainerConfig, PodSandboxConfig } from '../cri/gen/runtime/v1/api_pb.js';
+import { containerConfig, podNamespaceOptions } from '../cri-api/cri-spec-input.ts';
+import type { ContainerConfig, PodSandboxConfig } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
 import { buildContainerSpec } from '../runtime/spec/container-spec.ts';
 import { mountAll, unmount } from '../snapshot/mount.ts';
 import type { ContainerRecord } from '../store/pod-store.ts';
 import { withCleanup } from '../util/cleanup-stack.ts';
 import { publishContainerEvent } from './container-events.ts';
-import { containerConfig, podNamespaceOptions } from './cri-spec-input.ts';
 import { containerName, newId, nowNanos } from './names.ts';
 import type { PodDeps } from './pod-deps.ts';
 
@@ -41,7 +41,7 @@ export async function createContainer(
   const metadata = { name: config.metadata.name, attempt: config.metadata.attempt };
   const id = newId();
   const name = containerName(metadata, pod.metadata);
-  const sandboxConfig = podConfig ?? (pod.config as PodSandboxConfig | undefined);
+  const sandboxConfig = podConfig ?? pod.config;
   const log = deps.logger.child({ container: id, name });
 
   return withCleanup(

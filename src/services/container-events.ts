@@ -1,10 +1,9 @@
 // Container lifecycle events for CRI GetContainerEvents (the kubelet's evented PLEG): published
 // where a container's or a sandbox's state really changes, with the pod's state right after the
 // change. Sandbox events carry the sandbox ID as the container ID, as containerd's do.
-import type { ContainerRecord, SandboxRecord } from '../store/pod-store.ts';
+import type { ContainerRecord, PodStore, SandboxRecord } from '../store/pod-store.ts';
 import { EventBus } from '../util/event-bus.ts';
 import { nowNanos } from './names.ts';
-import type { PodDeps } from './pod-deps.ts';
 
 export type ContainerEventType = 'created' | 'started' | 'stopped' | 'deleted';
 
@@ -28,7 +27,12 @@ export function newContainerEventBus(retainAtStart: number): ContainerEventBus {
 }
 
 /** Publishes an event about `containerId` (a container, or the sandbox itself) of pod `sandboxId`. */
-export function publishContainerEvent(deps: PodDeps, containerId: string, sandboxId: string, type: ContainerEventType): void {
+export function publishContainerEvent(
+  deps: { store: PodStore; events?: ContainerEventBus },
+  containerId: string,
+  sandboxId: string,
+  type: ContainerEventType,
+): void {
   deps.events?.publish({
     containerId,
     type,

@@ -16,7 +16,7 @@ export async function startContainer(deps: PodDeps, idOrPrefix: string, signal?:
     const pod = deps.store.getSandbox(c.sandboxId);
     if (!pod || pod.state !== 'ready') throw failedPrecondition('sandbox-not-ready', `pod sandbox ${c.sandboxId} is not ready`);
     const runtime = runtimeFor(deps, c.runtimeHandler);
-    const config = c.config as { stdin?: boolean; stdinOnce?: boolean; tty?: boolean };
+    const { config } = c;
     try {
       const created = await runtime.create(
         {

@@ -1,7 +1,8 @@
 // UpdateContainerResources and ReopenContainerLog.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { LinuxContainerResources } from '../cri/gen/runtime/v1/api_pb.js';
+import { clone, create } from '@bufbuild/protobuf';
+import { ContainerConfigSchema, LinuxContainerConfigSchema, type LinuxContainerResources } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { failedPrecondition } from '../errors/errors.ts';
 import type { RuntimeSpec } from '../oci/runtime-spec.ts';
 import type { LinuxResources } from '../runtime/oci/oci-runtime.ts';
@@ -48,7 +49,9 @@ export async function updateContainerResources(
     if (c.state === 'running') await runtimeFor(deps, c.runtimeHandler).update(c.id, update);
     else if (c.state === 'created') await updateBundleResources(c.bundle, update);
     else throw failedPrecondition('container-not-running', `container ${c.id} is ${c.state}`);
-    const config = { ...(c.config as object), linux: { ...((c.config as { linux?: object }).linux ?? {}), resources } };
+    const config = clone(ContainerConfigSchema, c.config);
+    config.linux ??= create(LinuxContainerConfigSchema);
+    config.linux.resources = resources;
     deps.store.updateContainer(c.id, { config });
   });
 }

@@ -2,7 +2,8 @@
 // only when the pod shares a PID namespace. Every step registers its undo; a failure leaves
 // nothing behind and a retry with the same name succeeds.
 import os from 'node:os';
-import type { PodSandboxConfig } from '../cri/gen/runtime/v1/api_pb.js';
+import { podNamespaceOptions, securityProfile } from '../cri-api/cri-spec-input.ts';
+import type { PodSandboxConfig } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 import { createPodNamespaces, removePodNamespaces } from '../network/pod-namespaces.ts';
 import type { NetworkPod } from '../network/pod-network.ts';
@@ -10,7 +11,6 @@ import type { SandboxRecord } from '../store/pod-store.ts';
 import { withCleanup } from '../util/cleanup-stack.ts';
 import { defaultCgroupParent } from './container-create.ts';
 import { publishContainerEvent } from './container-events.ts';
-import { podNamespaceOptions, securityProfile } from './cri-spec-input.ts';
 import { startInfraContainer } from './infra-container.ts';
 import { checkPodMetadata, newId, nowNanos, sandboxName } from './names.ts';
 import type { PodDeps } from './pod-deps.ts';
@@ -94,7 +94,7 @@ export async function runPodSandbox(
         labels: config.labels,
         annotations: config.annotations,
         runtimeHandler,
-        config: undefined,
+        config,
         namespaces: { net: namespaces.net, ipc: namespaces.ipc, uts: namespaces.uts },
         hostNetwork,
         ips: [],
@@ -145,7 +145,6 @@ export async function runPodSandbox(
         record.infraPid = infra.pid;
       }
 
-      record.config = config;
       deps.store.putSandbox(record);
       log.info({ ips: record.ips, hostNetwork, infra: sharedPid }, 'pod sandbox running');
       publishContainerEvent(deps, id, id, 'created');

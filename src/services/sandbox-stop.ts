@@ -1,6 +1,5 @@
 // StopPodSandbox: stops every container of the pod and its infra container, tears the network
 // down and releases the namespaces. Idempotent; runs to the end even when the request is cancelled.
-import type { PodSandboxConfig } from '../cri/gen/runtime/v1/api_pb.js';
 import { removePodNamespaces } from '../network/pod-namespaces.ts';
 import type { SandboxRecord } from '../store/pod-store.ts';
 import { publishContainerEvent } from './container-events.ts';
@@ -22,7 +21,7 @@ export async function stopPodSandbox(deps: PodDeps, idOrPrefix: string): Promise
     }
     if (s.networkAttached) {
       // The bridge plugin removes its rules only while it can still look into the netns: DEL first.
-      await deps.network.tearDown(networkPod(s, s.config as PodSandboxConfig | undefined));
+      await deps.network.tearDown(networkPod(s, s.config));
       s = deps.store.updateSandbox(s.id, { networkAttached: false });
     }
     await removePodNamespaces({ dir: `${deps.paths.namespaces}/${s.id}`, ...s.namespaces });

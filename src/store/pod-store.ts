@@ -1,5 +1,12 @@
 // Pods and containers the daemon knows: in memory for fast lists (the kubelet relists every
 // second), written through to the metadata store so that a restarted daemon knows them too.
+import { fromJson, type JsonObject, type JsonValue, toJson } from '@bufbuild/protobuf';
+import {
+  type ContainerConfig,
+  ContainerConfigSchema,
+  type PodSandboxConfig,
+  PodSandboxConfigSchema,
+} from '../cri-api/gen/runtime/v1/api_pb.js';
 import { alreadyExists, notFound } from '../errors/errors.ts';
 import type { MetadataStore } from './metadata-store.ts';
 
@@ -17,8 +24,8 @@ export interface SandboxRecord {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   runtimeHandler: string;
-  /** The CRI PodSandboxConfig as protojson, for status and for containers created in the pod. */
-  config: unknown;
+  /** The CRI PodSandboxConfig RunPodSandbox received, for status and for containers created in the pod. */
+  config: PodSandboxConfig;
   namespaces: { net?: string; ipc?: string; uts?: string };
   hostNetwork: boolean;
   ips: string[];
@@ -49,8 +56,8 @@ export interface ContainerRecord {
   annotations: Record<string, string>;
   image: { spec: string; id: string; ref: string };
   logPath: string;
-  /** The CRI ContainerConfig as protojson. */
-  config: unknown;
+  /** The CRI ContainerConfig CreateContainer received (with resources as last updated). */
+  config: ContainerConfig;
   runtimeHandler: string;
   bundle: string;
   snapshotKey: string;
@@ -58,6 +65,28 @@ export interface ContainerRecord {
   conmonPid: number;
   /** The OCI spec written to the bundle, for verbose status. */
   cgroupsPath: string;
+}
+
+/** A record as the metadata store keeps it: the CRI config as protojson. */
+type Stored<R extends { config: unknown }> = Omit<R, 'config'> & { config: JsonValue };
+
+/**
+ * The protojson of a stored config. Rows of earlier versions hold the message as JSON.stringify
+ * wrote it (marked by `$typeName`): protojson but for the one bytes field, each env value, which
+ * came out as an object of byte indices.
+ */
+function storedConfig(config: JsonValue): JsonValue {
+  if (typeof config !== 'object' || config === null || Array.isArray(config) || !('$typeName' in config)) return config;
+  const envs = config.envs;
+  if (!Array.isArray(envs)) return config;
+  return {
+    ...config,
+    envs: envs.map((e) => {
+      const value = (e as JsonObject).value;
+      if (typeof value !== 'object' || value === null) return e;
+      return { ...(e as JsonObject), value: Buffer.from(Object.values(value) as number[]).toString('base64') };
+    }),
+  };
 }
 
 export class PodStore {
@@ -69,11 +98,13 @@ export class PodStore {
 
   constructor(meta: MetadataStore) {
     this.#meta = meta;
-    for (const s of meta.list<SandboxRecord>('sandbox')) {
+    for (const row of meta.list<Stored<SandboxRecord>>('sandbox')) {
+      const s = { ...row, config: fromJson(PodSandboxConfigSchema, storedConfig(row.config), { ignoreUnknownFields: true }) };
       this.#sandboxes.set(s.id, s);
       this.#names.set(s.name, s.id);
     }
-    for (const c of meta.list<ContainerRecord>('container')) {
+    for (const row of meta.list<Stored<ContainerRecord>>('container')) {
+      const c = { ...row, config: fromJson(ContainerConfigSchema, storedConfig(row.config), { ignoreUnknownFields: true }) };
       this.#containers.set(c.id, c);
       this.#names.set(c.name, c.id);
     }
@@ -121,13 +152,13 @@ export class PodStore {
   }
 
   putSandbox(s: SandboxRecord): void {
-    this.#meta.put('sandbox', s.id, s);
+    this.#meta.put('sandbox', s.id, { ...s, config: toJson(PodSandboxConfigSchema, s.config) } satisfies Stored<SandboxRecord>);
     this.#sandboxes.set(s.id, s);
     this.#names.set(s.name, s.id);
   }
 
   putContainer(c: ContainerRecord): void {
-    this.#meta.put('container', c.id, c);
+    this.#meta.put('container', c.id, { ...c, config: toJson(ContainerConfigSchema, c.config) } satisfies Stored<ContainerRecord>);
     this.#containers.set(c.id, c);
     this.#names.set(c.name, c.id);
   }

@@ -14,7 +14,8 @@ import {
   type TerminalSize,
 } from './remote-command.ts';
 import { RstStatus } from './spdy/spdy-frames.ts';
-import type { SpdySession, SpdyStream } from './spdy/spdy-session.ts';
+import type { SpdySession } from './spdy/spdy-session.ts';
+import type { SpdyStream } from './spdy/spdy-stream.ts';
 
 export interface StreamWants {
   stdin: boolean;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import { ContainerState, NamespaceMode } from '../../src/cri/gen/runtime/v1/api_pb.js';
+import { ContainerState, NamespaceMode } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
 import {
   execOk,
   expectCriError,

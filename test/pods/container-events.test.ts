@@ -11,7 +11,7 @@ import {
   ContainerState,
   NamespaceMode,
   PodSandboxState,
-} from '../../src/cri/gen/runtime/v1/api_pb.js';
+} from '../../src/cri-api/gen/runtime/v1/api_pb.js';
 import { BerthError } from '../../src/errors/errors.ts';
 import { type PodEnv, type PodInit, setUpAndTearDown, sleep, startPodEnv, waitFor } from '../support/pod-fixtures.ts';
 

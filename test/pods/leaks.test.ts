@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import { ContainerState, NamespaceMode, PodSandboxState, Protocol } from '../../src/cri/gen/runtime/v1/api_pb.js';
+import { ContainerState, NamespaceMode, PodSandboxState, Protocol } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
 import { bridgePorts, type PodEnv, type PodInit, pidAlive, run, setUpAndTearDown, startPodEnv, waitFor } from '../support/pod-fixtures.ts';
 import { freePort } from '../support/ports.ts';
 

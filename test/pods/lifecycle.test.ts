@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ContainerState, NamespaceMode, PodSandboxState, Protocol } from '../../src/cri/gen/runtime/v1/api_pb.js';
+import { ContainerState, NamespaceMode, PodSandboxState, Protocol } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
 import {
   exec,
   execOk,

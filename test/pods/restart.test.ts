@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import { ContainerState, NamespaceMode, PodSandboxState } from '../../src/cri/gen/runtime/v1/api_pb.js';
+import { ContainerState, NamespaceMode, PodSandboxState } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
 import {
   execOk,
   type PodEnv,

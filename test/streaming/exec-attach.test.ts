@@ -344,7 +344,7 @@ describe('faults', { timeout: 120_000 }, () => {
     const { messages } = await done;
     assert.deepEqual(JSON.parse(channel(messages, 3)), { metadata: {}, status: 'Success' });
     // And straight at a dead session's control fifo (what a late resize of a racing client reaches).
-    const { resizeConmonTerminal } = await import('../../src/streaming/conmon-ctl.ts');
+    const { resizeConmonTerminal } = await import('../../src/streaming/daemon/conmon-ctl.ts');
     assert.equal(await resizeConmonTerminal('/nonexistent/session', { width: 10, height: 10 }), false);
     assert.deepEqual((await streamOverSpdy(await execUrl(['true'], { stderr: false }), { stdout: sink().stream, tty: false })).outcome, {
       kind: 'success',

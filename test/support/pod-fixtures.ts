@@ -20,7 +20,7 @@ import { chmod, mkdir, readdir, readFile, readlink, rmdir, writeFile } from 'nod
 import path from 'node:path';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { CriClient } from '../../src/cri/cri-client.ts';
-import type { ContainerConfigSchema, PodSandboxConfigSchema } from '../../src/cri/gen/runtime/v1/api_pb.js';
+import type { ContainerConfigSchema, PodSandboxConfigSchema } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
 import { startDaemon, type TestDaemon } from './daemon.ts';
 import { busyboxLikeImage, pushImage } from './image-builder.ts';
 import { startRegistry, type TestRegistry } from './registry.ts';

@@ -6,7 +6,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { NamedValue } from '../../agent/container-env.ts';
 import { expandCommandAndArgs } from '../../agent/container-env.ts';
 import type { Container, Pod } from '../../agent/k8s-types.ts';
-import type { ContainerConfigSchema } from '../../cri/gen/runtime/v1/api_pb.js';
+import type { ContainerConfigSchema } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import { linuxContainerResources, type ResourceSettings } from './container-resources.ts';
 import {
   CONTAINER_HASH_ANNOTATION,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { ContainerEventResponseSchema, ContainerEventType } from '../../cri/gen/runtime/v1/api_pb.js';
+import { ContainerEventResponseSchema, ContainerEventType } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import { podUidOfEvent } from './container-events-watch.ts';
 
 const UID = 'io.kubernetes.pod.uid';

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pod } from '../../agent/k8s-types.ts';
 import type { RuntimeClient } from '../../cri/cri-client.ts';
-import type { ContainerEventResponse } from '../../cri/gen/runtime/v1/api_pb.js';
+import type { ContainerEventResponse } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import { isBerthError } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import { POD_UID_LABEL } from './kubelet-labels.ts';

@@ -4,7 +4,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Container, Pod } from '../../agent/k8s-types.ts';
 import { podQosClass } from '../../agent/pod-qos.ts';
 import { milliValue, wholeValue } from '../../agent/quantity.ts';
-import type { LinuxContainerResourcesSchema } from '../../cri/gen/runtime/v1/api_pb.js';
+import type { LinuxContainerResourcesSchema } from '../../cri-api/gen/runtime/v1/api_pb.js';
 
 type LinuxResourcesInit = MessageInitShape<typeof LinuxContainerResourcesSchema>;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Pod, PodSecurityContext } from '../../agent/k8s-types.ts';
-import { NamespaceMode, Protocol, SecurityProfile_ProfileType } from '../../cri/gen/runtime/v1/api_pb.js';
+import { NamespaceMode, Protocol, SecurityProfile_ProfileType } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import { containerConfig } from './container-config.ts';
 import { containerHash } from './container-hash.ts';
 import { podHostname, sandboxConfig } from './sandbox-config.ts';

@@ -7,7 +7,7 @@
 import { k8sTime } from '../../agent/k8s-time.ts';
 import type { CpuStats, MemoryStats, PodStats, ContainerStats as SummaryContainerStats } from '../../agent/stats-summary.ts';
 import type { RuntimeClient } from '../../cri/cri-client.ts';
-import type { ContainerStats, CpuUsage, MemoryUsage } from '../../cri/gen/runtime/v1/api_pb.js';
+import type { ContainerStats, CpuUsage, MemoryUsage } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import { isBerthError } from '../../errors/errors.ts';
 import { CONTAINER_NAME_LABEL } from './kubelet-labels.ts';
 import type { ObservedPod } from './runtime-reader.ts';

@@ -10,7 +10,8 @@ import type { RuntimeClient } from '../../cri/cri-client.ts';
 import { upgradeToSpdy } from '../../streaming/client/http-upgrade.ts';
 import { type RemoteCommandClientOptions, streamOverSpdy } from '../../streaming/client/remote-command-client.ts';
 import { type CommandOutcome, PORT_FORWARD_PROTOCOL, StreamType } from '../../streaming/remote-command.ts';
-import { SpdySession, type SpdyStream } from '../../streaming/spdy/spdy-session.ts';
+import { SpdySession } from '../../streaming/spdy/spdy-session.ts';
+import type { SpdyStream } from '../../streaming/spdy/spdy-stream.ts';
 
 /** Runtimes wrap their messages the way the kubelet's streaming server does; the node wraps them again. */
 function unwrapMessage(message: string): string {

@@ -5,7 +5,7 @@
 import { statfs } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImageClient, RuntimeClient } from '../../cri/cri-client.ts';
-import type { Image } from '../../cri/gen/runtime/v1/api_pb.js';
+import type { Image } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import type { Logger } from '../../util/logger.ts';
 
 export interface ImageGcPolicy {

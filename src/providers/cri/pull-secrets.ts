@@ -6,7 +6,7 @@
 // registry-1.docker.io) all mean docker.io. The most specific keys come first.
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Secret } from '../../agent/k8s-types.ts';
-import type { AuthConfigSchema } from '../../cri/gen/runtime/v1/api_pb.js';
+import type { AuthConfigSchema } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import { DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, parseReference } from '../../oci/reference.ts';
 
 export type AuthConfigInit = MessageInitShape<typeof AuthConfigSchema>;

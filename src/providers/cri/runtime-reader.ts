@@ -3,8 +3,8 @@
 // cache does not hold yet — a container's details do not change while its state stays the same.
 
 import type { RuntimeClient } from '../../cri/cri-client.ts';
-import type { Container as CriContainer, PodSandbox } from '../../cri/gen/runtime/v1/api_pb.js';
-import { ContainerState, NamespaceMode, PodSandboxState } from '../../cri/gen/runtime/v1/api_pb.js';
+import type { Container as CriContainer, PodSandbox } from '../../cri-api/gen/runtime/v1/api_pb.js';
+import { ContainerState, NamespaceMode, PodSandboxState } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import { isBerthError } from '../../errors/errors.ts';
 import {
   CONTAINER_HASH_ANNOTATION,

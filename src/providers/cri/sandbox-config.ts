@@ -5,8 +5,8 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Pod } from '../../agent/k8s-types.ts';
 import type { ResolverConfig } from '../../agent/pod-dns.ts';
-import type { PodSandboxConfigSchema, PortMappingSchema } from '../../cri/gen/runtime/v1/api_pb.js';
-import { Protocol } from '../../cri/gen/runtime/v1/api_pb.js';
+import type { PodSandboxConfigSchema, PortMappingSchema } from '../../cri-api/gen/runtime/v1/api_pb.js';
+import { Protocol } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import { POD_NAME_LABEL, POD_NAMESPACE_LABEL, POD_UID_LABEL } from './kubelet-labels.ts';
 import { sandboxSecurityContext } from './security-context.ts';
 

@@ -7,8 +7,8 @@ import type {
   LinuxContainerSecurityContextSchema,
   LinuxSandboxSecurityContextSchema,
   NamespaceOptionSchema,
-} from '../../cri/gen/runtime/v1/api_pb.js';
-import { NamespaceMode, SecurityProfile_ProfileType } from '../../cri/gen/runtime/v1/api_pb.js';
+} from '../../cri-api/gen/runtime/v1/api_pb.js';
+import { NamespaceMode, SecurityProfile_ProfileType } from '../../cri-api/gen/runtime/v1/api_pb.js';
 
 type NamespaceOptionInit = MessageInitShape<typeof NamespaceOptionSchema>;
 type SandboxSecurityInit = MessageInitShape<typeof LinuxSandboxSecurityContextSchema>;

@@ -13,7 +13,8 @@ import {
   supportsResize,
   type TerminalSize,
 } from '../remote-command.ts';
-import { SpdySession, type SpdyStream } from '../spdy/spdy-session.ts';
+import { SpdySession } from '../spdy/spdy-session.ts';
+import type { SpdyStream } from '../spdy/spdy-stream.ts';
 import { WS_REMOTE_COMMAND_PROTOCOLS } from '../websocket/remote-command-ws.ts';
 import { closeSignal, decodeChannelMessage, encodeChannelMessage } from '../websocket/ws-channels.ts';
 import { UpgradeError, upgradeToSpdy } from './http-upgrade.ts';

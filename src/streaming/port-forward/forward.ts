@@ -2,30 +2,12 @@
 // ways with half-close passed on (the client's FIN ends what the pod reads, the pod's FIN ends
 // what the client reads), done when both directions are done or either side aborts.
 import type { Duplex } from 'node:stream';
-import type { PortDialer } from './port-dialer.ts';
 
 /**
  * Carries one client connection to a port of the pod until the exchange is over; rejects with the
  * message the client is to see on the connection's error stream.
  */
 export type ConnectionForwarder = (port: number, client: Duplex, signal: AbortSignal) => Promise<void>;
-
-export function forwardError(port: number, podSandboxId: string, error: Error): string {
-  return `error forwarding port ${port} to pod ${podSandboxId}, uid : ${error.message}`;
-}
-
-/** The runtime's forwarder: a connection from `dialer`, joined to the client's stream. */
-export function dialerForwarder(dialer: PortDialer, podSandboxId: string): ConnectionForwarder {
-  return async (port, client, signal) => {
-    let conn: Duplex;
-    try {
-      conn = await dialer.dial(port);
-    } catch (e) {
-      throw new Error(forwardError(port, podSandboxId, e as Error));
-    }
-    await joinStreams(client, conn, signal);
-  };
-}
 
 /** Joins `client` and `conn`; resolves when the exchange is over. Never rejects. */
 export function joinStreams(client: Duplex, conn: Duplex, signal?: AbortSignal): Promise<void> {

@@ -7,7 +7,8 @@ import type { Logger } from '../../util/logger.ts';
 import { STREAM_CREATION_TIMEOUT_MS, StreamType } from '../remote-command.ts';
 import { endStream } from '../remote-command-spdy.ts';
 import { RstStatus } from '../spdy/spdy-frames.ts';
-import type { SpdySession, SpdyStream } from '../spdy/spdy-session.ts';
+import type { SpdySession } from '../spdy/spdy-session.ts';
+import type { SpdyStream } from '../spdy/spdy-stream.ts';
 import type { ConnectionForwarder } from './forward.ts';
 
 interface Pair {

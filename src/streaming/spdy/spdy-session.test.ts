@@ -5,7 +5,8 @@ import net from 'node:net';
 import { text } from 'node:stream/consumers';
 import { after, describe, test } from 'node:test';
 import { RstStatus } from './spdy-frames.ts';
-import { SpdySession, type SpdySessionOptions, type SpdyStream } from './spdy-session.ts';
+import { SpdySession, type SpdySessionOptions } from './spdy-session.ts';
+import type { SpdyStream } from './spdy-stream.ts';
 
 const servers: net.Server[] = [];
 after(() => {

@@ -5,12 +5,10 @@
 // Each SpdyStream is a Node Duplex: what the peer sends is readable, what is written goes out in
 // DATA frames, end() sends FIN. Backpressure: a stream whose reader falls behind pauses the whole
 // connection (as spdystream's blocking frame handler does), and writers wait for the socket to
-// drain. Flow-control windows are tracked both ways; received data is acknowledged with
-// WINDOW_UPDATE as it is consumed, and the send windows are enforced only once the peer has shown
-// that it does flow control (a SETTINGS INITIAL_WINDOW_SIZE or a WINDOW_UPDATE): spdystream, i.e.
-// every Kubernetes client and kubelet, never sends WINDOW_UPDATE and would stall otherwise.
+// drain. Flow control is spdy-flow-control.ts's; the streams are spdy-stream.ts's.
 import { EventEmitter } from 'node:events';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
+import { FlowControl } from './spdy-flow-control.ts';
 import {
   DEFAULT_WINDOW,
   encodeControlFrame,
@@ -27,9 +25,8 @@ import {
   type SpdyHeaders,
 } from './spdy-frames.ts';
 import { HeaderCodec } from './spdy-header-codec.ts';
+import { type PeerSide, SpdyStream, type StreamTransport } from './spdy-stream.ts';
 
-/** The largest DATA payload this side writes (spdystream's io.Copy writes 32 KiB). */
-const MAX_DATA_CHUNK = 32 * 1024;
 /** How long close() waits for streams that were ended to flush their FIN. */
 const CLOSE_FLUSH_MS = 2000;
 
@@ -51,16 +48,6 @@ export interface SpdySessionEvents {
   close: [error?: Error];
 }
 
-/** Reasons a stream ended other than by FIN in both directions. */
-export class SpdyStreamResetError extends Error {
-  readonly status: number;
-  constructor(streamId: number, status: number, byPeer: boolean) {
-    super(`stream ${streamId} reset by ${byPeer ? 'peer' : 'this side'} (status ${status})`);
-    this.name = 'SpdyStreamResetError';
-    this.status = status;
-  }
-}
-
 type OutItem = { data: Buffer | Promise<Buffer>; cb?: (err?: Error | null) => void };
 
 export class SpdySession extends EventEmitter<SpdySessionEvents> {
@@ -68,7 +55,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   readonly #socket: Duplex;
   readonly #codec = new HeaderCodec();
   readonly #parser = new FrameParser();
-  readonly #streams = new Map<number, SpdyStream>();
+  readonly #streams = new Map<number, PeerSide>();
   readonly #maxConcurrent: number;
   readonly #receiveWindow: number;
   #nextStreamId: number;
@@ -86,12 +73,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   #idleTimer: NodeJS.Timeout | undefined;
   #pausedBy = new Set<number>();
 
-  /** Send windows are enforced once the peer showed flow control. */
-  #peerFlowControl = false;
-  #peerInitialWindow = DEFAULT_WINDOW;
-  #sessionSendWindow = DEFAULT_WINDOW;
-  #sessionUnacked = 0;
-  #windowWaiters: (() => void)[] = [];
+  readonly #flow: FlowControl;
 
   #goneAwayLocal = false;
   #goneAwayRemote = false;
@@ -106,6 +88,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.#nextPingId = options.role === 'client' ? 1 : 2;
     this.#maxConcurrent = options.maxConcurrentStreams ?? 1000;
     this.#receiveWindow = options.receiveWindow ?? DEFAULT_WINDOW;
+    this.#flow = new FlowControl({
+      receiveWindow: this.#receiveWindow,
+      sendWindowUpdate: (streamId, delta) => this.#send(encodeControlFrame({ type: 'window_update', streamId, delta })),
+    });
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 0;
     socket.on('data', (chunk: Buffer) => this.#onSocketData(chunk));
     socket.on('end', () => this.#enqueueIn('eof'));
@@ -146,11 +132,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     const id = this.#nextStreamId;
     if (id > 0x7fff_ffff) throw new Error('SPDY stream IDs exhausted');
     this.#nextStreamId += 2;
-    const stream = new SpdyStream(this, id, headers, true);
-    this.#streams.set(id, stream);
+    const peer = this.#addStream(id, headers, true);
     this.#sendHeaders({ type: 'syn_stream', streamId: id, associatedTo: 0, priority: 0, flags: options.fin ? FLAG_FIN : 0, headers });
-    if (options.fin) stream._markLocalFin();
-    return stream;
+    if (options.fin) peer.markLocalFin();
+    return peer.stream;
   }
 
   /** Round-trip time of a PING, in milliseconds. */
@@ -184,7 +169,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#closed) return;
-      const ending = [...this.#streams.values()].filter((s) => s.writableEnded && !s.writableFinished);
+      const ending = [...this.#streams.values()].map((p) => p.stream).filter((s) => s.writableEnded && !s.writableFinished);
       if (ending.length > 0) {
         await Promise.race([
           Promise.all(
@@ -198,8 +183,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
           new Promise((resolve) => setTimeout(resolve, CLOSE_FLUSH_MS).unref()),
         ]);
       }
-      for (const stream of [...this.#streams.values()]) {
-        if (!(stream._localFinished && stream._remoteFinished)) stream.reset(RstStatus.CANCEL);
+      for (const peer of [...this.#streams.values()]) {
+        if (!(peer.localFinished && peer.remoteFinished)) peer.stream.reset(RstStatus.CANCEL);
       }
       this.#goAway(GoAwayStatus.OK);
       await new Promise<void>((resolve) => this.#send(Buffer.alloc(0), () => resolve()));
@@ -293,90 +278,52 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.#send(encodeControlFrame({ type: 'goaway', lastGoodStreamId: this.#lastPeerStreamId, status }));
   }
 
-  /** @internal SYN_REPLY for a stream the peer opened. */
-  _reply(stream: SpdyStream, headers: SpdyHeaders, fin: boolean): void {
-    this.#sendHeaders({ type: 'syn_reply', streamId: stream.id, flags: fin ? FLAG_FIN : 0, headers });
+  /** A stream in the session's map, with the transport bound to its ID. */
+  #addStream(id: number, headers: SpdyHeaders, initiatedLocally: boolean): PeerSide {
+    const session = this;
+    const transport: StreamTransport = {
+      get closed() {
+        return session.#closed;
+      },
+      sendReply: (replyHeaders, fin) =>
+        this.#sendHeaders({ type: 'syn_reply', streamId: id, flags: fin ? FLAG_FIN : 0, headers: replyHeaders }),
+      sendRst: (status) => this.#sendRst(id, status),
+      sendData: (data, fin, cb) => this.#send(encodeDataFrame(id, data, fin), cb),
+      takeRoom: (wanted) => this.#flow.take(id, wanted),
+      waitForRoom: (retry) => this.#flow.waitForRoom(retry),
+      consumed: (bytes, peerMaySend) => {
+        if (!this.#closed) this.#flow.consumed(id, bytes, peerMaySend);
+      },
+      pause: () => {
+        this.#pausedBy.add(id);
+        this.#socket.pause();
+      },
+      resume: () => this.#resumeFor(id),
+      done: () => this.#forget(peer),
+    };
+    const peer = SpdyStream.open(transport, id, headers, initiatedLocally);
+    this.#streams.set(id, peer);
+    this.#flow.addStream(id);
+    return peer;
   }
 
-  /** @internal */
-  _sendRst(streamId: number, status: number): void {
+  #sendRst(streamId: number, status: number): void {
     this.#send(encodeControlFrame({ type: 'rst_stream', streamId, status }));
   }
 
-  /** @internal Writes `data` as DATA frames, within the send windows when the peer does flow control. */
-  _sendData(stream: SpdyStream, data: Buffer, fin: boolean, cb: (err?: Error | null) => void): void {
-    let off = 0;
-    const step = (): void => {
-      if (this.#closed) {
-        cb(new Error('the SPDY session is closed'));
-        return;
-      }
-      if (stream._resetStatus !== undefined) {
-        cb(new SpdyStreamResetError(stream.id, stream._resetStatus, stream._resetByPeer));
-        return;
-      }
-      while (off < data.length || (fin && off === data.length)) {
-        let n = Math.min(MAX_DATA_CHUNK, data.length - off);
-        if (this.#peerFlowControl && n > 0) {
-          n = Math.min(n, stream._sendWindow, this.#sessionSendWindow);
-          if (n <= 0) {
-            this.#windowWaiters.push(step);
-            return;
-          }
-          stream._sendWindow -= n;
-          this.#sessionSendWindow -= n;
-        }
-        const last = off + n >= data.length;
-        const piece = data.subarray(off, off + n);
-        off += n;
-        const frame = encodeDataFrame(stream.id, piece, fin && last);
-        if (last) {
-          this.#send(frame, cb);
-          return;
-        }
-        this.#send(frame);
-      }
-    };
-    step();
-  }
-
-  #wakeWindowWaiters(): void {
-    const waiters = this.#windowWaiters;
-    this.#windowWaiters = [];
-    for (const w of waiters) w();
-  }
-
-  /** @internal The reader of `stream` consumed `bytes`: acknowledge them when half a window is due. */
-  _consumed(stream: SpdyStream, bytes: number): void {
-    if (this.#closed || bytes <= 0) return;
-    stream._recvUnacked += bytes;
-    this.#sessionUnacked += bytes;
-    if (stream._recvUnacked >= this.#receiveWindow / 2 && !stream._remoteFinished) {
-      this.#send(encodeControlFrame({ type: 'window_update', streamId: stream.id, delta: stream._recvUnacked }));
-      stream._recvUnacked = 0;
-    }
-    if (this.#sessionUnacked >= DEFAULT_WINDOW / 2) {
-      this.#send(encodeControlFrame({ type: 'window_update', streamId: 0, delta: this.#sessionUnacked }));
-      this.#sessionUnacked = 0;
-    }
-  }
-
-  /** @internal A stream's reader is full: stop reading the socket until it asks for more. */
-  _pauseFor(stream: SpdyStream): void {
-    this.#pausedBy.add(stream.id);
-    this.#socket.pause();
-  }
-
-  /** @internal */
-  _resumeFor(stream: SpdyStream): void {
-    if (!this.#pausedBy.delete(stream.id)) return;
+  #resumeFor(id: number): void {
+    if (!this.#pausedBy.delete(id)) return;
     if (this.#pausedBy.size === 0 && !this.#closed) this.#socket.resume();
   }
 
-  /** @internal The stream is done in both directions (or reset): forget it. */
-  _forget(stream: SpdyStream): void {
-    if (this.#streams.get(stream.id) === stream) this.#streams.delete(stream.id);
-    this._resumeFor(stream);
+  /** The stream is done in both directions (or reset): forget it. */
+  #forget(peer: PeerSide): void {
+    const id = peer.stream.id;
+    if (this.#streams.get(id) === peer) {
+      this.#streams.delete(id);
+      this.#flow.removeStream(id);
+    }
+    this.#resumeFor(id);
     if (this.#goneAwayRemote && this.#streams.size === 0) void this.close();
   }
 
@@ -446,47 +393,40 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         this.#onSynStream(frame);
         return;
       case 'syn_reply': {
-        const stream = this.#streams.get(frame.streamId);
-        if (!stream) return;
-        stream._onReply(frame.headers);
-        if (frame.flags & FLAG_FIN) stream._onRemoteFin();
+        const peer = this.#streams.get(frame.streamId);
+        if (!peer) return;
+        peer.onReply(frame.headers);
+        if (frame.flags & FLAG_FIN) peer.onRemoteFin();
         return;
       }
       case 'headers': {
-        const stream = this.#streams.get(frame.streamId);
-        if (!stream) return;
-        stream.emit('headers', frame.headers);
-        if (frame.flags & FLAG_FIN) stream._onRemoteFin();
+        const peer = this.#streams.get(frame.streamId);
+        if (!peer) return;
+        peer.stream.emit('headers', frame.headers);
+        if (frame.flags & FLAG_FIN) peer.onRemoteFin();
         return;
       }
       case 'data': {
-        const stream = this.#streams.get(frame.streamId);
-        if (!stream) {
+        const peer = this.#streams.get(frame.streamId);
+        if (!peer) {
           // Data for a stream that is gone (reset, or both sides finished) is dropped, as spdystream does.
           return;
         }
-        if (stream._remoteFinished) {
-          stream.reset(RstStatus.STREAM_ALREADY_CLOSED);
+        if (peer.remoteFinished) {
+          peer.stream.reset(RstStatus.STREAM_ALREADY_CLOSED);
           return;
         }
-        if (frame.data.length > 0) stream._onData(frame.data);
-        if (frame.flags & FLAG_FIN) stream._onRemoteFin();
+        if (frame.data.length > 0) peer.onData(frame.data);
+        if (frame.flags & FLAG_FIN) peer.onRemoteFin();
         return;
       }
       case 'rst_stream': {
-        const stream = this.#streams.get(frame.streamId);
-        stream?._onReset(frame.status);
+        this.#streams.get(frame.streamId)?.onReset(frame.status);
         return;
       }
       case 'settings':
         for (const e of frame.entries) {
-          if (e.id === SettingsId.INITIAL_WINDOW_SIZE) {
-            const delta = e.value - this.#peerInitialWindow;
-            this.#peerInitialWindow = e.value;
-            for (const s of this.#streams.values()) s._sendWindow += delta;
-            this.#peerFlowControl = true;
-            this.#wakeWindowWaiters();
-          }
+          if (e.id === SettingsId.INITIAL_WINDOW_SIZE) this.#flow.onInitialWindow(e.value);
         }
         return;
       case 'ping': {
@@ -508,13 +448,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         if (this.#streams.size === 0) void this.close();
         return;
       case 'window_update':
-        this.#peerFlowControl = true;
-        if (frame.streamId === 0) this.#sessionSendWindow += frame.delta;
-        else {
-          const stream = this.#streams.get(frame.streamId);
-          if (stream) stream._sendWindow += frame.delta;
-        }
-        this.#wakeWindowWaiters();
+        this.#flow.onWindowUpdate(frame.streamId, frame.delta);
         return;
       case 'unknown':
         return;
@@ -524,31 +458,29 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   #onSynStream(frame: Extract<SpdyFrame, { type: 'syn_stream' }>): void {
     const id = frame.streamId;
     if (id === 0 || this.#ownsId(id) || id <= this.#lastPeerStreamId) {
-      this._sendRst(id, RstStatus.PROTOCOL_ERROR);
+      this.#sendRst(id, RstStatus.PROTOCOL_ERROR);
       return;
     }
     this.#lastPeerStreamId = id;
     if (this.#goneAwayLocal || this.#closing) {
-      this._sendRst(id, RstStatus.REFUSED_STREAM);
+      this.#sendRst(id, RstStatus.REFUSED_STREAM);
       return;
     }
     let peerOpen = 0;
-    for (const s of this.#streams.values()) if (!s.initiatedLocally) peerOpen++;
+    for (const p of this.#streams.values()) if (!p.stream.initiatedLocally) peerOpen++;
     if (peerOpen >= this.#maxConcurrent) {
-      this._sendRst(id, RstStatus.REFUSED_STREAM);
+      this.#sendRst(id, RstStatus.REFUSED_STREAM);
       return;
     }
-    const stream = new SpdyStream(this, id, frame.headers, false);
-    stream._sendWindow = this.#peerInitialWindow;
-    this.#streams.set(id, stream);
-    if (frame.flags & FLAG_UNIDIRECTIONAL) stream._markLocalFin();
-    if (frame.flags & FLAG_FIN) stream._onRemoteFin();
-    this.emit('stream', stream);
+    const peer = this.#addStream(id, frame.headers, false);
+    if (frame.flags & FLAG_UNIDIRECTIONAL) peer.markLocalFin();
+    if (frame.flags & FLAG_FIN) peer.onRemoteFin();
+    this.emit('stream', peer.stream);
   }
 
   #onEof(): void {
     // The peer closed its side: every stream's readable side ends; the session is over.
-    for (const stream of [...this.#streams.values()]) stream._onRemoteFin();
+    for (const peer of [...this.#streams.values()]) peer.onRemoteFin();
     this.#terminate();
     this.#socket.end();
   }
@@ -557,7 +489,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
-    for (const stream of [...this.#streams.values()]) stream._onSessionClosed();
+    for (const peer of [...this.#streams.values()]) peer.onSessionClosed();
     this.#streams.clear();
     for (const p of this.#pings.values()) p.reject(new Error('the SPDY session closed'));
     this.#pings.clear();
@@ -568,175 +500,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       item.cb?.(new Error('the SPDY session is closed'));
     }
     this.#onDrain();
-    this.#wakeWindowWaiters();
+    this.#flow.close();
     this.#codec.close();
     this.emit('close', error);
-  }
-}
-
-/**
- * One SPDY stream as a Duplex (events beyond a Duplex's: 'reset' (status) when the peer reset it,
- * 'headers' (headers) for a HEADERS frame). Readable: the peer's DATA until its FIN. Writable: DATA frames;
- * end() sends FIN. A stream the peer opened must be replied to (reply()) before data goes out;
- * write() replies first on its own.
- */
-export class SpdyStream extends Duplex {
-  readonly id: number;
-  /** The headers of the SYN_STREAM that opened it. */
-  readonly headers: SpdyHeaders;
-  readonly initiatedLocally: boolean;
-  /** For streams opened here: settles when the peer accepts (SYN_REPLY) or refuses (RST_STREAM) the stream. */
-  readonly replied: Promise<SpdyHeaders>;
-  replyHeaders: SpdyHeaders | undefined;
-  readonly #session: SpdySession;
-  #replySent: boolean;
-  #resolveReply!: (h: SpdyHeaders) => void;
-  #rejectReply!: (e: Error) => void;
-
-  /** @internal */ _localFinished = false;
-  /** @internal */ _remoteFinished = false;
-  /** @internal */ _resetStatus: number | undefined;
-  /** @internal */ _resetByPeer = false;
-  /** @internal */ _sendWindow = DEFAULT_WINDOW;
-  /** @internal */ _recvUnacked = 0;
-
-  constructor(session: SpdySession, id: number, headers: SpdyHeaders, initiatedLocally: boolean) {
-    super({ allowHalfOpen: true, emitClose: true });
-    this.#session = session;
-    this.id = id;
-    this.headers = headers;
-    this.initiatedLocally = initiatedLocally;
-    this.#replySent = initiatedLocally;
-    this.replied = new Promise((resolve, reject) => {
-      this.#resolveReply = resolve;
-      this.#rejectReply = reject;
-    });
-    this.replied.catch(() => {});
-    if (!initiatedLocally) this.#resolveReply({});
-    // Failures reach users through write callbacks, pipeline() and 'close'; an 'error' nobody
-    // listens to must not take the daemon down.
-    this.on('error', () => {});
-  }
-
-  /** The first value of one of the SYN_STREAM headers. */
-  header(name: string): string | undefined {
-    return this.headers[name.toLowerCase()]?.[0];
-  }
-
-  /** Accepts a stream the peer opened (SYN_REPLY). */
-  reply(headers: SpdyHeaders = {}, fin = false): void {
-    if (this.#replySent || this.destroyed) return;
-    this.#replySent = true;
-    this.#session._reply(this, headers, fin);
-    if (fin) this._markLocalFin();
-  }
-
-  /** Aborts both directions (RST_STREAM). */
-  reset(status: number = RstStatus.CANCEL): void {
-    if (this._resetStatus !== undefined || this.#session.closed) {
-      if (!this.destroyed) this.destroy();
-      return;
-    }
-    this._resetStatus = status;
-    this.#session._sendRst(this.id, status);
-    this.#rejectReply(new SpdyStreamResetError(this.id, status, false));
-    this.#session._forget(this);
-    this.destroy();
-  }
-
-  override _read(): void {
-    this.#session._resumeFor(this);
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (!this.#replySent) this.reply();
-    if (this._localFinished) {
-      cb(new Error(`SPDY stream ${this.id} is closed for writing`));
-      return;
-    }
-    this.#session._sendData(this, chunk, false, cb);
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    if (!this.#replySent) this.reply();
-    if (this._localFinished || this._resetStatus !== undefined) {
-      cb();
-      return;
-    }
-    this._localFinished = true;
-    this.#session._sendData(this, Buffer.alloc(0), true, (err) => {
-      this.#maybeDone();
-      cb(err);
-    });
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (!(this._localFinished && this._remoteFinished) && this._resetStatus === undefined && !this.#session.closed) {
-      this._resetStatus = RstStatus.CANCEL;
-      this.#session._sendRst(this.id, RstStatus.CANCEL);
-    }
-    this.#rejectReply(err ?? new Error(`SPDY stream ${this.id} closed`));
-    this.#session._forget(this);
-    cb(err);
-  }
-
-  /** @internal */
-  _markLocalFin(): void {
-    this._localFinished = true;
-    this.#maybeDone();
-  }
-
-  /** @internal */
-  _onReply(headers: SpdyHeaders): void {
-    this.replyHeaders = headers;
-    this.#resolveReply(headers);
-  }
-
-  /** @internal */
-  _onData(data: Buffer): void {
-    if (this.destroyed || this.readableEnded) return;
-    const more = this.push(data);
-    this.#session._consumed(this, data.length);
-    if (!more) this.#session._pauseFor(this);
-  }
-
-  /** @internal */
-  _onRemoteFin(): void {
-    if (this._remoteFinished) return;
-    this._remoteFinished = true;
-    if (!this.destroyed) this.push(null);
-    this.#maybeDone();
-  }
-
-  /** @internal */
-  _onReset(status: number): void {
-    this._resetStatus = status;
-    this._resetByPeer = true;
-    this.#rejectReply(new SpdyStreamResetError(this.id, status, true));
-    this.emit('reset', status);
-    this.#session._forget(this);
-    // A reset ends the readable side for readers (spdystream reports EOF) and stops writing.
-    this.#endThenDestroy();
-  }
-
-  /** @internal The connection is gone: readers see the end, writers an error. */
-  _onSessionClosed(): void {
-    this.#rejectReply(new Error('the SPDY session closed'));
-    this.#endThenDestroy();
-  }
-
-  /** Ends the readable side; destroys once what was received has been read. */
-  #endThenDestroy(): void {
-    if (this.destroyed) return;
-    if (!this._remoteFinished) {
-      this._remoteFinished = true;
-      this.push(null);
-    }
-    if (this.readableLength === 0 || this.readableEnded) this.destroy();
-    else this.once('end', () => this.destroy());
-  }
-
-  #maybeDone(): void {
-    if (this._localFinished && this._remoteFinished) this.#session._forget(this);
   }
 }

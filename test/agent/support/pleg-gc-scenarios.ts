@@ -14,7 +14,7 @@ import type { Pod } from '../../../src/agent/k8s-types.ts';
 import type { RunningNode } from '../../../src/agent/node.ts';
 import type { EventRecorder, PodProvider } from '../../../src/agent/provider.ts';
 import { type CriClient, connectCri } from '../../../src/cri/cri-client.ts';
-import { ContainerState } from '../../../src/cri/gen/runtime/v1/api_pb.js';
+import { ContainerState } from '../../../src/cri-api/gen/runtime/v1/api_pb.js';
 import { busyboxLikeImage, pushImage } from '../../support/image-builder.ts';
 import type { TestRegistry } from '../../support/registry.ts';
 import {

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ContainerStatus, Pod } from '../../../src/agent/k8s-types.ts';
 import type { RunningNode } from '../../../src/agent/node.ts';
 import type { PodProvider } from '../../../src/agent/provider.ts';
-import { ContainerState, PodSandboxState } from '../../../src/cri/gen/runtime/v1/api_pb.js';
+import { ContainerState, PodSandboxState } from '../../../src/cri-api/gen/runtime/v1/api_pb.js';
 import type { TestRegistry } from '../../support/registry.ts';
 import {
   containerLogText,

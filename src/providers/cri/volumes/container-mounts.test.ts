@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Pod } from '../../../agent/k8s-types.ts';
-import { MountPropagation } from '../../../cri/gen/runtime/v1/api_pb.js';
+import { MountPropagation } from '../../../cri-api/gen/runtime/v1/api_pb.js';
 import { containerMounts, expandSubPathExpr, resolveSubPath, subPathProblem } from './container-mounts.ts';
 import { volumeDir } from './volume-paths.ts';
 

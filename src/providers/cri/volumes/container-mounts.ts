@@ -9,7 +9,7 @@ import type { NamedValue } from '../../../agent/container-env.ts';
 import type { Container, Pod, VolumeMount } from '../../../agent/k8s-types.ts';
 import { podUid } from '../../../agent/k8s-types.ts';
 import { expandVariables } from '../../../agent/var-expansion.ts';
-import { MountPropagation, type MountSchema } from '../../../cri/gen/runtime/v1/api_pb.js';
+import { MountPropagation, type MountSchema } from '../../../cri-api/gen/runtime/v1/api_pb.js';
 import { volumeHostPath, volumePlugin } from './volume-paths.ts';
 
 export type CriMount = MessageInitShape<typeof MountSchema>;

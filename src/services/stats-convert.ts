@@ -1,5 +1,5 @@
 // berth's stats ⇄ CRI ContainerStats / PodSandboxStats.
-import type { ContainerStatsResult, PodStatsResult } from '../services/stats.ts';
+import type { ContainerStatsResult, PodStatsResult } from './stats.ts';
 
 const ns = (ms: number) => BigInt(Math.round(ms)) * 1_000_000n;
 const u64 = (v: number | undefined) => (v === undefined ? undefined : { value: BigInt(Math.max(0, Math.round(v))) });

@@ -1,26 +1,20 @@
-// RuntimeService: CRI requests ⇄ berth services. RPCs not built answer UNIMPLEMENTED (the
-// kubelet falls back only on that code).
+// berth's CRI RuntimeService: CRI requests ⇄ berth's services, one screen per RPC: validate, call
+// the service, convert. RPCs not built answer UNIMPLEMENTED (the kubelet falls back only on that
+// code).
 import type { Config } from '../config/config.ts';
+import { CgroupDriver } from '../cri-api/gen/runtime/v1/api_pb.js';
+import type { RuntimeOperations } from '../cri-api/operations.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import type { CgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
-import { createContainer } from '../services/container-create.ts';
-import { execSync } from '../services/container-exec-sync.ts';
-import { removeContainer } from '../services/container-remove.ts';
-import { startContainer } from '../services/container-start.ts';
-import { containerStatus, listContainers } from '../services/container-status.ts';
-import { stopContainer } from '../services/container-stop.ts';
-import { reopenContainerLog, updateContainerResources } from '../services/container-update.ts';
-import type { PodDeps } from '../services/pod-deps.ts';
-import { CRI_API_VERSION, KUBELET_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION, runtimeConditions } from '../services/runtime-info.ts';
-import { removePodSandbox } from '../services/sandbox-remove.ts';
-import { runPodSandbox } from '../services/sandbox-run.ts';
-import { listPodSandboxes, podSandboxStatus } from '../services/sandbox-status.ts';
-import { stopPodSandbox } from '../services/sandbox-stop.ts';
-import { containerStats, podStats } from '../services/stats.ts';
-import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/stream-requests.ts';
-import { containerEventsHandlers } from './container-events-service.ts';
-import { CgroupDriver, type RuntimeService } from './gen/runtime/v1/api_pb.js';
-import type { ServiceHandlers } from './grpc-service.ts';
+import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/daemon/stream-requests.ts';
+import { createContainer } from './container-create.ts';
+import { containerEventsOperations } from './container-events-stream.ts';
+import { execSync } from './container-exec-sync.ts';
+import { removeContainer } from './container-remove.ts';
+import { startContainer } from './container-start.ts';
+import { containerStatus, listContainers } from './container-status.ts';
+import { stopContainer } from './container-stop.ts';
+import { reopenContainerLog, updateContainerResources } from './container-update.ts';
 import {
   containerStateFromCri,
   containerVerboseInfo,
@@ -31,9 +25,16 @@ import {
   sandboxStateFromCri,
   sandboxVerboseInfo,
 } from './pod-convert.ts';
+import type { PodDeps } from './pod-deps.ts';
+import { CRI_API_VERSION, KUBELET_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION, runtimeConditions } from './runtime-info.ts';
+import { removePodSandbox } from './sandbox-remove.ts';
+import { runPodSandbox } from './sandbox-run.ts';
+import { listPodSandboxes, podSandboxStatus } from './sandbox-status.ts';
+import { stopPodSandbox } from './sandbox-stop.ts';
+import { containerStats, podStats } from './stats.ts';
 import { criContainerStats, criPodSandboxStats } from './stats-convert.ts';
 
-export interface RuntimeServiceDeps {
+export interface BerthRuntimeDeps {
   config: Config;
   pods: PodDeps;
   cgroups: CgroupLayout;
@@ -46,7 +47,7 @@ function need(value: string, what: string): string {
   return value;
 }
 
-export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<ServiceHandlers<typeof RuntimeService.method>> {
+export function berthRuntimeOperations(deps: BerthRuntimeDeps): RuntimeOperations {
   const { pods, config } = deps;
   return {
     async version() {
@@ -198,12 +199,12 @@ export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<Servic
       return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
     },
 
-    ...(deps.streaming ? streamingHandlers(pods, deps.streaming) : {}),
-    ...containerEventsHandlers(pods.events, config.container_events_buffer),
+    ...(deps.streaming ? streamingOperations(pods, deps.streaming) : {}),
+    ...containerEventsOperations(pods.events, config.container_events_buffer),
   };
 }
 
-function streamingHandlers(pods: PodDeps, streaming: StreamingUrls): Partial<ServiceHandlers<typeof RuntimeService.method>> {
+function streamingOperations(pods: PodDeps, streaming: StreamingUrls): RuntimeOperations {
   return {
     async exec(request) {
       return { url: streaming.execUrl(execRequest(pods.store, request)) };

@@ -3,7 +3,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import type { TerminalSize } from './remote-command.ts';
+import type { TerminalSize } from '../remote-command.ts';
 
 const WIN_RESIZE_EVENT = 1;
 

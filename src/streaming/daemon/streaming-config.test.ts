@@ -1,7 +1,7 @@
 // The [streaming] table of the daemon's config.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultConfig, parseConfig } from '../config/config.ts';
+import { defaultConfig, parseConfig } from '../../config/config.ts';
 
 test('streaming defaults: loopback, any free port, no TLS, 4 h idle timeout, 1 min tokens', () => {
   assert.deepEqual(defaultConfig().streaming, {

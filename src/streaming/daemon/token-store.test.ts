@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isBerthError } from '../errors/errors.ts';
+import { isBerthError } from '../../errors/errors.ts';
 import { TokenStore } from './token-store.ts';
 
 describe('TokenStore', () => {

@@ -1,8 +1,9 @@
 // Attach: the container's conmon serves its stdio on the `attach` socket in the bundle (see
 // seqpacket-relay.ts); resizing goes through the `ctl` fifo beside it. The attach ends when the
 // container exits (conmon closes the socket) or the client leaves.
+
+import type { StreamProcess } from '../run-remote-command.ts';
 import { resizeConmonTerminal } from './conmon-ctl.ts';
-import type { StreamProcess } from './run-remote-command.ts';
 import { spawnSeqpacketRelay } from './seqpacket-relay.ts';
 
 export interface AttachTarget {

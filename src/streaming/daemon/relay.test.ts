@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { joinStreams } from './forward.ts';
+import { joinStreams } from '../port-forward/forward.ts';
 import { runRelay } from './netns-relay.ts';
 import { RelayClient } from './port-dialer.ts';
 

@@ -1,11 +1,12 @@
 // GetContainerEvents: a server stream of the daemon's container and sandbox events, one
 // subscription per call. A client that falls more than the buffer behind gets RESOURCE_EXHAUSTED
 // and may subscribe again (and relist); a cancelled call ends quietly.
+
+import { ContainerEventType as CriContainerEventType } from '../cri-api/gen/runtime/v1/api_pb.js';
+import type { RuntimeOperations } from '../cri-api/operations.ts';
 import { resourceExhausted } from '../errors/errors.ts';
-import type { ContainerEvent, ContainerEventBus, ContainerEventType } from '../services/container-events.ts';
 import { SubscriberOverflowError } from '../util/event-bus.ts';
-import { ContainerEventType as CriContainerEventType, type RuntimeService } from './gen/runtime/v1/api_pb.js';
-import type { ServiceHandlers } from './grpc-service.ts';
+import type { ContainerEvent, ContainerEventBus, ContainerEventType } from './container-events.ts';
 import { criContainerStatus, criPodSandboxStatus } from './pod-convert.ts';
 
 const EVENT_TYPES: Record<ContainerEventType, CriContainerEventType> = {
@@ -25,10 +26,8 @@ export function criContainerEvent(e: ContainerEvent) {
   };
 }
 
-type Handlers = Partial<ServiceHandlers<typeof RuntimeService.method>>;
-
-/** The handler, when the daemon publishes events; without a bus the RPC stays UNIMPLEMENTED. */
-export function containerEventsHandlers(bus: ContainerEventBus | undefined, bufferSize: number): Handlers {
+/** The operation, when the daemon publishes events; without a bus the RPC stays UNIMPLEMENTED. */
+export function containerEventsOperations(bus: ContainerEventBus | undefined, bufferSize: number): RuntimeOperations {
   if (bus === undefined) return {};
   return {
     async *getContainerEvents(_request, context) {

@@ -1,19 +1,18 @@
-// ImageService: CRI requests ⇄ berth's image services.
+// berth's CRI ImageService: CRI requests ⇄ berth's image services.
 
+import { fromCriAuth } from '../cri-api/cri-auth-input.ts';
+import type { ImageOperations } from '../cri-api/operations.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import type { ImageRecord } from '../image/image-store.ts';
 import type { ImageConfig } from '../oci/image-spec.ts';
-import type { ImageDeps } from '../services/image-deps.ts';
-import { imageFsInfo } from '../services/image-fs-info.ts';
-import { imageStatus, listImages } from '../services/image-list.ts';
-import { pullImage } from '../services/image-pull.ts';
-import { removeImage } from '../services/image-remove.ts';
-import { fromCriAuth } from './berth-images-service.ts';
-import type { ImageService } from './gen/runtime/v1/api_pb.js';
-import type { ServiceHandlers } from './grpc-service.ts';
+import type { ImageDeps } from './image-deps.ts';
+import { imageFsInfo } from './image-fs-info.ts';
+import { imageStatus, listImages } from './image-list.ts';
+import { pullImage } from './image-pull.ts';
+import { removeImage } from './image-remove.ts';
 
 /** `pinned`: references of images reported as pinned (the sandbox image), which the kubelet's image GC leaves alone. */
-export function imageServiceHandlers(deps: ImageDeps, pinned: string[] = []): Partial<ServiceHandlers<typeof ImageService.method>> {
+export function berthImageOperations(deps: ImageDeps, pinned: string[] = []): ImageOperations {
   const toCriImage = (image: ImageRecord, config: ImageConfig) => {
     const isPinned = image.pinned || pinned.some((ref) => deps.images.resolve(ref)?.id === image.id);
     return { ...criImage(image, config), pinned: isPinned };

@@ -1,4 +1,14 @@
 // CRI messages → the plain inputs of the OCI spec builders (src/runtime/spec/spec-input.ts).
+
+import { profileFromLegacyPath } from '../runtime/spec/seccomp.ts';
+import type {
+  ContainerConfigInput,
+  ContainerSecurityInput,
+  NamespaceOptionsInput,
+  ResourcesInput,
+  SecurityProfile,
+  NamespaceMode as SpecNamespaceMode,
+} from '../runtime/spec/spec-input.ts';
 import {
   type ContainerConfig,
   type SecurityProfile as CriSecurityProfile,
@@ -9,16 +19,7 @@ import {
   type NamespaceOption,
   type PodSandboxConfig,
   SecurityProfile_ProfileType,
-} from '../cri/gen/runtime/v1/api_pb.js';
-import { profileFromLegacyPath } from '../runtime/spec/seccomp.ts';
-import type {
-  ContainerConfigInput,
-  ContainerSecurityInput,
-  NamespaceOptionsInput,
-  ResourcesInput,
-  SecurityProfile,
-  NamespaceMode as SpecNamespaceMode,
-} from '../runtime/spec/spec-input.ts';
+} from './gen/runtime/v1/api_pb.js';
 
 const NAMESPACE_MODES: Record<number, SpecNamespaceMode> = {
   [NamespaceMode.POD]: 'pod',

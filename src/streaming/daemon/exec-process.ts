@@ -13,16 +13,16 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import type { Process, RuntimeSpec } from '../oci/runtime-spec.ts';
-import { parseSyncMessage } from '../runtime/oci/conmon-spawn.ts';
-import { execProcessSpec } from '../runtime/oci/exec-sync.ts';
-import { killProcessTree, signalProcess } from '../runtime/oci/proc.ts';
-import { runtimeErrorMessage } from '../runtime/oci/runtime-cli.ts';
-import { readIntFile } from '../runtime/oci/state-layout.ts';
-import { writeFileAtomic } from '../util/atomic-file.ts';
+import type { Process, RuntimeSpec } from '../../oci/runtime-spec.ts';
+import { parseSyncMessage } from '../../runtime/oci/conmon-spawn.ts';
+import { execProcessSpec } from '../../runtime/oci/exec-sync.ts';
+import { killProcessTree, signalProcess } from '../../runtime/oci/proc.ts';
+import { runtimeErrorMessage } from '../../runtime/oci/runtime-cli.ts';
+import { readIntFile } from '../../runtime/oci/state-layout.ts';
+import { writeFileAtomic } from '../../util/atomic-file.ts';
+import type { TerminalSize } from '../remote-command.ts';
+import type { StreamProcess } from '../run-remote-command.ts';
 import { resizeConmonTerminal } from './conmon-ctl.ts';
-import type { TerminalSize } from './remote-command.ts';
-import type { StreamProcess } from './run-remote-command.ts';
 import { spawnSeqpacketRelay } from './seqpacket-relay.ts';
 
 export interface ExecTarget {

@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
+import { type ConnectionForwarder, joinStreams } from '../port-forward/forward.ts';
 import { dialLoopback } from './netns-relay.ts';
 import { encodeRelayFrame, RELAY_MAX_DATA, RELAY_WINDOW, RelayFrameParser, RelayOp, u16, u32 } from './relay-protocol.ts';
 
@@ -301,4 +302,21 @@ class RelayConnection extends Duplex {
     if (this.readableLength === 0) this.destroy();
     else this.once('end', () => this.destroy());
   }
+}
+
+export function forwardError(port: number, podSandboxId: string, error: Error): string {
+  return `error forwarding port ${port} to pod ${podSandboxId}, uid : ${error.message}`;
+}
+
+/** The runtime's forwarder: a connection from `dialer`, joined to the client's stream. */
+export function dialerForwarder(dialer: PortDialer, podSandboxId: string): ConnectionForwarder {
+  return async (port, client, signal) => {
+    let conn: Duplex;
+    try {
+      conn = await dialer.dial(port);
+    } catch (e) {
+      throw new Error(forwardError(port, podSandboxId, e as Error));
+    }
+    await joinStreams(client, conn, signal);
+  };
 }

@@ -1,14 +1,8 @@
 // berth's pod and container records ⇄ CRI messages.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ContainerState as CriContainerState, NamespaceMode, PodSandboxState } from '../cri-api/gen/runtime/v1/api_pb.js';
 import type { ContainerRecord, ContainerState, SandboxRecord, SandboxState } from '../store/pod-store.ts';
-import {
-  type ContainerConfig,
-  ContainerState as CriContainerState,
-  NamespaceMode,
-  type PodSandboxConfig,
-  PodSandboxState,
-} from './gen/runtime/v1/api_pb.js';
 
 export const sandboxStateToCri: Record<SandboxState, PodSandboxState> = {
   ready: PodSandboxState.SANDBOX_READY,
@@ -47,7 +41,7 @@ export function criPodSandbox(s: SandboxRecord) {
 }
 
 export function criPodSandboxStatus(s: SandboxRecord) {
-  const options = (s.config as PodSandboxConfig | undefined)?.linux?.securityContext?.namespaceOptions;
+  const options = s.config.linux?.securityContext?.namespaceOptions;
   const [ip = '', ...additional] = s.state === 'ready' ? s.ips : [];
   return {
     ...criPodSandbox(s),
@@ -100,7 +94,7 @@ export function criContainer(c: ContainerRecord) {
 }
 
 export function criContainerStatus(c: ContainerRecord) {
-  const config = c.config as ContainerConfig | undefined;
+  const { config } = c;
   return {
     ...criContainer(c),
     startedAt: BigInt(c.startedAt),
@@ -108,9 +102,9 @@ export function criContainerStatus(c: ContainerRecord) {
     exitCode: c.exitCode,
     reason: c.reason,
     message: c.message,
-    mounts: config?.mounts ?? [],
+    mounts: config.mounts,
     logPath: c.logPath,
-    resources: config?.linux?.resources ? { linux: config.linux.resources } : undefined,
+    resources: config.linux?.resources ? { linux: config.linux.resources } : undefined,
   };
 }
 

@@ -3,7 +3,7 @@
 // connection to that URL consumes it. Unused tokens expire after a TTL; at most `maxInFlight` wait
 // at once.
 import { randomBytes } from 'node:crypto';
-import { resourceExhausted } from '../errors/errors.ts';
+import { resourceExhausted } from '../../errors/errors.ts';
 
 export interface TokenStoreOptions {
   /** How long a token stays valid if unused. The kubelet's default is one minute. */

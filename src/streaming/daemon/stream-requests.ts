@@ -1,7 +1,7 @@
 // What Exec, Attach and PortForward accept, checked the way the kubelet's streaming server and the
 // CRI runtimes check them, and what a token keeps until the client connects.
-import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
-import type { PodStore } from '../store/pod-store.ts';
+import { failedPrecondition, invalidArgument } from '../../errors/errors.ts';
+import type { PodStore } from '../../store/pod-store.ts';
 
 export interface ExecStreamRequest {
   kind: 'exec';

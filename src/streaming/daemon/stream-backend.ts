@@ -4,14 +4,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../config/config.ts';
-import { killProcessTree } from '../runtime/oci/proc.ts';
-import type { PodStore } from '../store/pod-store.ts';
+import type { Config } from '../../config/config.ts';
+import { killProcessTree } from '../../runtime/oci/proc.ts';
+import type { PodStore } from '../../store/pod-store.ts';
+import type { TerminalSize } from '../remote-command.ts';
+import type { StreamProcess } from '../run-remote-command.ts';
 import { startAttach } from './attach-process.ts';
 import { startPipeExec, startTtyExec } from './exec-process.ts';
-import { HostDialer, NetnsDialer, type PortDialer } from './port-forward/port-dialer.ts';
-import type { TerminalSize } from './remote-command.ts';
-import type { StreamProcess } from './run-remote-command.ts';
+import { HostDialer, NetnsDialer, type PortDialer } from './port-dialer.ts';
 import type { AttachStreamRequest, ExecStreamRequest } from './stream-requests.ts';
 
 /** What a streaming server needs from a runtime. */
@@ -32,10 +32,6 @@ export interface PodStreamBackendOptions {
   runtimeRoot(handler: string): string;
   /** Where exec sessions keep their files (process spec, conmon's sockets); one directory each. */
   workDir: string;
-}
-
-function containerConfigFlag(config: unknown, key: 'tty' | 'stdin'): boolean {
-  return typeof config === 'object' && config !== null && (config as Record<string, unknown>)[key] === true;
 }
 
 export class PodStreamBackend implements StreamBackend {
@@ -80,9 +76,9 @@ export class PodStreamBackend implements StreamBackend {
 
   async startAttach(request: AttachStreamRequest): Promise<StreamProcess> {
     const { record } = this.#container(request.containerId);
-    const stdinOpen = containerConfigFlag(record.config, 'stdin');
+    const stdinOpen = record.config.stdin;
     return startAttach(
-      { containerId: record.id, bundle: record.bundle, tty: containerConfigFlag(record.config, 'tty') },
+      { containerId: record.id, bundle: record.bundle, tty: record.config.tty },
       // conmon keeps no stdin for a container created without it.
       { stdin: request.stdin && stdinOpen },
     );
