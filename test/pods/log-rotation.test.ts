@@ -6,7 +6,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { NamespaceMode } from '../../src/cri/gen/runtime/v1/api_pb.js';
+import { NamespaceMode } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
 import { ContainerLogRotator } from '../../src/providers/cri/container-log-rotation.ts';
 import { silentLogger } from '../../src/util/logger.ts';
 import { expectCriError, type PodEnv, parseCriLog, setUpAndTearDown, startPodEnv, waitFor } from '../support/pod-fixtures.ts';

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
 import { parseQuantity } from '../../agent/quantity.ts';
 import type { RuntimeClient } from '../../cri/cri-client.ts';
-import { ContainerState } from '../../cri/gen/runtime/v1/api_pb.js';
+import { ContainerState } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 

@@ -5,10 +5,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { ContainerConfigSchema, NamespaceMode } from '../../../src/cri/gen/runtime/v1/api_pb.js';
+import { containerConfig } from '../../../src/cri-api/cri-spec-input.ts';
+import { ContainerConfigSchema, NamespaceMode } from '../../../src/cri-api/gen/runtime/v1/api_pb.js';
 import { buildContainerSpec } from '../../../src/runtime/spec/container-spec.ts';
 import type { ContainerConfigInput } from '../../../src/runtime/spec/spec-input.ts';
-import { containerConfig } from '../../../src/services/cri-spec-input.ts';
 import { makeTempDir, type TempDir } from '../../support/tmp.ts';
 import type { FuzzTarget } from '../engine.ts';
 import { invariant, refusalOrResult } from '../expect.ts';
