@@ -12,8 +12,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { abortError } from '../content/abortable.ts';
 import { type BerthError, invalidArgument, isBerthError, toBerthError } from '../errors/errors.ts';
+import { abortError } from '../util/abortable.ts';
 
 export type ArchiveCompression = 'none' | 'gzip' | 'zstd';
 

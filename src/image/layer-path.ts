@@ -14,13 +14,10 @@ import type { Stats } from 'node:fs';
 import { lstat, mkdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidArgument } from '../errors/errors.ts';
+import { errnoCode } from '../util/errno.ts';
 
 /** Like Linux's MAXSYMLINKS. */
 export const MAX_SYMLINK_HOPS = 40;
-
-function errnoCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-}
 
 export function pathEscape(name: string, detail: string) {
   return invalidArgument('layer-path-escape', `layer entry "${name}" ${detail}`, { fields: { name } });

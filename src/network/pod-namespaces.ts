@@ -25,6 +25,7 @@
 import { mkdir, open, readdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { alreadyExists, type BerthError, internal, invalidArgument, isBerthError, toBerthError, unavailable } from '../errors/errors.ts';
+import { throwIfAborted } from '../util/abortable.ts';
 import { mountCounts, readMountInfo } from './mountinfo.ts';
 import { lastLine, type RunResult, runCommand } from './run-command.ts';
 import { type ParsedSysctl, parseSysctls } from './sysctls.ts';
@@ -300,8 +301,4 @@ export async function removePodNamespaces(paths: PodNamespacePaths): Promise<voi
   }
   for (const f of files) await rm(f, { force: true });
   await rm(dir, { recursive: true, force: true });
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw toBerthError(signal.reason);
 }

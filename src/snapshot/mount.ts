@@ -3,8 +3,8 @@
 import { execFile } from 'node:child_process';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { abortError, throwIfAborted } from '../content/abortable.ts';
 import { type BerthError, internal, invalidArgument, isBerthError, unavailable } from '../errors/errors.ts';
+import { abortError, throwIfAborted } from '../util/abortable.ts';
 import type { Mount } from './snapshotter.ts';
 
 /** The kernel copies mount data into one page; longer option strings fail with EINVAL. */

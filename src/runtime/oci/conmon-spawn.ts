@@ -6,9 +6,8 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { deadlineExceeded, internal, toBerthError } from '../../errors/errors.ts';
+import { sleep } from '../../util/sleep.ts';
 import { BoundedBuffer } from './run-command.ts';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface SpawnConmonOptions {
   conmonPath: string;
