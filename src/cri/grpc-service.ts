@@ -5,6 +5,7 @@ import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from '@b
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import * as grpc from '@grpc/grpc-js';
+import { isErrorCode } from '../errors/error-codes.ts';
 import { BerthError, cancelled, toBerthError, unimplemented } from '../errors/errors.ts';
 import { grpcStatusForKind, grpcStatusName, kindForGrpcStatus } from './grpc-status.ts';
 
@@ -76,7 +77,7 @@ export function fromGrpcError(e: unknown, method?: string): BerthError {
   if (!isServiceError(e)) return toBerthError(e);
   const remoteCode = e.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
   const kind = kindForGrpcStatus(e.code);
-  const code = typeof remoteCode === 'string' && remoteCode !== '' ? remoteCode : `grpc-${kind}`;
+  const code = isErrorCode(remoteCode) ? remoteCode : (`grpc-${kind}` as const);
   const message = e.details || grpcStatusName(e.code);
   return new BerthError(kind, code, message, {
     cause: e,

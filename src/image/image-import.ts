@@ -32,7 +32,15 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { ContentStore } from '../content/content-store.ts';
-import { type BerthError, failedPrecondition, invalidArgument, isBerthError, notFound, toBerthError } from '../errors/errors.ts';
+import {
+  type BerthError,
+  type CodeOfKind,
+  failedPrecondition,
+  invalidArgument,
+  isBerthError,
+  notFound,
+  toBerthError,
+} from '../errors/errors.ts';
 import { chainIds as chainIdsOf } from '../oci/chain-id.ts';
 import { type Digest, isDigest, sha256Digest } from '../oci/digest.ts';
 import {
@@ -160,7 +168,7 @@ interface ImagePlan {
   pending: Map<string, { digest: Digest; size: number }>;
 }
 
-function badArchive(code: string, message: string, fields: Record<string, unknown> = {}): BerthError {
+function badArchive(code: CodeOfKind<'invalid-argument'>, message: string, fields: Record<string, unknown> = {}): BerthError {
   return invalidArgument(code, message, { fields });
 }
 

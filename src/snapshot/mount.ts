@@ -29,7 +29,7 @@ function run(file: string, args: string[], options: { cwd?: string; signal?: Abo
   });
 }
 
-function commandError(what: string, e: unknown, fields: Record<string, unknown>, signal?: AbortSignal): BerthError {
+function commandError(what: 'mount' | 'umount', e: unknown, fields: Record<string, unknown>, signal?: AbortSignal): BerthError {
   if (signal?.aborted) return abortError(signal);
   if (isBerthError(e)) return e;
   const err = e as NodeJS.ErrnoException & { stderr?: string };
