@@ -251,7 +251,6 @@ export const ERROR_CODES = {
   'volume-key-missing': { kind: 'invalid-argument', meaning: 'a ConfigMap or Secret volume names a key its object lacks' },
   'volume-field-unsupported': { kind: 'invalid-argument', meaning: 'a downward API volume names a field berth does not expose' },
   'volume-payload-invalid': { kind: 'invalid-argument', meaning: "a volume's payload could not be made (the message lists why)" },
-  'volume-object-not-found': { kind: 'not-found', meaning: 'a ConfigMap or Secret a volume needs does not exist' },
   'volume-token-unavailable': { kind: 'unavailable', meaning: 'a projected service account token cannot be had' },
   'volume-source-unsupported': { kind: 'unimplemented', meaning: 'a volume source berth node does not support' },
   'volume-still-mounted': { kind: 'internal', meaning: "a pod's volume directory could not be removed: something is still mounted in it" },
