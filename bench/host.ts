@@ -7,6 +7,9 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile, readlink, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { sleep } from '../src/util/sleep.ts';
+
+export { sleep };
 
 const execFileAsync = promisify(execFile);
 
@@ -17,10 +20,6 @@ export async function tryRun(command: string, args: string[], timeoutMs = 30_000
   } catch {
     return '';
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // ---- processes ----

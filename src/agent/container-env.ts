@@ -95,7 +95,7 @@ class ObjectLookups {
     name: string,
     optional: boolean,
   ): Promise<T | undefined> {
-    const lower = kind.toLowerCase();
+    const lower = kind.toLowerCase() as 'configmap' | 'secret';
     if (get === undefined) {
       const noun = kind === 'ConfigMap' ? 'configMap' : 'secret';
       const message = `couldn't get ${noun} ${this.#namespace}/${name}, no ${kind} source defined`;

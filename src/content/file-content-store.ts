@@ -8,17 +8,14 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { failedPrecondition, internal, invalidArgument, isBerthError, notFound, toBerthError } from '../errors/errors.ts';
 import { type Digest, digestAlgorithm, digestHex, parseDigest } from '../oci/digest.ts';
+import { closeIterator, nextOrAbort, raceAbort, throwIfAborted } from '../util/abortable.ts';
+import { errnoCode } from '../util/errno.ts';
 import { KeyedLock } from '../util/keyed-lock.ts';
-import { closeIterator, nextOrAbort, raceAbort, throwIfAborted } from './abortable.ts';
 import type { BlobInfo, ContentStore, IngestOptions } from './content-store.ts';
 
 const ALGORITHMS = ['sha256', 'sha512'] as const;
 const HEX_LENGTH: Record<(typeof ALGORITHMS)[number], number> = { sha256: 64, sha512: 128 };
 const READ_CHUNK = 64 * 1024;
-
-function errnoCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-}
 
 /** Makes a rename or a new file durable: fsyncs the directory that holds it. */
 async function syncDir(dir: string): Promise<void> {

@@ -16,7 +16,8 @@ interface HpackDecoder {
   decodeInt(): number;
   decodeStr(): Buffer | number[];
 }
-const HpackDecoderClass = require('hpack.js/lib/hpack/decoder.js') as new () => HpackDecoder;
+// The package's entry point exports its low-level decoder beside the (de)compressors.
+const HpackDecoderClass = (require('hpack.js') as { decoder: new () => HpackDecoder }).decoder;
 
 const PREFACE_LENGTH = 24;
 const FRAME_HEADER_LENGTH = 9;

@@ -96,7 +96,7 @@ describe('server and client over a unix socket', () => {
       },
       streamContainers: async function* () {
         yield { containers: [{ id: 'first' }] };
-        throw internal('stream-broke', 'stream broke halfway');
+        throw internal('runtime-failed', 'stream broke halfway');
       },
     });
     addService(server, ImageService, {
@@ -211,7 +211,7 @@ describe('server and client over a unix socket', () => {
         })(),
       );
       assert.deepEqual(seen, ['first']);
-      assert.equal(e.code, 'stream-broke');
+      assert.equal(e.code, 'runtime-failed');
       assert.equal(e.kind, 'internal');
     } finally {
       client.close();

@@ -6,6 +6,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import * as grpc from '@grpc/grpc-js';
 import type { OperationContext } from '../cri-api/operations.ts';
+import { isErrorCode } from '../errors/error-codes.ts';
 import { BerthError, cancelled, toBerthError, unimplemented } from '../errors/errors.ts';
 import { grpcStatusForKind, grpcStatusName, kindForGrpcStatus } from './grpc-status.ts';
 
@@ -77,7 +78,7 @@ export function fromGrpcError(e: unknown, method?: string): BerthError {
   if (!isServiceError(e)) return toBerthError(e);
   const remoteCode = e.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
   const kind = kindForGrpcStatus(e.code);
-  const code = typeof remoteCode === 'string' && remoteCode !== '' ? remoteCode : `grpc-${kind}`;
+  const code = isErrorCode(remoteCode) ? remoteCode : (`grpc-${kind}` as const);
   const message = e.details || grpcStatusName(e.code);
   return new BerthError(kind, code, message, {
     cause: e,

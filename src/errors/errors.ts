@@ -1,18 +1,9 @@
 // Typed errors: a stable machine code, a kind that decides the gRPC status, the cause.
-export type ErrorKind =
-  | 'invalid-argument'
-  | 'not-found'
-  | 'already-exists'
-  | 'failed-precondition'
-  | 'deadline-exceeded'
-  | 'unavailable'
-  | 'unauthenticated'
-  | 'permission-denied'
-  | 'resource-exhausted'
-  | 'unimplemented'
-  | 'cancelled'
-  | 'aborted'
-  | 'internal';
+import type { CodeOfKind, ErrorCode } from './error-codes.ts';
+import type { ErrorKind } from './error-kind.ts';
+
+export type { CodeOfKind, ErrorCode } from './error-codes.ts';
+export type { ErrorKind } from './error-kind.ts';
 
 export interface BerthErrorOptions {
   cause?: unknown;
@@ -21,9 +12,9 @@ export interface BerthErrorOptions {
 
 export class BerthError extends Error {
   readonly kind: ErrorKind;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly fields: Record<string, unknown>;
-  constructor(kind: ErrorKind, code: string, message: string, options: BerthErrorOptions = {}) {
+  constructor(kind: ErrorKind, code: ErrorCode, message: string, options: BerthErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BerthError';
     this.kind = kind;
@@ -33,8 +24,8 @@ export class BerthError extends Error {
 }
 
 const make =
-  (kind: ErrorKind) =>
-  (code: string, message: string, options?: BerthErrorOptions): BerthError =>
+  <K extends ErrorKind>(kind: K) =>
+  (code: CodeOfKind<K>, message: string, options?: BerthErrorOptions): BerthError =>
     new BerthError(kind, code, message, options);
 
 export const invalidArgument = make('invalid-argument');

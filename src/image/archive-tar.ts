@@ -12,8 +12,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { abortError } from '../content/abortable.ts';
-import { type BerthError, invalidArgument, isBerthError, toBerthError } from '../errors/errors.ts';
+import { type BerthError, type CodeOfKind, invalidArgument, isBerthError, toBerthError } from '../errors/errors.ts';
+import { abortError } from '../util/abortable.ts';
 
 export type ArchiveCompression = 'none' | 'gzip' | 'zstd';
 
@@ -44,7 +44,12 @@ const MAX_PATH_LENGTH = 4096;
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 
-function badArchive(code: string, message: string, fields: Record<string, unknown> = {}, cause?: unknown): BerthError {
+function badArchive(
+  code: CodeOfKind<'invalid-argument'>,
+  message: string,
+  fields: Record<string, unknown> = {},
+  cause?: unknown,
+): BerthError {
   return invalidArgument(code, message, { fields, cause });
 }
 

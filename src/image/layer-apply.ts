@@ -25,7 +25,6 @@ import { chmod, lchown, link, lstat, lutimes, mkdir, mkdtemp, open, readdir, rm,
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { abortError, closeIterator, throwIfAborted } from '../content/abortable.ts';
 import {
   BerthError,
   failedPrecondition,
@@ -39,6 +38,8 @@ import {
 import type { Digest } from '../oci/digest.ts';
 import { mountAll, unmount } from '../snapshot/mount.ts';
 import type { Mount, Snapshotter } from '../snapshot/snapshotter.ts';
+import { abortError, closeIterator, throwIfAborted } from '../util/abortable.ts';
+import { errnoCode } from '../util/errno.ts';
 import { compressionOfMediaType, decompressLayer, type LayerCompression } from './layer-compression.ts';
 import { LayerRoot, normalizeLayerPath, pathEscape } from './layer-path.ts';
 import { type TarEntry, TarReader } from './layer-tar-reader.ts';
@@ -76,10 +77,6 @@ export interface ApplyLayerResult {
   compression: LayerCompression;
   /** Things skipped on purpose (an xattr the filesystem refused, mislabelled compression). */
   warnings: string[];
-}
-
-function errnoCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }
 
 interface RunError extends Error {

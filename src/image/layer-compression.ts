@@ -1,8 +1,8 @@
 // Which compression a layer blob uses, from its media type and from its first bytes.
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
-import { nextOrAbort } from '../content/abortable.ts';
 import { invalidArgument } from '../errors/errors.ts';
+import { nextOrAbort } from '../util/abortable.ts';
 
 export type LayerCompression = 'none' | 'gzip' | 'zstd';
 

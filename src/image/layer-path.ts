@@ -13,14 +13,11 @@
 import type { Stats } from 'node:fs';
 import { lstat, mkdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { invalidArgument } from '../errors/errors.ts';
+import { internal, invalidArgument } from '../errors/errors.ts';
+import { errnoCode } from '../util/errno.ts';
 
 /** Like Linux's MAXSYMLINKS. */
 export const MAX_SYMLINK_HOPS = 40;
-
-function errnoCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-}
 
 export function pathEscape(name: string, detail: string) {
   return invalidArgument('layer-path-escape', `layer entry "${name}" ${detail}`, { fields: { name } });
@@ -83,7 +80,7 @@ export class LayerRoot {
    * missing parent gives undefined. `entryName` is only for messages.
    */
   async resolve(components: readonly string[], create: boolean, entryName: string): Promise<ResolvedPath | undefined> {
-    if (components.length === 0) throw new Error('resolve: the root has no parent');
+    if (components.length === 0) throw internal('layer-root-parent', 'resolve: the root has no parent');
     const queue = [...components];
     let dir: string[] = [];
     let hops = 0;

@@ -4,8 +4,8 @@
 // corrupt binary xattrs such as security.capability. Names come out exactly as stored; checking
 // them is the caller's job (see layer-path.ts).
 
-import { nextOrAbort } from '../content/abortable.ts';
 import { invalidArgument } from '../errors/errors.ts';
+import { nextOrAbort } from '../util/abortable.ts';
 
 const BLOCK = 512;
 /** Largest PAX / GNU long-name body accepted: far more than any real name or xattr set. */

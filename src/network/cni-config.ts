@@ -46,13 +46,14 @@ export async function loadDefaultNetwork(confDir: string): Promise<CniNetworkCon
 
 /** A .conflist as it is, or a single-plugin .conf turned into a list. */
 export function parseNetworkConfig(doc: Record<string, unknown>, file: string): CniNetworkConfList {
-  if (typeof doc.name !== 'string' || doc.name === '') throw new Error('missing "name"');
+  if (typeof doc.name !== 'string' || doc.name === '') throw failedPrecondition('cni-config-invalid', 'missing "name"');
   if (Array.isArray(doc.plugins)) {
     const plugins = doc.plugins as CniPluginConf[];
-    if (plugins.length === 0 || plugins.some((p) => typeof p?.type !== 'string')) throw new Error('every plugin needs a "type"');
+    if (plugins.length === 0 || plugins.some((p) => typeof p?.type !== 'string'))
+      throw failedPrecondition('cni-config-invalid', 'every plugin needs a "type"');
     return { cniVersion: String(doc.cniVersion ?? '0.4.0'), name: doc.name, plugins, file, raw: doc };
   }
-  if (typeof doc.type !== 'string') throw new Error('missing "type" or "plugins"');
+  if (typeof doc.type !== 'string') throw failedPrecondition('cni-config-invalid', 'missing "type" or "plugins"');
   const { cniVersion = '0.4.0', name, ...plugin } = doc;
   const raw = { cniVersion, name, plugins: [plugin] };
   return { cniVersion: String(cniVersion), name, plugins: [plugin as CniPluginConf], file, raw };

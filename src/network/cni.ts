@@ -287,7 +287,7 @@ async function invoke(options: CniOptions, inv: Invocation): Promise<Record<stri
   if (out === '') return null;
   try {
     const parsed = JSON.parse(out) as unknown;
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw internal('cni-result-invalid', 'not an object');
     return parsed as Record<string, unknown>;
   } catch (e) {
     throw internal(

@@ -25,6 +25,7 @@
 import { mkdir, open, readdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { alreadyExists, type BerthError, internal, invalidArgument, isBerthError, toBerthError, unavailable } from '../errors/errors.ts';
+import { throwIfAborted } from '../util/abortable.ts';
 import { mountCounts, readMountInfo } from './mountinfo.ts';
 import { lastLine, type RunResult, runCommand } from './run-command.ts';
 import { type ParsedSysctl, parseSysctls } from './sysctls.ts';
@@ -217,13 +218,13 @@ function sysctlArgs(sysctls: ParsedSysctl[]): string[] {
   return sysctls.flatMap((s) => [s.path, s.value]);
 }
 
-function runForNamespaces(file: string, args: string[]): Promise<RunResult> {
+function runForNamespaces(file: 'mount' | 'umount' | 'unshare' | 'nsenter', args: string[]): Promise<RunResult> {
   return runCommand(file, args, { signal: AbortSignal.timeout(SPAWN_TIMEOUT_MS), maxOutput: 64 * 1024 }).catch((e: unknown) => {
     throw spawnError(file, e);
   });
 }
 
-function spawnError(file: string, e: unknown): BerthError {
+function spawnError(file: 'mount' | 'umount' | 'unshare' | 'nsenter', e: unknown): BerthError {
   if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
     return unavailable(`${file}-missing`, `the \`${file}\` program is not installed (util-linux)`, { cause: e });
   }
@@ -231,7 +232,7 @@ function spawnError(file: string, e: unknown): BerthError {
 }
 
 /** Runs mount/umount; a non-zero exit is an internal `<program>-failed` error with its stderr. */
-async function runChecked(program: string, args: string[], fields: Record<string, unknown>): Promise<void> {
+async function runChecked(program: 'mount' | 'umount', args: string[], fields: Record<string, unknown>): Promise<void> {
   const r = await runForNamespaces(program, args);
   if (r.code !== 0) {
     const detail = lastLine(r.stderr) || `exit ${r.code ?? r.exitSignal}`;
@@ -239,7 +240,7 @@ async function runChecked(program: string, args: string[], fields: Record<string
   }
 }
 
-function checkScriptResult(program: string, r: RunResult, fields: Record<string, unknown>): void {
+function checkScriptResult(program: 'unshare' | 'nsenter', r: RunResult, fields: Record<string, unknown>): void {
   if (r.code === 0) return;
   const detail = r.stderr.trim() || `exit ${r.code ?? r.exitSignal}`;
   if (r.code === EXIT_SYSCTL) {
@@ -300,8 +301,4 @@ export async function removePodNamespaces(paths: PodNamespacePaths): Promise<voi
   }
   for (const f of files) await rm(f, { force: true });
   await rm(dir, { recursive: true, force: true });
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw toBerthError(signal.reason);
 }

@@ -1,5 +1,6 @@
 // What the pod and container operations need; the daemon's entry point builds it.
 import type { Config } from '../config/config.ts';
+import { internal } from '../errors/errors.ts';
 import type { PodNetwork } from '../network/pod-network.ts';
 import type { OciRuntime } from '../runtime/oci/oci-runtime.ts';
 import type { HostOptions } from '../runtime/spec/spec-input.ts';
@@ -34,6 +35,6 @@ export interface PodDeps {
 
 export function runtimeFor(deps: PodDeps, handler: string): OciRuntime {
   const runtime = deps.runtimes.get(handler || deps.config.default_runtime);
-  if (!runtime) throw new Error(`no runtime for handler ${handler}`);
+  if (!runtime) throw internal('no-runtime-for-handler', `no runtime for handler ${handler}`);
   return runtime;
 }

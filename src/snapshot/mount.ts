@@ -3,8 +3,8 @@
 import { execFile } from 'node:child_process';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { abortError, throwIfAborted } from '../content/abortable.ts';
 import { type BerthError, internal, invalidArgument, isBerthError, unavailable } from '../errors/errors.ts';
+import { abortError, throwIfAborted } from '../util/abortable.ts';
 import type { Mount } from './snapshotter.ts';
 
 /** The kernel copies mount data into one page; longer option strings fail with EINVAL. */
@@ -29,7 +29,7 @@ function run(file: string, args: string[], options: { cwd?: string; signal?: Abo
   });
 }
 
-function commandError(what: string, e: unknown, fields: Record<string, unknown>, signal?: AbortSignal): BerthError {
+function commandError(what: 'mount' | 'umount', e: unknown, fields: Record<string, unknown>, signal?: AbortSignal): BerthError {
   if (signal?.aborted) return abortError(signal);
   if (isBerthError(e)) return e;
   const err = e as NodeJS.ErrnoException & { stderr?: string };

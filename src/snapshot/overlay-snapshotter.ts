@@ -12,8 +12,9 @@ import type { Stats } from 'node:fs';
 import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { throwIfAborted } from '../content/abortable.ts';
 import { alreadyExists, failedPrecondition, internal, invalidArgument, notFound, toBerthError } from '../errors/errors.ts';
+import { throwIfAborted } from '../util/abortable.ts';
+import { errnoCode } from '../util/errno.ts';
 import type { Mount, SnapshotInfo, SnapshotKind, Snapshotter, SnapshotUsage } from './snapshotter.ts';
 
 const METADATA_FILE = 'metadata.json';
@@ -46,10 +47,6 @@ export interface OverlaySnapshotterOptions {
    * Default: true when /sys/module/overlay/parameters/index exists.
    */
   indexOff?: boolean;
-}
-
-function errnoCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }
 
 async function syncDir(dir: string): Promise<void> {

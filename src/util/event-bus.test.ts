@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isBerthError } from '../errors/errors.ts';
 import { EventBus, SubscriberOverflowError } from './event-bus.ts';
 
 async function take<T>(iterator: AsyncIterator<T>, n: number): Promise<T[]> {
@@ -62,7 +63,10 @@ test('close() and breaking out of a loop unsubscribe', async () => {
     break;
   }
   assert.equal(bus.subscriberCount, 0);
-  assert.throws(() => bus.subscribe(0), RangeError);
+  assert.throws(
+    () => bus.subscribe(0),
+    (e) => isBerthError(e, 'invalid-argument'),
+  );
 });
 
 test('events published before the first subscriber are kept for it (the newest, up to the limit), not for later ones', async () => {

@@ -1,6 +1,7 @@
 // An in-process publish/subscribe bus. Publishing never waits: each subscriber has a bounded
 // queue, and a subscriber that falls behind by more than it holds is dropped with an error, so a
 // slow reader can neither block the publisher nor grow memory without bound.
+import { BerthError, invalidArgument } from '../errors/errors.ts';
 
 export interface Subscription<T> extends AsyncIterable<T> {
   /** Ends the subscription; a pending or later read returns done. */
@@ -8,9 +9,9 @@ export interface Subscription<T> extends AsyncIterable<T> {
 }
 
 /** Thrown from a subscription's iterator when more events were pending than its capacity. */
-export class SubscriberOverflowError extends Error {
+export class SubscriberOverflowError extends BerthError {
   constructor(capacity: number) {
-    super(`more than ${capacity} events pending: the subscriber reads too slowly`);
+    super('resource-exhausted', 'subscriber-overflow', `more than ${capacity} events pending: the subscriber reads too slowly`);
     this.name = 'SubscriberOverflowError';
   }
 }
@@ -93,7 +94,7 @@ export class EventBus<T> {
 
   /** Every event published from now on, in order, until `signal` aborts or close() (then done), or overflow (then it throws). */
   subscribe(capacity: number, signal?: AbortSignal): Subscription<T> {
-    if (!(capacity >= 1)) throw new RangeError(`capacity must be at least 1, got ${capacity}`);
+    if (!(capacity >= 1)) throw invalidArgument('invalid-capacity', `capacity must be at least 1, got ${capacity}`);
     const subscriber: Subscriber<T> = new Subscriber<T>(capacity, () => {
       this.#subscribers.delete(subscriber);
       signal?.removeEventListener('abort', onAbort);

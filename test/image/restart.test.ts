@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, test } from 'node:test';
+import { sleep } from '../../src/util/sleep.ts';
 import { startDaemon, type TestDaemon } from '../support/daemon.ts';
 import { busyboxLikeImage, type ImageSpec, type PushResult, pushImage } from '../support/image-builder.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -52,10 +53,6 @@ async function newDaemon(): Promise<TestDaemon> {
   const daemon = await startDaemon({ registries: { [HOST]: { mirrors: [proxy.url] } } });
   daemons.push(daemon);
   return daemon;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {

@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type CriClient, connectCri } from '../../src/cri/cri-client.ts';
+import { sleep } from '../../src/util/sleep.ts';
 import { makeTempDir, type TempDir } from './tmp.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -132,10 +133,6 @@ function renderConfig(dirs: { root: string; state: string; socket: string; cniCo
   }
   lines.push('[cni]', `conf_dir = ${tomlString(dirs.cniConfDir)}`, '');
   return lines.join('\n');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function exited(child: ChildProcess): boolean {

@@ -21,11 +21,13 @@ import path from 'node:path';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { CriClient } from '../../src/cri/cri-client.ts';
 import type { ContainerConfigSchema, PodSandboxConfigSchema } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
+import { sleep } from '../../src/util/sleep.ts';
 import { startDaemon, type TestDaemon } from './daemon.ts';
 import { busyboxLikeImage, pushImage } from './image-builder.ts';
 import { startRegistry, type TestRegistry } from './registry.ts';
 
 export { expectCriError, setUpAndTearDown } from './cri-test.ts';
+export { sleep };
 
 /** The registry host the test images are named by; the daemon reaches it through a mirror. */
 export const IMAGE_HOST = 'registry.pods.test';
@@ -40,10 +42,6 @@ export type ContainerInit = Extract<MessageInitShape<typeof ContainerConfigSchem
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 export interface RunResult {
   code: number;

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { sleep } from '../../src/util/sleep.ts';
 import { freePort } from './ports.ts';
 import { makeTempDir } from './tmp.ts';
 
@@ -103,10 +104,6 @@ function childEnv(): NodeJS.ProcessEnv {
     if (!key.startsWith('REGISTRY_') && !key.startsWith('OTEL_')) env[key] = value;
   }
   return env;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {

@@ -4,14 +4,12 @@
 import type { Container, EnvFromSource, EnvVar, ResourceFieldSelector } from '../k8s-types.ts';
 import { parseQuantity } from '../quantity.ts';
 import { isResourceField, RESOURCE_FIELDS } from '../resource-field.ts';
+import { dns1123SubdomainProblem } from './dns-names.ts';
 import { configKeyProblems } from './manifest-object.ts';
 
 const ENV_VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const ENV_VAR_MESSAGE =
   "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit";
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const SUBDOMAIN_MESSAGE =
-  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 
 /** The fieldPaths env may read (besides metadata.labels['…'] and metadata.annotations['…']). */
 const ENV_FIELD_PATHS = [
@@ -44,8 +42,8 @@ class Problems {
     );
   }
   subdomain(path: string, name: string): void {
-    if (name.length > 253) this.invalid(path, name, 'must be no more than 253 characters');
-    else if (!DNS1123_SUBDOMAIN.test(name)) this.invalid(path, name, SUBDOMAIN_MESSAGE);
+    const problem = dns1123SubdomainProblem(name);
+    if (problem !== undefined) this.invalid(path, name, problem);
   }
 }
 

@@ -3,10 +3,9 @@
 // Host-network pods may have them too.
 import { isIP, isIPv4 } from 'node:net';
 import type { HostAlias } from '../k8s-types.ts';
+import { dns1123SubdomainProblem } from './dns-names.ts';
 import type { FieldErrors } from './field-errors.ts';
-import { SUBDOMAIN_MESSAGE } from './pod-validation.ts';
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Dotted quads that only a lenient parser reads: some octet has a leading zero. */
 const SLOPPY_IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
@@ -27,8 +26,8 @@ export function validateHostAliases(errors: FieldErrors, aliases: readonly HostA
     if (problem !== undefined) errors.invalid(`${at}.ip`, ip, problem);
     (alias.hostnames ?? []).forEach((hostname, j) => {
       const path = `${at}.hostnames[${j}]`;
-      if (hostname.length > 253) errors.invalid(path, hostname, 'must be no more than 253 characters');
-      else if (!DNS1123_SUBDOMAIN.test(hostname)) errors.invalid(path, hostname, SUBDOMAIN_MESSAGE);
+      const hostnameProblem = dns1123SubdomainProblem(hostname);
+      if (hostnameProblem !== undefined) errors.invalid(path, hostname, hostnameProblem);
     });
   });
 }

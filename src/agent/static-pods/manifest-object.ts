@@ -2,6 +2,7 @@
 // and validated as the API server does on create (ValidateConfigMap, ValidateSecret), with its
 // error wording. A Secret's stringData is merged into data as base64, as the API server does.
 import type { ConfigMap, Secret } from '../k8s-types.ts';
+import { dns1123LabelProblem, dns1123SubdomainProblem } from './dns-names.ts';
 import { type FieldType, objectMeta } from './pod-schema.ts';
 import { checkShape, type ShapeIssues } from './shape-check.ts';
 
@@ -31,14 +32,8 @@ const SECRET_SCHEMA: FieldType = {
   },
 };
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 const BASE64 = /^[A-Za-z0-9+/]*$/;
-const SUBDOMAIN_MESSAGE =
-  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-const LABEL_MESSAGE =
-  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const KEY_MESSAGE =
   "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
 
@@ -66,12 +61,12 @@ function decodeBase64(value: string): Buffer | string {
 function checkMeta(errors: string[], object: ManifestObject): void {
   const { name, namespace } = object.metadata;
   if (!name) errors.push('metadata.name: Required value: name or generateName is required');
-  else if (name.length > 253) errors.push(`metadata.name: Invalid value: ${JSON.stringify(name)}: must be no more than 253 characters`);
-  else if (!DNS1123_SUBDOMAIN.test(name)) errors.push(`metadata.name: Invalid value: ${JSON.stringify(name)}: ${SUBDOMAIN_MESSAGE}`);
-  if (namespace !== undefined && (namespace.length > 63 || !DNS1123_LABEL.test(namespace)))
-    errors.push(
-      `metadata.namespace: Invalid value: ${JSON.stringify(namespace)}: ${namespace.length > 63 ? 'must be no more than 63 characters' : LABEL_MESSAGE}`,
-    );
+  else {
+    const problem = dns1123SubdomainProblem(name);
+    if (problem !== undefined) errors.push(`metadata.name: Invalid value: ${JSON.stringify(name)}: ${problem}`);
+  }
+  const namespaceProblem = namespace === undefined ? undefined : dns1123LabelProblem(namespace);
+  if (namespaceProblem !== undefined) errors.push(`metadata.namespace: Invalid value: ${JSON.stringify(namespace)}: ${namespaceProblem}`);
 }
 
 function checkKeys(errors: string[], field: string, data: Record<string, unknown>): void {

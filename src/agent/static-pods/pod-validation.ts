@@ -3,27 +3,22 @@
 // limits of berth itself, worded as Forbidden with the reason.
 import type { Container, ContainerPort, LifecycleHandler, Pod, Probe } from '../k8s-types.ts';
 import { parseQuantity } from '../quantity.ts';
+import { dns1123LabelProblem, dns1123SubdomainProblem } from './dns-names.ts';
 import { envProblems } from './env-validation.ts';
 import { FieldErrors } from './field-errors.ts';
 import { validateHostAliases } from './host-alias-validation.ts';
 import { validateVolumes } from './volume-validation.ts';
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-export const LABEL_MESSAGE =
-  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-export const SUBDOMAIN_MESSAGE =
-  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 
 function checkLabel(errors: FieldErrors, path: string, value: string): void {
-  if (value.length > 63) errors.invalid(path, value, 'must be no more than 63 characters');
-  else if (!DNS1123_LABEL.test(value)) errors.invalid(path, value, LABEL_MESSAGE);
+  const problem = dns1123LabelProblem(value);
+  if (problem !== undefined) errors.invalid(path, value, problem);
 }
 
 function checkSubdomain(errors: FieldErrors, path: string, value: string): void {
-  if (value.length > 253) errors.invalid(path, value, 'must be no more than 253 characters');
-  else if (!DNS1123_SUBDOMAIN.test(value)) errors.invalid(path, value, SUBDOMAIN_MESSAGE);
+  const problem = dns1123SubdomainProblem(value);
+  if (problem !== undefined) errors.invalid(path, value, problem);
 }
 
 function checkSupported(errors: FieldErrors, path: string, value: string | undefined, supported: readonly string[]): void {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Pod, PodSpec } from '../k8s-types.ts';
-import { LABEL_MESSAGE, validatePod } from './pod-validation.ts';
+import { LABEL_MESSAGE } from './dns-names.ts';
+import { validatePod } from './pod-validation.ts';
 import { parseStaticPodManifest } from './static-pod-manifest.ts';
 import { validateVolumes } from './volume-validation.ts';
 

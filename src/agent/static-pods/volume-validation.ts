@@ -4,12 +4,10 @@
 
 import type { Container, DownwardApiVolumeFile, KeyToPath, PodSpec, ProjectedVolumeSource, Volume, VolumeMount } from '../k8s-types.ts';
 import { isResourceField, RESOURCE_FIELDS } from '../resource-field.ts';
+import { isDns1123Label, isDns1123Subdomain, LABEL_MESSAGE, SUBDOMAIN_MESSAGE } from './dns-names.ts';
 import { FieldErrors } from './field-errors.ts';
-import { LABEL_MESSAGE, SUBDOMAIN_MESSAGE } from './pod-validation.ts';
 import { SUPPORTED_VOLUME_SOURCES as SOURCES, UNSUPPORTED_VOLUME_SOURCES } from './volume-sources.ts';
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 const FILE_MODE_MESSAGE = 'must be a number between 0 and 0777 (octal), both inclusive';
 const HOST_PATH_TYPES = ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'];
@@ -49,7 +47,7 @@ function checkKeyItems(problems: FieldErrors, p: string, items: KeyToPath[] | un
 
 function checkObjectName(problems: FieldErrors, p: string, name: string | undefined): void {
   if (!name) problems.required(p);
-  else if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) problems.invalid(p, name, SUBDOMAIN_MESSAGE);
+  else if (!isDns1123Subdomain(name)) problems.invalid(p, name, SUBDOMAIN_MESSAGE);
 }
 
 function checkSource(problems: FieldErrors, p: string, volume: Volume): void {
@@ -156,7 +154,7 @@ function checkProjected(problems: FieldErrors, p: string, projected: ProjectedVo
 
 function checkVolume(problems: FieldErrors, p: string, volume: Volume): void {
   if (!volume.name) problems.required(`${p}.name`);
-  else if (volume.name.length > 63 || !DNS1123_LABEL.test(volume.name)) {
+  else if (!isDns1123Label(volume.name)) {
     problems.invalid(`${p}.name`, volume.name, LABEL_MESSAGE);
   }
   const given = [...SOURCES, ...UNSUPPORTED_VOLUME_SOURCES].filter((s) => volume[s] !== undefined && volume[s] !== null);

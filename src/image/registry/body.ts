@@ -1,7 +1,7 @@
 // Reading response bodies: small ones whole (with a size cap), large ones as a stream that fails
 // when the registry stops sending (no byte within the no-progress timeout).
 import type { IncomingMessage } from 'node:http';
-import { deadlineExceeded, resourceExhausted } from '../../errors/errors.ts';
+import { deadlineExceeded, internal, resourceExhausted } from '../../errors/errors.ts';
 import { abortError, redact, transferError } from './status-errors.ts';
 
 export const DEFAULT_NO_PROGRESS_TIMEOUT_MS = 5 * 60_000;
@@ -70,7 +70,7 @@ export function streamBody(res: IncomingMessage, url: string, options: ReadOptio
     url,
     close: () => res.destroy(),
     [Symbol.asyncIterator]() {
-      if (started) throw new Error('a response body can be read only once');
+      if (started) throw internal('body-read-twice', 'a response body can be read only once');
       started = true;
       return guarded(res, url, options);
     },

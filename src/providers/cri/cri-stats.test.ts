@@ -57,7 +57,7 @@ function runtime(podStatsError: Error, readings: ReturnType<typeof stats>[][]): 
 
 test('container stats summed per pod when the runtime cannot give pod stats; nanocores from two readings', async () => {
   const reader = new CriStatsReader(
-    runtime(internal('x', 'failed to get cgroup metrics because cgroupPath is empty'), [
+    runtime(internal('internal', 'failed to get cgroup metrics because cgroupPath is empty'), [
       [stats('c1', 10n * SECOND, 4n * SECOND, 1000n), stats('c0', 10n * SECOND, 1n, 1n), stats('c2', 10n * SECOND, SECOND, 500n)],
       [stats('c1', 12n * SECOND, 5n * SECOND, 1100n), stats('c2', 12n * SECOND, SECOND, 500n)],
     ]),
@@ -92,7 +92,7 @@ test('a runtime without pod stats is not asked again', async () => {
   const rt = {
     listPodSandboxStats: async () => {
       asked++;
-      throw unimplemented('x', 'unknown method ListPodSandboxStats');
+      throw unimplemented('unimplemented', 'unknown method ListPodSandboxStats');
     },
     listContainerStats: async () => ({ stats: [stats('c1', SECOND, SECOND, 10n)] }),
   } as unknown as RuntimeClient;

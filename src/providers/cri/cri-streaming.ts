@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import type { ExecIO, TerminalSize } from '../../agent/provider.ts';
 import type { RuntimeClient } from '../../cri/cri-client.ts';
+import { internal } from '../../errors/errors.ts';
 import { upgradeToSpdy } from '../../streaming/client/http-upgrade.ts';
 import { type RemoteCommandClientOptions, streamOverSpdy } from '../../streaming/client/remote-command-client.ts';
 import { type CommandOutcome, PORT_FORWARD_PROTOCOL, StreamType } from '../../streaming/remote-command.ts';
@@ -71,7 +72,7 @@ function requestedStreams(options: RemoteCommandClientOptions) {
 function exitCodeOf(outcome: CommandOutcome): number {
   if (outcome.kind === 'success') return 0;
   if (outcome.kind === 'exit') return outcome.code;
-  throw new Error(unwrapMessage(outcome.message));
+  throw internal('stream-failed', unwrapMessage(outcome.message));
 }
 
 export interface CriStreamingOptions {
@@ -148,7 +149,7 @@ export async function portForwardThroughRuntime(
     }
     signal.throwIfAborted();
     const message = await Promise.race([reason, new Promise<string>((r) => setTimeout(() => r(''), 1000).unref())]);
-    if (message !== '') throw new Error(unwrapMessage(message));
+    if (message !== '') throw internal('stream-failed', unwrapMessage(message));
   } finally {
     signal.removeEventListener('abort', onAbort);
     session.destroy();

@@ -6,6 +6,7 @@ import { statfs } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImageClient, RuntimeClient } from '../../cri/cri-client.ts';
 import type { Image } from '../../cri-api/gen/runtime/v1/api_pb.js';
+import { failedPrecondition, internal, invalidArgument } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 
 export interface ImageGcPolicy {
@@ -104,7 +105,7 @@ export class ImageGarbageCollector {
   constructor(options: ImageGcOptions) {
     const { highThresholdPercent: high, lowThresholdPercent: low } = options.policy;
     if (!(high >= 0 && high <= 100 && low >= 0 && low <= 100 && low <= high)) {
-      throw new RangeError(`image GC thresholds must be 0-100 with low (${low}) not above high (${high})`);
+      throw invalidArgument('invalid-image-gc-policy', `image GC thresholds must be 0-100 with low (${low}) not above high (${high})`);
     }
     this.#options = options;
     this.#now = options.now ?? Date.now;
@@ -114,7 +115,7 @@ export class ImageGarbageCollector {
   async imageFsUsage(signal: AbortSignal): Promise<ImageFsUsage> {
     const info = await this.#options.image.imageFsInfo({}, { signal, timeoutMs: this.#options.callTimeoutMs });
     const mountpoint = info.imageFilesystems[0]?.fsId?.mountpoint ?? '';
-    if (mountpoint === '') throw new Error('the runtime reports no image filesystem');
+    if (mountpoint === '') throw failedPrecondition('image-fs-unknown', 'the runtime reports no image filesystem');
     const fs = await statfs(mountpoint);
     return { mountpoint, capacityBytes: fs.blocks * fs.bsize, availableBytes: Math.min(fs.bavail, fs.blocks) * fs.bsize };
   }
@@ -154,7 +155,7 @@ export class ImageGarbageCollector {
     if (fs.capacityBytes === 0) {
       const message = `invalid capacity 0 on image filesystem ${fs.mountpoint}`;
       nodeEvent?.('Warning', 'InvalidDiskCapacity', message);
-      throw new Error(message);
+      throw failedPrecondition('image-fs-unknown', message);
     }
     const usagePercent = 100 - Math.floor((fs.availableBytes * 100) / fs.capacityBytes);
     if (usagePercent < policy.highThresholdPercent) return { usagePercent, toFreeBytes: 0, freedBytes: 0, removed: [] };
@@ -172,9 +173,9 @@ export class ImageGarbageCollector {
     if (freedBytes < toFreeBytes) {
       const message = `Failed to garbage collect required amount of images. Attempted to free ${toFreeBytes} bytes, but only found ${freedBytes} bytes eligible to free.`;
       nodeEvent?.('Warning', 'FreeDiskSpaceFailed', message);
-      throw Object.assign(new Error(message), { result: { usagePercent, toFreeBytes, freedBytes, removed }, errors });
+      throw Object.assign(internal('image-gc-failed', message), { result: { usagePercent, toFreeBytes, freedBytes, removed }, errors });
     }
-    if (errors.length > 0) throw new AggregateError(errors, `removing ${errors.length} image(s) failed`);
+    if (errors.length > 0) throw Object.assign(internal('image-remove-failed', `removing ${errors.length} image(s) failed`), { errors });
     return { usagePercent, toFreeBytes, freedBytes, removed };
   }
 

@@ -6,6 +6,7 @@ import type { Container, Pod, Secret } from '../../agent/k8s-types.ts';
 import { defaultPullPolicy } from '../../agent/pod-defaults.ts';
 import type { EventRecorder, SecretSource } from '../../agent/provider.ts';
 import type { ImageClient } from '../../cri/cri-client.ts';
+import { internal } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import type { BackOff } from './crash-back-off.ts';
 import { type AuthConfigInit, pullCredentials } from './pull-secrets.ts';
@@ -136,7 +137,7 @@ export class ImagePuller {
         errors.push((e as Error).message);
       }
     }
-    throw new Error(errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`);
+    throw internal('image-pull-failed', errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`);
   }
 
   /** The user an image runs as, for the runAsNonRoot check. */

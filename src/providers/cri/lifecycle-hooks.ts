@@ -11,6 +11,7 @@ import type { Container, HttpGetAction, LifecycleHandler, Pod } from '../../agen
 import { resolvePort } from '../../agent/probes/probe-check.ts';
 import type { EventRecorder } from '../../agent/provider.ts';
 import type { RuntimeClient } from '../../cri/cri-client.ts';
+import { failedPrecondition, internal, invalidArgument } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import { type PreStopRunner, stopContainer } from './pod-teardown.ts';
 import type { ObservedPod } from './runtime-reader.ts';
@@ -41,7 +42,8 @@ export function hookFailureMessage(handler: LifecycleHandler, pod: Pod, containe
 /** The URL of an httpGet handler: scheme HTTP, path `/` and the pod IP unless the handler says otherwise. */
 export function hookUrl(action: HttpGetAction, container: Container, podIP: string): URL {
   const port = action.port === '' ? 80 : resolvePort(action.port, container);
-  if (port === undefined) throw new Error(`couldn't find port: ${action.port} in container ${goQuote(container.name)}`);
+  if (port === undefined)
+    throw invalidArgument('lifecycle-hook-invalid', `couldn't find port: ${action.port} in container ${goQuote(container.name)}`);
   const scheme = (action.scheme ?? 'HTTP').toLowerCase();
   const host = action.host || podIP;
   const path = action.path ?? '';
@@ -59,7 +61,7 @@ function httpGet(action: HttpGetAction, url: URL, signal: AbortSignal): Promise<
       res.on('end', resolve);
       res.on('error', resolve);
     });
-    req.on('error', (e) => reject(new Error(`Get ${goQuote(url.href)}: ${e.message}`)));
+    req.on('error', (e) => reject(internal('lifecycle-hook-failed', `Get ${goQuote(url.href)}: ${e.message}`)));
     req.end();
   });
 }
@@ -113,7 +115,8 @@ export class LifecycleHooks {
     }
     if (handler.httpGet !== undefined) {
       try {
-        if (!handler.httpGet.host && podIP === '') throw new Error('failed to find networking container: the pod has no IP');
+        if (!handler.httpGet.host && podIP === '')
+          throw failedPrecondition('lifecycle-hook-no-pod-ip', 'failed to find networking container: the pod has no IP');
         await httpGet(handler.httpGet, hookUrl(handler.httpGet, container, podIP), signal);
         return undefined;
       } catch (e) {

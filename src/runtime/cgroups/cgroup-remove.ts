@@ -5,12 +5,11 @@ import type { Dirent } from 'node:fs';
 import { readdir, readFile, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { failedPrecondition } from '../../errors/errors.ts';
+import { sleep } from '../../util/sleep.ts';
 import { type CgroupLayout, cgroupDirs } from './cgroup-layout.ts';
 
 const BUSY_RETRIES = 10;
 const BUSY_DELAY_MS = 20;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function removeTree(dir: string): Promise<void> {
   let entries: Dirent[];

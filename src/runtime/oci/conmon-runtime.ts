@@ -16,10 +16,12 @@ import {
   toBerthError,
 } from '../../errors/errors.ts';
 import type { RuntimeSpec } from '../../oci/runtime-spec.ts';
+import { throwIfAborted } from '../../util/abortable.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { withCleanup } from '../../util/cleanup-stack.ts';
 import { KeyedLock } from '../../util/keyed-lock.ts';
 import { type Logger, silentLogger } from '../../util/logger.ts';
+import { sleep } from '../../util/sleep.ts';
 import { type CgroupLayout, detectCgroupLayout } from '../cgroups/cgroup-layout.ts';
 import { cgroupExists, killCgroupProcesses, removeCgroup } from '../cgroups/cgroup-remove.ts';
 import { readOomKillCount } from '../cgroups/cgroup-stats.ts';
@@ -71,29 +73,6 @@ const EXIT_POLL_MS = 1000;
 const CONMON_EXIT_WAIT_MS = 10_000;
 /** How long reopenLog() waits for conmon to create the new log file. */
 const REOPEN_WAIT_MS = 5_000;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw toBerthError(signal.reason);
-}
-
-/** Sleeps, but rejects as soon as `signal` fires. */
-function sleepOrAbort(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return sleep(ms);
-  throwIfAborted(signal);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(toBerthError(signal.reason));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 async function exists(file: string): Promise<boolean> {
   try {
@@ -607,7 +586,7 @@ export class ConmonRuntime implements OciRuntime {
           fields: { id, logPath: meta.logPath },
         });
       }
-      await sleepOrAbort(10, signal);
+      await sleep(10, signal);
     }
   }
 

@@ -5,10 +5,9 @@
 // its child, in a session of its own, lives on as the monitor, re-parented away from the daemon.
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { deadlineExceeded, internal, toBerthError } from '../../errors/errors.ts';
+import { BerthError, deadlineExceeded, internal, toBerthError } from '../../errors/errors.ts';
+import { sleep } from '../../util/sleep.ts';
 import { BoundedBuffer } from './run-command.ts';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface SpawnConmonOptions {
   conmonPath: string;
@@ -47,10 +46,10 @@ export function parseSyncMessage(line: string): SyncMessage | undefined {
 }
 
 /** Thrown when conmon says the runtime's create failed; `fields.runtimeMessage` is the runtime's own words. */
-export class ConmonCreateError extends Error {
+export class ConmonCreateError extends BerthError {
   readonly runtimeMessage: string;
   constructor(runtimeMessage: string) {
-    super(runtimeMessage);
+    super('internal', 'runtime-create-failed', runtimeMessage);
     this.name = 'ConmonCreateError';
     this.runtimeMessage = runtimeMessage;
   }

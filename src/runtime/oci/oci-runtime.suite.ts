@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { isBerthError } from '../../errors/errors.ts';
+import { sleep } from '../../util/sleep.ts';
 import type { OciRuntime } from './oci-runtime.ts';
 
 export interface SuiteBundle {
@@ -20,8 +21,6 @@ export interface OciRuntimeFixture {
   bundle(id: string, args: string[]): Promise<SuiteBundle>;
   dispose(): Promise<void>;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Live host processes whose argv is exactly `args`. */
 async function processesWithArgs(args: string[]): Promise<number[]> {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
+import { sleep } from '../../util/sleep.ts';
 import { isProcessAlive, killProcessTree, parseProcStat, readParentTable, readProcStat } from './proc.ts';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('parseProcStat reads the fields after the last parenthesis', () => {
   const line = '1234 (we ird) (name) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10 18446744073709551615';

@@ -124,7 +124,7 @@ const numeric = (part: string, what: string, whole: string): number | undefined 
   return n;
 };
 
-const notFound = (kind: 'user' | 'group', name: string, file: string): Error =>
+const notInImage = (kind: 'user' | 'group', name: string, file: string): Error =>
   invalidArgument(`${kind}-not-found`, `${kind} ${JSON.stringify(name)} not found in the image's ${file}`, { fields: { [kind]: name } });
 
 /**
@@ -152,7 +152,7 @@ export function resolveUserFromDatabase(db: UserDatabase, req: UserRequest): Res
     if (entry !== undefined && groupPart === undefined) gid = entry.gid;
   } else {
     entry = passwd.find((p) => p.name === userPart);
-    if (entry === undefined) throw notFound('user', userPart, '/etc/passwd');
+    if (entry === undefined) throw notInImage('user', userPart, '/etc/passwd');
     uid = entry.uid;
     if (groupPart === undefined) gid = entry.gid;
   }
@@ -161,7 +161,7 @@ export function resolveUserFromDatabase(db: UserDatabase, req: UserRequest): Res
     if (gidNum !== undefined) gid = gidNum;
     else {
       const g = groups.find((x) => x.name === groupPart);
-      if (g === undefined) throw notFound('group', groupPart, '/etc/group');
+      if (g === undefined) throw notInImage('group', groupPart, '/etc/group');
       gid = g.gid;
     }
   }

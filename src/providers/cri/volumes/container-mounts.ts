@@ -10,6 +10,7 @@ import type { Container, Pod, VolumeMount } from '../../../agent/k8s-types.ts';
 import { podUid } from '../../../agent/k8s-types.ts';
 import { expandVariables } from '../../../agent/var-expansion.ts';
 import { MountPropagation, type MountSchema } from '../../../cri-api/gen/runtime/v1/api_pb.js';
+import { internal, invalidArgument, unimplemented } from '../../../errors/errors.ts';
 import { volumeHostPath, volumePlugin } from './volume-paths.ts';
 
 export type CriMount = MessageInitShape<typeof MountSchema>;
@@ -25,7 +26,7 @@ export function expandSubPathExpr(expr: string, env: readonly NamedValue[]): str
     if (value === undefined || value === '') missing.add(name);
     return value ?? '';
   });
-  if (missing.size > 0) throw new Error(`missing value for ${[...missing].sort().join(', ')}`);
+  if (missing.size > 0) throw invalidArgument('subpath-value-missing', `missing value for ${[...missing].sort().join(', ')}`);
   return expanded;
 }
 
@@ -57,10 +58,12 @@ export async function resolveSubPath(volumePath: string, subPath: string): Promi
       await chmod(next, mode);
     }
     current = isLink ? await realpath(next) : next;
-    if (!within(base, current)) throw new Error(`subpath ${JSON.stringify(subPath)} leads outside of the volume ${volumePath}`);
+    if (!within(base, current))
+      throw invalidArgument('subpath-escape', `subpath ${JSON.stringify(subPath)} leads outside of the volume ${volumePath}`);
   }
   const resolved = await realpath(current);
-  if (!within(base, resolved)) throw new Error(`subpath ${JSON.stringify(subPath)} leads outside of the volume ${volumePath}`);
+  if (!within(base, resolved))
+    throw invalidArgument('subpath-escape', `subpath ${JSON.stringify(subPath)} leads outside of the volume ${volumePath}`);
   return resolved;
 }
 
@@ -72,11 +75,14 @@ function propagation(mount: VolumeMount, container: Container): MountPropagation
       return MountPropagation.PROPAGATION_HOST_TO_CONTAINER;
     case 'Bidirectional':
       if (container.securityContext?.privileged !== true) {
-        throw new Error(`volumeMount "${mount.name}": Bidirectional mount propagation is available only to privileged containers`);
+        throw invalidArgument(
+          'mount-propagation-invalid',
+          `volumeMount "${mount.name}": Bidirectional mount propagation is available only to privileged containers`,
+        );
       }
       return MountPropagation.PROPAGATION_BIDIRECTIONAL;
     default:
-      throw new Error(`invalid MountPropagation mode: ${JSON.stringify(mount.mountPropagation)}`);
+      throw invalidArgument('mount-propagation-invalid', `invalid MountPropagation mode: ${JSON.stringify(mount.mountPropagation)}`);
   }
 }
 
@@ -87,10 +93,14 @@ export async function containerMounts(pod: Pod, container: Container, env: reado
     const volume = (pod.spec.volumes ?? []).find((v) => v.name === mount.name);
     const volumePath = volume === undefined ? undefined : volumeHostPath(rootDir, podUid(pod), volume);
     if (volume === undefined || volumePath === undefined) {
-      throw new Error(`cannot find volume ${JSON.stringify(mount.name)} to mount into container ${JSON.stringify(container.name)}`);
+      throw invalidArgument(
+        'volume-mount-invalid',
+        `cannot find volume ${JSON.stringify(mount.name)} to mount into container ${JSON.stringify(container.name)}`,
+      );
     }
     if (mount.recursiveReadOnly === 'Enabled') {
-      throw new Error(
+      throw unimplemented(
+        'recursive-read-only',
         `failed to resolve recursive read-only mode: volume ${JSON.stringify(mount.name)} requested recursive read-only mode, but it is not supported by berth node`,
       );
     }
@@ -98,11 +108,12 @@ export async function containerMounts(pod: Pod, container: Container, env: reado
     let hostPath = volumePath;
     if (subPath !== '') {
       const problem = subPathProblem(subPath);
-      if (problem !== undefined) throw new Error(problem);
+      if (problem !== undefined) throw invalidArgument('subpath-escape', problem);
       try {
         hostPath = await resolveSubPath(volumePath, subPath);
       } catch {
-        throw new Error(
+        throw internal(
+          'volume-prepare-failed',
           `failed to prepare subPath for volumeMount ${JSON.stringify(mount.name)} of container ${JSON.stringify(container.name)}`,
         );
       }

@@ -2,6 +2,7 @@
 // creation of DirectoryOrCreate, 0755, and FileOrCreate, 0644, whose parent must exist).
 import { mkdir, open, stat } from 'node:fs/promises';
 import type { Volume } from '../../../agent/k8s-types.ts';
+import { failedPrecondition, invalidArgument } from '../../../errors/errors.ts';
 
 export type HostPathType = NonNullable<NonNullable<Volume['hostPath']>['type']>;
 
@@ -33,19 +34,21 @@ async function fileType(p: string): Promise<string | undefined> {
 async function expectType(p: string, expected: string): Promise<void> {
   const description = DESCRIPTIONS[expected]!;
   const actual = await fileType(p);
-  if (actual === undefined) throw new Error(`hostPath ${p} doesn't exist`);
+  if (actual === undefined) throw failedPrecondition('host-path-type-mismatch', `hostPath ${p} doesn't exist`);
   if (actual === 'unknown') {
-    throw new Error(
+    throw failedPrecondition(
+      'host-path-type-mismatch',
       `hostPath type check failed, ${p} is not a ${description}, unable to determine its type: only recognise file, directory, socket, block device and character device`,
     );
   }
-  if (actual !== expected) throw new Error(`hostPath type check failed: ${p} is not a ${description}, it's a ${actual}`);
+  if (actual !== expected)
+    throw failedPrecondition('host-path-type-mismatch', `hostPath type check failed: ${p} is not a ${description}, it's a ${actual}`);
 }
 
 /** Checks (and for the OrCreate types creates) the host path; throws the kubelet's message when it does not fit. */
 export async function setUpHostPath(source: { path: string; type?: HostPathType }): Promise<void> {
   const p = source.path;
-  if (p.split('/').includes('..')) throw new Error(`invalid HostPath \`${p}\`: must not contain '..'`);
+  if (p.split('/').includes('..')) throw invalidArgument('host-path-invalid', `invalid HostPath \`${p}\`: must not contain '..'`);
   switch (source.type ?? '') {
     case '':
       return;
@@ -62,6 +65,6 @@ export async function setUpHostPath(source: { path: string; type?: HostPathType 
     case 'BlockDevice':
       return expectType(p, source.type!);
     default:
-      throw new Error(`${source.type} is an invalid volume type`);
+      throw invalidArgument('host-path-invalid', `${source.type} is an invalid volume type`);
   }
 }

@@ -9,6 +9,7 @@ import { podFullName, podUid } from '../../../agent/k8s-types.ts';
 import type { ConfigMapSource, EventRecorder, SecretSource, ServiceAccountTokenSource } from '../../../agent/provider.ts';
 import { wholeValue } from '../../../agent/quantity.ts';
 import { resourceFieldValue } from '../../../agent/resource-field.ts';
+import { internal, notFound, unimplemented } from '../../../errors/errors.ts';
 import { listMountPoints, unmount } from '../../../snapshot/mount.ts';
 import type { Logger } from '../../../util/logger.ts';
 import type { SyncReasons } from '../sync-reasons.ts';
@@ -89,14 +90,14 @@ export class PodVolumes {
         const source = volume.configMap!;
         const name = source.name ?? '';
         const found = await this.#deps.configMaps?.getConfigMap(namespace, name, signal);
-        if (found === undefined && source.optional !== true) throw new Error(`configmap "${name}" not found`);
+        if (found === undefined && source.optional !== true) throw notFound('configmap-not-found', `configmap "${name}" not found`);
         return write(configMapFiles(source, found), dir('configmap'));
       }
       case 'secret': {
         const source = volume.secret!;
         const name = source.secretName ?? '';
         const found = await this.#deps.secrets?.getSecret(namespace, name, signal);
-        if (found === undefined && source.optional !== true) throw new Error(`secret "${name}" not found`);
+        if (found === undefined && source.optional !== true) throw notFound('secret-not-found', `secret "${name}" not found`);
         return write(secretFiles(source, found), dir('secret'), memoryVolumeSize(pod, this.#nodeMemory()));
       }
       case 'downward-api': {
@@ -114,7 +115,8 @@ export class PodVolumes {
       }
       default: {
         const sources = Object.keys(volume).filter((k) => k !== 'name');
-        throw new Error(
+        throw unimplemented(
+          'volume-source-unsupported',
           `volume source ${sources.join(', ') || '(none)'} is not supported by berth node (supported: ${SUPPORTED_SOURCES.join(', ')})`,
         );
       }
@@ -194,7 +196,7 @@ export class PodVolumes {
     const mounted = (await listMountPoints()).filter((m) => inside(dir, m)).sort((a, b) => b.length - a.length);
     for (const m of mounted) await unmount(m, { signal });
     const still = (await listMountPoints()).filter((m) => inside(dir, m));
-    if (still.length > 0) throw new Error(`cannot remove ${dir}: still mounted: ${still.join(', ')}`);
+    if (still.length > 0) throw internal('volume-still-mounted', `cannot remove ${dir}: still mounted: ${still.join(', ')}`);
     await rm(dir, { recursive: true, force: true });
   }
 

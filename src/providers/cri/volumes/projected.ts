@@ -4,6 +4,7 @@
 // the same path (the API server refuses such a pod).
 import type { Pod, ProjectedVolumeSource, ResourceFieldSelector } from '../../../agent/k8s-types.ts';
 import type { ConfigMapSource, SecretSource, ServiceAccountTokenSource } from '../../../agent/provider.ts';
+import { invalidArgument, notFound, unavailable, unimplemented } from '../../../errors/errors.ts';
 import type { FileProjection } from './atomic-writer.ts';
 import { configMapFiles, DEFAULT_FILE_MODE, downwardApiFiles, secretFiles } from './volume-payloads.ts';
 
@@ -37,18 +38,18 @@ export async function projectedFiles(
       if (projection.configMap !== undefined) {
         const { name = '', items, optional } = projection.configMap;
         const found = await sources.configMaps?.getConfigMap(namespace, name, signal);
-        if (found === undefined && optional !== true) throw new Error(`configmap "${name}" not found`);
+        if (found === undefined && optional !== true) throw notFound('configmap-not-found', `configmap "${name}" not found`);
         part = configMapFiles({ items, defaultMode, optional }, found);
       } else if (projection.secret !== undefined) {
         const { name = '', items, optional } = projection.secret;
         const found = await sources.secrets?.getSecret(namespace, name, signal);
-        if (found === undefined && optional !== true) throw new Error(`secret "${name}" not found`);
+        if (found === undefined && optional !== true) throw notFound('secret-not-found', `secret "${name}" not found`);
         part = secretFiles({ items, defaultMode, optional }, found);
       } else if (projection.downwardAPI !== undefined) {
         part = downwardApiFiles({ items: projection.downwardAPI.items, defaultMode }, pod, sources.resourceValue);
       } else if (projection.serviceAccountToken !== undefined) {
         const { audience, expirationSeconds, path } = projection.serviceAccountToken;
-        if (sources.tokens === undefined) throw new Error(`failed to fetch token: ${NO_TOKEN_SOURCE}`);
+        if (sources.tokens === undefined) throw unavailable('volume-token-unavailable', `failed to fetch token: ${NO_TOKEN_SOURCE}`);
         const token = await sources.tokens.getToken(
           pod,
           { ...(audience ? { audience } : {}), expirationSeconds: expirationSeconds ?? DEFAULT_TOKEN_EXPIRATION_SECONDS },
@@ -59,7 +60,7 @@ export async function projectedFiles(
         part = new Map([[path, { data: Buffer.from(token, 'utf8'), mode }]]);
       } else {
         const given = Object.keys(projection).join(', ') || '(none)';
-        throw new Error(`projected volume source ${given} is not supported by berth node`);
+        throw unimplemented('volume-source-unsupported', `projected volume source ${given} is not supported by berth node`);
       }
     } catch (e) {
       if (signal.aborted) throw e;
@@ -71,6 +72,6 @@ export async function projectedFiles(
       else files.set(p, file);
     }
   }
-  if (errors.length > 0) throw new Error(errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`);
+  if (errors.length > 0) throw invalidArgument('volume-payload-invalid', errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`);
   return files;
 }

@@ -3,6 +3,7 @@
 // the volume is optional, modes default to defaultMode, 0644 unless set).
 import type { ConfigMap, DownwardApiVolumeFile, KeyToPath, Pod, Secret } from '../../../agent/k8s-types.ts';
 import { metadataFieldValue } from '../../../agent/metadata-field.ts';
+import { invalidArgument } from '../../../errors/errors.ts';
 import type { FileProjection } from './atomic-writer.ts';
 
 export const DEFAULT_FILE_MODE = 0o644;
@@ -24,7 +25,7 @@ function keysToFiles(
     const value = data.get(item.key);
     if (value === undefined) {
       if (optional) continue;
-      throw new Error(missingKey(item.key));
+      throw invalidArgument('volume-key-missing', missingKey(item.key));
     }
     files.set(item.path, { data: value, mode: item.mode ?? mode });
   }
@@ -96,7 +97,7 @@ export function downwardApiFieldValue(pod: Pod, fieldPath: string): string {
   if (fieldPath === 'metadata.labels') return formatMap(pod.metadata.labels);
   if (fieldPath === 'metadata.annotations') return formatMap(pod.metadata.annotations);
   const value = metadataFieldValue(pod, fieldPath);
-  if (value === undefined) throw new Error(`unsupported fieldPath: ${fieldPath}`);
+  if (value === undefined) throw invalidArgument('volume-field-unsupported', `unsupported fieldPath: ${fieldPath}`);
   return value;
 }
 
@@ -127,6 +128,6 @@ export function downwardApiFiles(
       errors.push((e as Error).message);
     }
   }
-  if (errors.length > 0) throw new Error(errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`);
+  if (errors.length > 0) throw invalidArgument('volume-payload-invalid', errors.length === 1 ? errors[0] : `[${errors.join(', ')}]`);
   return files;
 }
