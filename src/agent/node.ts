@@ -3,16 +3,14 @@
 // and the prober; holds the desired pods and their latest status.
 import type { Logger } from '../util/logger.ts';
 import { type ApiServerConnection, ApiServerSync } from './apiserver/api-server-sync.ts';
-import { initialPodStatus } from './initial-pod-status.ts';
-import { k8sTime } from './k8s-time.ts';
-import type { KubeEvent, Pod, PodCondition } from './k8s-types.ts';
+import type { KubeEvent, Pod } from './k8s-types.ts';
 import { podFullName, podUid } from './k8s-types.ts';
 import { NodeMetrics } from './metrics.ts';
 import { type NodeApiServer, startNodeApi } from './node-http-api.ts';
 import { repeatEvery } from './periodic.ts';
 import { Pleg } from './pleg.ts';
+import { PodStatuses } from './pod-statuses.ts';
 import { PodWorkers } from './pod-workers.ts';
-import { withProbeResults } from './probes/probe-status.ts';
 import { Prober } from './probes/prober.ts';
 import type { EventRecorder, PodProvider } from './provider.ts';
 import { ManifestDirSource, type ManifestProblem } from './static-pods/manifest-dir-source.ts';
@@ -121,7 +119,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         finishedDeletions.add(uid);
         desired.delete(uid);
         specKeys.delete(uid);
-        probedConditions.delete(uid);
+        statuses.forget(uid);
       }
       apiSync?.onTerminated(pod);
     },
@@ -132,7 +130,6 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   });
   const prober = new Prober({ provider, logger, signal, events, onResultChanged: (uid) => workers.sync(uid) });
   provider.useProbeResults?.((id, kind) => prober.result(id, kind));
-  const probedConditions = new Map<string, PodCondition[]>();
   const pleg = new Pleg({
     provider,
     logger,
@@ -181,7 +178,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       if (uids.has(uid)) continue;
       desired.delete(uid);
       specKeys.delete(uid);
-      probedConditions.delete(uid);
+      statuses.forget(uid);
       logger.info({ pod: podFullName(pod), uid }, 'pod removed from the node');
       workers.terminate(pod);
     }
@@ -214,22 +211,12 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     setDesired([...staticPods, ...fromApi]);
   };
 
-  const hasProbes = (pod: Pod) =>
-    [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some(
-      (c) => c.readinessProbe !== undefined || c.startupProbe !== undefined,
-    );
-  const withStatus = (pod: Pod): Pod => {
-    const uid = podUid(pod);
-    const reported = pleg.status(uid);
-    if (reported === undefined) {
-      const seen = pod.metadata.annotations?.[CONFIG_SEEN_ANNOTATION] ?? pod.metadata.creationTimestamp ?? k8sTime();
-      return { ...pod, status: initialPodStatus(pod, seen, options.nodeIP) };
-    }
-    if (!hasProbes(pod)) return { ...pod, status: reported };
-    const status = withProbeResults(pod, reported, (id, kind) => prober.result(id, kind), probedConditions.get(uid), k8sTime());
-    probedConditions.set(uid, status.conditions ?? []);
-    return { ...pod, status };
-  };
+  const statuses = new PodStatuses({
+    reported: (uid) => pleg.status(uid),
+    probeResults: (id, kind) => prober.result(id, kind),
+    nodeIP: options.nodeIP,
+  });
+  const withStatus = (pod: Pod): Pod => statuses.withStatus(pod);
   const pods = () => [...desired.values()].map(withStatus);
 
   let api: NodeApiServer | undefined;
@@ -265,7 +252,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           updateDesired();
         },
         nodePods: () => [...desired.values()],
-        podStatus: (pod) => withStatus(pod).status!,
+        podStatus: (pod) => statuses.status(pod),
       });
       loops.push(...apiSync.start(signal));
     }
