@@ -7,13 +7,13 @@ import type { KubeEvent, Pod } from './k8s-types.ts';
 import { podFullName, podUid } from './k8s-types.ts';
 import { NodeMetrics } from './metrics.ts';
 import { type NodeApiServer, startNodeApi } from './node-http-api.ts';
-import { repeatEvery } from './periodic.ts';
 import { Pleg } from './pleg.ts';
+import { PodSources } from './pod-sources.ts';
 import { PodStatuses } from './pod-statuses.ts';
 import { PodWorkers } from './pod-workers.ts';
 import { Prober } from './probes/prober.ts';
 import type { EventRecorder, PodProvider } from './provider.ts';
-import { ManifestDirSource, type ManifestProblem } from './static-pods/manifest-dir-source.ts';
+import type { ManifestProblem } from './static-pods/manifest-dir-source.ts';
 import type { ManifestObjectStore } from './static-pods/manifest-object-store.ts';
 import { CONFIG_SEEN_ANNOTATION } from './static-pods/static-pod-manifest.ts';
 import { canonicalJson } from './static-pods/static-pod-uid.ts';
@@ -98,10 +98,14 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   const specKeys = new Map<string, string>();
   /** When pods were last terminated, so that a relist that began before cannot bring them back as orphans. */
   const terminatedAt = new Map<string, number>();
-  let staticPods: Pod[] = [];
-  let apiPods: Pod[] = [];
-  /** Every source was read once: pods the provider runs that no source has are orphans from then on. */
-  let sourcesReady = false;
+  const sources = new PodSources({
+    nodeName,
+    manifestDir: options.manifestDir,
+    manifestObjects: options.manifestObjects,
+    manifestScanMs: timings.manifestScanMs,
+    fromApiServer: options.apiServer !== undefined,
+    logger,
+  });
   let apiSync: ApiServerSync | undefined;
   /** Deleted pods the node has stopped, until the API lets them go: not started or stopped again. */
   const finishedDeletions = new Set<string>();
@@ -141,8 +145,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     },
     onRelist: (pods, startedAt) => {
       for (const [uid, at] of terminatedAt) if (at < startedAt - 60_000) terminatedAt.delete(uid);
-      if (sourcesReady) {
-        const inApi = new Set(apiPods.map(podUid));
+      if (sources.allSeen()) {
+        const inApi = new Set(sources.apiPods().map(podUid));
         for (const pod of pods) {
           const uid = podUid(pod);
           if (desired.has(uid) || inApi.has(uid) || workers.isTerminating(uid) || (terminatedAt.get(uid) ?? 0) >= startedAt) continue;
@@ -150,7 +154,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           workers.terminate(pod);
         }
       }
-      if (sourcesReady) cleanUpPods(pods);
+      if (sources.allSeen()) cleanUpPods(pods);
       prober.sync(
         [...desired.values()].filter((p) => !p.metadata.deletionTimestamp).map((pod) => ({ pod, status: pleg.status(podUid(pod)) })),
       );
@@ -161,7 +165,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   let cleaning: Promise<void> | undefined;
   const cleanUpPods = (relisted: Pod[]): void => {
     if (provider.cleanupPods === undefined || cleaning !== undefined) return;
-    const active = new Set([...desired.keys(), ...apiPods.map(podUid), ...relisted.map(podUid), ...workers.uids()]);
+    const active = new Set([...desired.keys(), ...sources.apiPods().map(podUid), ...relisted.map(podUid), ...workers.uids()]);
     cleaning = provider
       .cleanupPods(active, signal)
       .catch((e: unknown) => {
@@ -205,11 +209,13 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
 
   /** Static pods, and the API's pods — but not those that had finished before the node first saw them. */
   const updateDesired = (): void => {
+    const apiPods = sources.apiPods();
     const listed = new Set(apiPods.map(podUid));
     for (const uid of finishedDeletions) if (!listed.has(uid)) finishedDeletions.delete(uid);
     const fromApi = apiPods.filter((p) => !finishedDeletions.has(podUid(p)) && (desired.has(podUid(p)) || !isTerminal(p)));
-    setDesired([...staticPods, ...fromApi]);
+    setDesired([...sources.staticPods(), ...fromApi]);
   };
+  sources.onChange(updateDesired);
 
   const statuses = new PodStatuses({
     reported: (uid) => pleg.status(uid),
@@ -221,7 +227,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
 
   let api: NodeApiServer | undefined;
   if (options.apiPort !== undefined) {
-    const metricsText = () => metrics.render(pods(), manifests?.problems().filter((p) => p.errors.length > 0).length ?? 0);
+    const metricsText = () => metrics.render(pods(), sources.manifestProblems().filter((p) => p.errors.length > 0).length);
     api = await startNodeApi({
       pods,
       nodeName,
@@ -233,10 +239,6 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     });
   }
 
-  const manifests =
-    options.manifestDir === undefined
-      ? undefined
-      : new ManifestDirSource({ dir: options.manifestDir, nodeName, logger, objects: options.manifestObjects });
   const loops: Promise<void>[] = [];
   try {
     if (options.apiServer !== undefined) {
@@ -247,38 +249,15 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         apiPort: api?.port,
         logger,
         provider,
-        onPods: (listed) => {
-          apiPods = listed;
-          updateDesired();
-        },
+        onPods: (listed) => sources.setApiPods(listed),
         nodePods: () => [...desired.values()],
         podStatus: (pod) => statuses.status(pod),
       });
       loops.push(...apiSync.start(signal));
     }
-    if (manifests !== undefined) {
-      staticPods = await manifests.scan(signal);
-      updateDesired();
-      loops.push(
-        repeatEvery(
-          timings.manifestScanMs,
-          signal,
-          async () => {
-            staticPods = await manifests.scan(signal);
-            updateDesired();
-          },
-          (e) => logger.error({ err: e, dir: options.manifestDir }, 'reading static pod manifests failed'),
-        ),
-      );
-    }
-    if (apiSync !== undefined) {
-      // Orphans are only known once the API's pods are: wait for the first list (without holding up the start).
-      const synced = apiSync.synced();
-      void synced.then(() => {
-        sourcesReady = true;
-      });
-    } else {
-      sourcesReady = true;
+    if (options.manifestDir !== undefined) {
+      await sources.scanManifests(signal);
+      loops.push(sources.runManifestScans(signal));
     }
   } catch (e) {
     controller.abort();
@@ -299,7 +278,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       const pod = [...desired.values()].find((p) => p.metadata.namespace === namespace && p.metadata.name === name);
       return pod === undefined ? undefined : withStatus(pod);
     },
-    manifestProblems: () => manifests?.problems() ?? [],
+    manifestProblems: () => sources.manifestProblems(),
     stop() {
       stopping ??= (async () => {
         controller.abort();
