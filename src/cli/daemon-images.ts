@@ -54,6 +54,13 @@ export async function openImageSubsystem(config: Config, logger: Logger): Promis
     unpackLock,
     leases,
     tempDir,
+    layerLimits: {
+      maxLayerBytes: config.image.layer_max_size,
+      maxEntries: config.image.layer_max_entries,
+      maxPathDepth: config.image.layer_max_path_depth,
+      maxEntryMetadataBytes: config.image.layer_max_entry_metadata,
+      minFreeBytes: config.image.min_free_space,
+    },
     logger: log,
   });
 

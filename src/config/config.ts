@@ -23,6 +23,14 @@ export interface Config {
     /** A pull fails when no byte arrives for this long (ms); 0 disables. */
     pull_progress_timeout_ms: number;
     max_concurrent_downloads: number;
+    /** Bounds on one layer's unpacking; a layer crossing one fails its pull. */
+    layer_max_size: number;
+    layer_max_entries: number;
+    layer_max_path_depth: number;
+    /** PAX records, long names and xattrs of one layer entry, in bytes, in total. */
+    layer_max_entry_metadata: number;
+    /** Free bytes kept on the image filesystem: an unpack that would go below fails. */
+    min_free_space: number;
   };
   registries: Record<string, RegistryHostConfig>;
   cni: { conf_dir: string; bin_dirs: string[] };
@@ -58,7 +66,15 @@ export function defaultConfig(): Config {
     state: '/run/berth',
     socket: '/run/berth/berth.sock',
     log_level: 'info',
-    image: { pull_progress_timeout_ms: 60_000, max_concurrent_downloads: 3 },
+    image: {
+      pull_progress_timeout_ms: 60_000,
+      max_concurrent_downloads: 3,
+      layer_max_size: 64 * 1024 ** 3,
+      layer_max_entries: 1_000_000,
+      layer_max_path_depth: 128,
+      layer_max_entry_metadata: 1024 ** 2,
+      min_free_space: 256 * 1024 ** 2,
+    },
     registries: {},
     cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/usr/lib/cni', '/opt/cni/bin'] },
     sandbox_image: 'registry.k8s.io/pause:3.9',
@@ -108,6 +124,18 @@ class Reader {
   positiveInt(value: unknown, key: string): number {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) this.fail(key, 'must be a positive integer');
     return value;
+  }
+  /** Bytes: an integer or a string such as "512MiB", "64GiB", "1GB". */
+  size(value: unknown, key: string): number {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+    const m = typeof value === 'string' ? /^(\d+)\s*(B|[KMGT]i?B)?$/.exec(value.trim()) : null;
+    if (m === null) this.fail(key, `must be a size such as 1048576, "512MiB" or "64GiB", got ${JSON.stringify(value)}`);
+    const unit = m[2] ?? 'B';
+    const base = unit.includes('i') ? 1024 : 1000;
+    const power = unit === 'B' ? 0 : 'KMGT'.indexOf(unit[0]!) + 1;
+    const n = Number(m[1]) * base ** power;
+    if (!Number.isSafeInteger(n)) this.fail(key, 'is too large');
+    return n;
   }
   bool(value: unknown, key: string): boolean {
     if (typeof value !== 'boolean') this.fail(key, 'must be true or false');
@@ -183,7 +211,21 @@ export function configFromObject(doc: Table, source = 'config'): Config {
   }
   if ('image' in doc) {
     const t = r.table(doc.image, 'image');
-    r.known(t, 'image', ['pull_progress_timeout', 'max_concurrent_downloads']);
+    r.known(t, 'image', [
+      'pull_progress_timeout',
+      'max_concurrent_downloads',
+      'layer_max_size',
+      'layer_max_entries',
+      'layer_max_path_depth',
+      'layer_max_entry_metadata',
+      'min_free_space',
+    ]);
+    for (const key of ['layer_max_size', 'layer_max_entry_metadata', 'min_free_space'] as const) {
+      if (key in t) c.image[key] = r.size(t[key], `image.${key}`);
+    }
+    for (const key of ['layer_max_entries', 'layer_max_path_depth'] as const) {
+      if (key in t) c.image[key] = r.positiveInt(t[key], `image.${key}`);
+    }
     if ('pull_progress_timeout' in t) c.image.pull_progress_timeout_ms = r.duration(t.pull_progress_timeout, 'image.pull_progress_timeout');
     if ('max_concurrent_downloads' in t)
       c.image.max_concurrent_downloads = r.positiveInt(t.max_concurrent_downloads, 'image.max_concurrent_downloads');
