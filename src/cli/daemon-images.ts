@@ -16,7 +16,7 @@ import { currentPlatform } from '../oci/platform.ts';
 import type { ImageDeps } from '../services/image-deps.ts';
 import { RUNTIME_NAME, RUNTIME_VERSION } from '../services/runtime-info.ts';
 import { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.ts';
-import { MetadataStore } from '../store/metadata-store.ts';
+import { MetadataStore, RECORD_SHAPES } from '../store/metadata-store.ts';
 import { KeyedLock } from '../util/keyed-lock.ts';
 import type { Logger } from '../util/logger.ts';
 import { Leases } from '../util/semaphore.ts';
@@ -33,7 +33,7 @@ export async function openImageSubsystem(config: Config, logger: Logger): Promis
   const tempDir = path.join(config.root, 'tmp');
   await mkdir(tempDir, { recursive: true, mode: 0o700 });
   await mkdir(path.join(config.root), { recursive: true, mode: 0o700 });
-  const meta = new MetadataStore(path.join(config.root, 'metadata.db'));
+  const meta = new MetadataStore(path.join(config.root, 'metadata.db'), { logger: log, shapes: RECORD_SHAPES });
   const content = new FileContentStore(path.join(config.root, 'content'));
   const snapshotter = await OverlaySnapshotter.open(snapshotRoot);
   const images = new ImageStore(meta);

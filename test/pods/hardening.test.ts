@@ -2,10 +2,13 @@
 // a gRPC message holds, a command that leaves a child in the background, a container that targets
 // another pod's PID namespace, and what a crash or a corrupt store leaves for the next start.
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
 import { NamespaceMode } from '../../src/cri/gen/runtime/v1/api_pb.js';
 import { EXEC_SYNC_MAX_OUTPUT, truncationMarker } from '../../src/services/container-exec-sync.ts';
-import { expectCriError, type PodEnv, pidsWithCmdline, setUpAndTearDown, startPodEnv } from '../support/pod-fixtures.ts';
+import { readSnapshots } from '../image/support.ts';
+import { allMountPoints, expectCriError, type PodEnv, pidsWithCmdline, setUpAndTearDown, startPodEnv } from '../support/pod-fixtures.ts';
 
 let env: PodEnv;
 
@@ -65,5 +68,58 @@ describe('ExecSync', () => {
       'DEADLINE_EXCEEDED',
     );
     assert.deepEqual(await pidsWithCmdline(`sleep ${marker}`), [], 'both sleeps are gone after the timeout');
+  });
+});
+
+describe('namespaces', () => {
+  test('a container may target only a PID namespace of its own pod', async () => {
+    const a = await sleeper('pid-owner');
+    const otherPod = await env.runPod(env.podConfig('pid-intruder', hostNetwork));
+    const targeting = env.containerConfig('intruder', undefined, {
+      linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.TARGET, targetId: a.container } } },
+    });
+    const before = await env.hostState();
+    const error = await expectCriError(
+      env.createContainer(otherPod, targeting, env.podConfig('pid-intruder', hostNetwork)),
+      'INVALID_ARGUMENT',
+    );
+    assert.equal(error.code, 'target-other-pod');
+    assert.deepEqual(await env.hostState(), before, 'the refused create left nothing');
+    // In its own pod the same target is fine.
+    const sibling = await env.startContainer(a.pod, targeting, env.podConfig('pid-owner', hostNetwork));
+    const ps = await rt().execSync({ containerId: sibling, cmd: ['/bin/sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "'], timeout: 10n });
+    assert.match(Buffer.from(ps.stdout).toString(), /sleep/);
+  });
+});
+
+describe('after a crash', () => {
+  test('corrupt metadata rows are quarantined, and a snapshot of an unfinished create is reclaimed', async () => {
+    const pod = await env.runPod(env.podConfig('crash', hostNetwork));
+    const orphan = await env.createContainer(pod, env.containerConfig('orphan'), env.podConfig('crash', hostNetwork));
+    const kept = await env.startContainer(pod, env.containerConfig('kept'), env.podConfig('crash', hostNetwork));
+    await env.daemon.kill9();
+    const db = new DatabaseSync(path.join(env.daemon.root, 'metadata.db'));
+    // As if the daemon had died inside CreateContainer: the snapshot and bundle, but no record.
+    db.prepare("DELETE FROM objects WHERE kind = 'container' AND id = ?").run(orphan);
+    const insert = db.prepare('INSERT INTO objects (kind, id, data) VALUES (?, ?, ?)');
+    insert.run('container', 'f'.repeat(64), '{"id": "truncated');
+    insert.run('container', 'e'.repeat(64), 'null');
+    insert.run('container', 'd'.repeat(64), JSON.stringify({ id: 'd'.repeat(64), sandboxId: pod, state: 'running' }));
+    insert.run('sandbox', 'c'.repeat(64), '[1, 2]');
+    db.close();
+    env.containerIds.delete(orphan);
+    await env.daemon.restart();
+
+    const listed = (await rt().listContainers({})).containers.map((c) => c.id);
+    assert.ok(listed.includes(kept), 'the good container is listed');
+    assert.ok(!listed.includes(orphan) && !listed.includes('d'.repeat(64)));
+    assert.ok((await rt().listPodSandbox({})).items.some((p) => p.id === pod));
+    const quarantined = env.daemon.logEntries().filter((e) => e['msg'] === 'corrupt metadata row moved to the quarantine table');
+    assert.deepEqual(quarantined.map((e) => e['id']).sort(), ['c'.repeat(64), 'd'.repeat(64), 'e'.repeat(64), 'f'.repeat(64)]);
+    const snapshots = await readSnapshots(env.daemon.root);
+    assert.ok(!snapshots.some((s) => s.key === `container-${orphan}`), 'the orphaned snapshot is gone');
+    assert.ok(snapshots.some((s) => s.key === `container-${kept}`));
+    assert.ok(!(await allMountPoints()).some((m) => m.includes(orphan)), 'its rootfs mount is gone');
+    assert.equal(Buffer.from((await rt().execSync({ containerId: kept, cmd: ['echo', 'ok'], timeout: 10n })).stdout).toString(), 'ok\n');
   });
 });
