@@ -56,10 +56,10 @@ interface Env {
   dispose(): Promise<void>;
 }
 
-async function makeEnv(): Promise<Env> {
+async function makeEnv(stateName: (dir: string) => string = () => 'state'): Promise<Env> {
   const root = await sharedRootfs();
   const dir = await makeTempDir('berth-conmon-');
-  const stateDir = path.join(dir.path, 'state');
+  const stateDir = path.join(dir.path, stateName(dir.path));
   const runtimeRoot = path.join(dir.path, 'runc');
   const runtime = (): ConmonRuntime => new ConmonRuntime({ runtimePath: runc!, runtimeRoot, conmonPath: conmon!, stateDir });
   return {
@@ -208,6 +208,29 @@ if (skip) {
 
       for (const id of [running, quick, orphan]) await second.delete(id, { force: true });
       for (const id of [running, quick, orphan]) assert.deepEqual(await filesOf(id), []);
+    });
+
+    test('conmon shortens the attach link of a socket path one byte too long: kept while the container lives, removed with it', async () => {
+      // conmon drops the ID's last character when <attach dir>/<ID> is exactly 107 bytes long.
+      const long = await makeEnv((dir) => 's'.repeat(107 - 65 - `${dir}//attach`.length));
+      try {
+        const id = randomBytes(32).toString('hex');
+        const b = await long.bundle(id, ['sleep', '60']);
+        const rt = long.runtime();
+        await rt.recover();
+        await rt.create({ id, bundle: b.bundle, logPath: b.logPath });
+        await rt.start(id);
+        const attachDir = path.join(long.stateDir, 'attach');
+        const names = await readdir(attachDir);
+        assert.equal(names.length, 1);
+        assert.ok(names[0] !== id && id.startsWith(names[0]!), `conmon named the link after a prefix of the ID: ${names[0]}`);
+        await long.runtime().recover(); // a restarted daemon keeps it
+        assert.deepEqual(await readdir(attachDir), names);
+        await rt.delete(id, { force: true });
+        assert.deepEqual(await readdir(attachDir), [], 'no dangling attach link');
+      } finally {
+        await long.dispose();
+      }
     });
 
     test('recover removes a container whose create never finished', async () => {

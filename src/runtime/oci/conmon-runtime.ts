@@ -551,12 +551,20 @@ export class ConmonRuntime implements OciRuntime {
     }
   }
 
-  async #bundleFromAttachLink(id: string): Promise<string | undefined> {
-    try {
-      return await readlink(this.#layout.attachLink(id));
-    } catch {
-      return undefined;
+  /** conmon's attach links of `id` (under the full ID or the prefix conmon shortened it to), with their targets. */
+  async #attachLinks(id: string, bundle?: string): Promise<{ link: string; target: string }[]> {
+    const out: { link: string; target: string }[] = [];
+    for (const link of await this.#layout.attachLinkCandidates(id)) {
+      const target = await readlink(link).catch(() => undefined);
+      if (target === undefined) continue;
+      const ours = path.basename(link) === id || target === bundle || path.basename(target) === id;
+      if (ours) out.push({ link, target });
     }
+    return out;
+  }
+
+  async #bundleFromAttachLink(id: string): Promise<string | undefined> {
+    return (await this.#attachLinks(id))[0]?.target;
   }
 
   /** Removes every file of the container: its dir, exit file, attach link, and conmon's fifos and socket in the bundle. */
@@ -564,7 +572,7 @@ export class ConmonRuntime implements OciRuntime {
     const layout = this.#layout;
     await rm(layout.containerDir(id), { recursive: true, force: true });
     await rm(layout.exitFile(id), { force: true });
-    await rm(layout.attachLink(id), { force: true });
+    for (const { link } of await this.#attachLinks(id, bundle)) await rm(link, { force: true });
     if (bundle) {
       for (const file of layout.bundleFiles(bundle)) {
         const st = await lstat(file).catch(() => undefined);
@@ -672,7 +680,9 @@ export class ConmonRuntime implements OciRuntime {
     const known = new Set(ids);
     for (const dir of [layout.exitsDir, layout.attachDir]) {
       for (const name of await readdir(dir)) {
-        if (!known.has(name) && !name.startsWith('.')) await rm(path.join(dir, name), { force: true, recursive: false }).catch(() => {});
+        // conmon may have named an attach link after a prefix of the ID.
+        const live = known.has(name) || (dir === layout.attachDir && ids.some((id) => id.startsWith(name)));
+        if (!live && !name.startsWith('.')) await rm(path.join(dir, name), { force: true, recursive: false }).catch(() => {});
       }
     }
     return { containers, discarded };
