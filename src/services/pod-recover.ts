@@ -4,8 +4,8 @@
 // a record (the daemon died inside CreateContainer) is reclaimed with its rootfs mount and bundle.
 import { access, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { unmount } from '../snapshot/mount.ts';
 import type { ExitStatus, RecoveredContainer } from '../runtime/oci/oci-runtime.ts';
+import { unmount } from '../snapshot/mount.ts';
 import { publishContainerEvent } from './container-events.ts';
 import { recordExit, watchExit } from './container-exit.ts';
 import type { PodDeps } from './pod-deps.ts';
