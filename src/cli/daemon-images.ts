@@ -37,7 +37,11 @@ export async function openImageSubsystem(config: Config, logger: Logger): Promis
   const content = new FileContentStore(path.join(config.root, 'content'));
   const snapshotter = await OverlaySnapshotter.open(snapshotRoot);
   const images = new ImageStore(meta);
-  const registry = new RegistryClient({ registries: config.registries, userAgent: `${RUNTIME_NAME}/${RUNTIME_VERSION}` });
+  const registry = new RegistryClient({
+    registries: config.registries,
+    userAgent: `${RUNTIME_NAME}/${RUNTIME_VERSION}`,
+    manifestDeadlineMs: config.image.manifest_timeout_ms,
+  });
   const gcLock = new KeyedLock();
   const unpackLock = new KeyedLock();
   const leases = { blobs: new Leases(), snapshots: new Leases() };
@@ -54,6 +58,7 @@ export async function openImageSubsystem(config: Config, logger: Logger): Promis
     unpackLock,
     leases,
     tempDir,
+    configDeadlineMs: config.image.manifest_timeout_ms,
     layerLimits: {
       maxLayerBytes: config.image.layer_max_size,
       maxEntries: config.image.layer_max_entries,

@@ -23,6 +23,8 @@ export interface Config {
     /** A pull fails when no byte arrives for this long (ms); 0 disables. */
     pull_progress_timeout_ms: number;
     max_concurrent_downloads: number;
+    /** Manifests, indexes and image configs must arrive whole within this long (ms). */
+    manifest_timeout_ms: number;
     /** Bounds on one layer's unpacking; a layer crossing one fails its pull. */
     layer_max_size: number;
     layer_max_entries: number;
@@ -69,6 +71,7 @@ export function defaultConfig(): Config {
     image: {
       pull_progress_timeout_ms: 60_000,
       max_concurrent_downloads: 3,
+      manifest_timeout_ms: 120_000,
       layer_max_size: 64 * 1024 ** 3,
       layer_max_entries: 1_000_000,
       layer_max_path_depth: 128,
@@ -214,12 +217,17 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     r.known(t, 'image', [
       'pull_progress_timeout',
       'max_concurrent_downloads',
+      'manifest_timeout',
       'layer_max_size',
       'layer_max_entries',
       'layer_max_path_depth',
       'layer_max_entry_metadata',
       'min_free_space',
     ]);
+    if ('manifest_timeout' in t) {
+      c.image.manifest_timeout_ms = r.duration(t.manifest_timeout, 'image.manifest_timeout');
+      if (c.image.manifest_timeout_ms <= 0) r.fail('image.manifest_timeout', 'must be longer than 0');
+    }
     for (const key of ['layer_max_size', 'layer_max_entry_metadata', 'min_free_space'] as const) {
       if (key in t) c.image[key] = r.size(t[key], `image.${key}`);
     }

@@ -59,6 +59,8 @@ export interface ImagePullerDeps {
   leases: { blobs: Leases; snapshots: Leases };
   /** Temporary mounts while unpacking. */
   tempDir: string;
+  /** The image config must arrive whole within this long (ms); default none. */
+  configDeadlineMs?: number;
   /** Bounds on each layer unpacked; default DEFAULT_LAYER_LIMITS. */
   layerLimits?: LayerLimits;
   logger: Logger;
@@ -189,7 +191,7 @@ export class ImagePuller {
     if (desc.size > 16 * 1024 * 1024) throw invalidArgument('bad-manifest', `${ref}: image config of ${desc.size} bytes is too large`);
     leaseBlobs([desc.digest]);
     if (!(await content.info(desc.digest))) {
-      const body = await registry.fetchBlob(endpoint, ref.path, desc, request);
+      const body = await registry.fetchBlob(endpoint, ref.path, desc, { ...request, deadlineMs: this.#deps.configDeadlineMs });
       await content.ingest(desc, body, { signal: request.signal });
     }
     return parseImageConfig(await content.readBlob(desc.digest, request.signal));

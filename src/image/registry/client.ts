@@ -27,6 +27,7 @@ import { HttpTransport } from './transport.ts';
 import { digestOf, sizeMismatch, verifyBytes } from './verify.ts';
 
 export const DEFAULT_MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MANIFEST_DEADLINE_MS = 2 * 60_000;
 
 export interface RegistryClientOptions {
   /** Mirrors and plain-HTTP hosts, per registry host. */
@@ -36,6 +37,8 @@ export interface RegistryClientOptions {
   maxManifestBytes?: number;
   /** Default for waiting on response headers and between body chunks (default 5 min). */
   noProgressTimeoutMs?: number;
+  /** A manifest or index must arrive whole within this long (default 2 min). */
+  manifestDeadlineMs?: number;
   /** OAuth2 client_id for identity-token grants. */
   clientId?: string;
   /** Milliseconds since the epoch, for token expiry; for tests. */
@@ -48,6 +51,8 @@ export interface RegistryRequestOptions {
   signal?: AbortSignal;
   /** Overrides the client's no-progress timeout for this call. */
   noProgressTimeoutMs?: number;
+  /** fetchBlob: the whole blob must arrive within this long (for configs; layers have none). */
+  deadlineMs?: number;
 }
 
 export interface ResolvedReference {
@@ -91,8 +96,10 @@ export class RegistryClient {
   readonly #authorizer: Authorizer;
   readonly #maxManifestBytes: number;
   readonly #noProgressTimeoutMs: number;
+  readonly #manifestDeadlineMs: number;
 
   constructor(options: RegistryClientOptions = {}) {
+    this.#manifestDeadlineMs = options.manifestDeadlineMs ?? DEFAULT_MANIFEST_DEADLINE_MS;
     this.#registries = options.registries ?? {};
     this.#transport = new HttpTransport(options.userAgent ?? 'berth');
     this.#maxManifestBytes = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
@@ -131,7 +138,10 @@ export class RegistryClient {
       try {
         const res = await this.#get(endpoint, ref.path, 'manifest', object, ref.domain, options, MANIFEST_ACCEPT.join(', '));
         const announced = res.headers['docker-content-digest'];
-        const bytes = await readBody(res.body, res.url.href, this.#maxManifestBytes, this.#readOptions(options));
+        const bytes = await readBody(res.body, res.url.href, this.#maxManifestBytes, {
+          ...this.#readOptions(options),
+          deadlineMs: this.#manifestDeadlineMs,
+        });
         // Bytes named by a digest must hash to it before anything reads them.
         let digest: Digest;
         if (ref.digest !== undefined) {
@@ -187,7 +197,10 @@ export class RegistryClient {
     }
     const subject = `${endpoint.namespace}/${repository}@${expected.digest}`;
     const res = await this.#get(endpoint, repository, 'manifest', expected.digest, endpoint.namespace, options, MANIFEST_ACCEPT.join(', '));
-    const bytes = await readBody(res.body, res.url.href, this.#maxManifestBytes, this.#readOptions(options));
+    const bytes = await readBody(res.body, res.url.href, this.#maxManifestBytes, {
+      ...this.#readOptions(options),
+      deadlineMs: this.#manifestDeadlineMs,
+    });
     verifyBytes(bytes, expected, `manifest ${subject}`);
     const declared = typeof target === 'string' ? mediaTypeHeader(res) : target.mediaType;
     const mediaType = this.#checkManifest(bytes, declared, subject);
@@ -208,7 +221,10 @@ export class RegistryClient {
   ): Promise<BodyStream> {
     parseDigest(descriptor.digest);
     const res = await this.#get(endpoint, repository, 'blob', descriptor.digest, endpoint.namespace, options, '*/*');
-    const body = streamBody(res.body, res.url.href, this.#readOptions(options));
+    const body = streamBody(res.body, res.url.href, {
+      ...this.#readOptions(options),
+      ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+    });
     if (body.contentLength !== undefined && body.contentLength !== descriptor.size) {
       body.close();
       throw sizeMismatch(descriptor.size, body.contentLength, `blob ${descriptor.digest} from ${redact(res.url.href)}`);
