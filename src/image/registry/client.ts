@@ -15,7 +15,7 @@ import { detectManifestMediaType, MANIFEST_ACCEPT, parseManifestOrIndex } from '
 import type { ImageReference } from '../../oci/reference.ts';
 import { parseReference } from '../../oci/reference.ts';
 import type { AuthConfig, Credentials } from './auth.ts';
-import { Authorizer, credentialsFor } from './auth.ts';
+import { Authorizer, checkCredentialsTransport, credentialsFor } from './auth.ts';
 import type { BodyStream } from './body.ts';
 import { DEFAULT_NO_PROGRESS_TIMEOUT_MS, readBody, readErrorBody, streamBody } from './body.ts';
 import type { RegistryEndpoint, RegistryHostsConfig } from './hosts.ts';
@@ -97,6 +97,7 @@ export class RegistryClient {
   readonly #maxManifestBytes: number;
   readonly #noProgressTimeoutMs: number;
   readonly #manifestDeadlineMs: number;
+  readonly #plainHttpHosts: ReadonlySet<string>;
 
   constructor(options: RegistryClientOptions = {}) {
     this.#manifestDeadlineMs = options.manifestDeadlineMs ?? DEFAULT_MANIFEST_DEADLINE_MS;
@@ -104,7 +105,9 @@ export class RegistryClient {
     this.#transport = new HttpTransport(options.userAgent ?? 'berth');
     this.#maxManifestBytes = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
     this.#noProgressTimeoutMs = options.noProgressTimeoutMs ?? DEFAULT_NO_PROGRESS_TIMEOUT_MS;
+    this.#plainHttpHosts = plainHttpHosts(this.#registries);
     this.#authorizer = new Authorizer(this.#transport, {
+      plainHttpHosts: this.#plainHttpHosts,
       ...(options.now === undefined ? {} : { now: options.now }),
       ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
       timeoutMs: this.#noProgressTimeoutMs,
@@ -265,6 +268,7 @@ export class RegistryClient {
     if (signal?.aborted) throw abortError(signal);
     const url = endpointUrl(endpoint, repository, object === 'blob' ? 'blobs' : 'manifests', tagOrDigest);
     const creds = credentialsFor(options.auth, registry, url.host);
+    checkCredentialsTransport(url, creds, this.#plainHttpHosts);
     const scope = scopeFor(repository);
     const subject =
       object === 'blob'
@@ -321,6 +325,18 @@ export class RegistryClient {
       fields: { ...base.fields, credentials: creds.kind },
     });
   }
+}
+
+/** The hosts the configuration speaks plain HTTP to: insecure registries and http:// mirrors. */
+function plainHttpHosts(registries: RegistryHostsConfig): Set<string> {
+  const hosts = new Set<string>();
+  for (const domain of Object.keys(registries)) {
+    for (const endpoint of resolveHosts(domain, registries)) {
+      const u = new URL(endpoint.apiRoot);
+      if (u.protocol === 'http:') hosts.add(u.host);
+    }
+  }
+  return hosts;
 }
 
 function parseOffered(header: string | string[] | undefined): string {
