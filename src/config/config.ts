@@ -40,6 +40,8 @@ export interface Config {
   sandbox_image: string;
   /** The monitor that runs one container each and outlives the daemon. */
   conmon: string;
+  /** Where relative `localhost/` seccomp profiles are (the kubelet's --seccomp-profile-root). */
+  seccomp_profile_root: string;
   default_runtime: string;
   /** Runtime handlers by RuntimeClass name: the OCI runtime binary of each. */
   runtimes: Record<string, { binary: string }>;
@@ -82,6 +84,7 @@ export function defaultConfig(): Config {
     cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/usr/lib/cni', '/opt/cni/bin'] },
     sandbox_image: 'registry.k8s.io/pause:3.9',
     conmon: '/usr/bin/conmon',
+    seccomp_profile_root: '/var/lib/kubelet/seccomp',
     default_runtime: 'runc',
     runtimes: { runc: { binary: '/usr/sbin/runc' }, crun: { binary: '/usr/bin/crun' } },
     cgroup_driver: 'cgroupfs',
@@ -172,6 +175,7 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     'cni',
     'sandbox_image',
     'conmon',
+    'seccomp_profile_root',
     'default_runtime',
     'runtimes',
     'cgroup_driver',
@@ -184,6 +188,7 @@ export function configFromObject(doc: Table, source = 'config'): Config {
   }
   if ('container_events_buffer' in doc) c.container_events_buffer = r.positiveInt(doc.container_events_buffer, 'container_events_buffer');
   if ('conmon' in doc) c.conmon = r.absPath(doc.conmon, 'conmon');
+  if ('seccomp_profile_root' in doc) c.seccomp_profile_root = r.absPath(doc.seccomp_profile_root, 'seccomp_profile_root');
   if ('cgroup_driver' in doc) {
     if (doc.cgroup_driver !== 'cgroupfs' && doc.cgroup_driver !== 'systemd') r.fail('cgroup_driver', 'must be "cgroupfs" or "systemd"');
     c.cgroup_driver = doc.cgroup_driver as Config['cgroup_driver'];

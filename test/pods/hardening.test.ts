@@ -2,19 +2,23 @@
 // a gRPC message holds, a command that leaves a child in the background, a container that targets
 // another pod's PID namespace, and what a crash or a corrupt store leaves for the next start.
 import assert from 'node:assert/strict';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
-import { NamespaceMode } from '../../src/cri/gen/runtime/v1/api_pb.js';
+import { NamespaceMode, SecurityProfile_ProfileType } from '../../src/cri/gen/runtime/v1/api_pb.js';
 import { EXEC_SYNC_MAX_OUTPUT, truncationMarker } from '../../src/services/container-exec-sync.ts';
 import { readSnapshots } from '../image/support.ts';
 import { allMountPoints, expectCriError, type PodEnv, pidsWithCmdline, setUpAndTearDown, startPodEnv } from '../support/pod-fixtures.ts';
+import { makeTempDir, type TempDir } from '../support/tmp.ts';
 
 let env: PodEnv;
+let profiles: TempDir;
 
 setUpAndTearDown(
   async () => {
-    env = await startPodEnv({ index: 156, subnetBase: '10.156' });
+    profiles = await makeTempDir('berth-seccomp-');
+    env = await startPodEnv({ index: 156, subnetBase: '10.156', extraConfig: `seccomp_profile_root = ${JSON.stringify(profiles.path)}` });
   },
   async () => {
     if (env === undefined) return;
@@ -24,6 +28,7 @@ setUpAndTearDown(
       [],
       'cleanup found nothing to remove by force',
     );
+    await profiles?.remove();
   },
 );
 
@@ -121,5 +126,39 @@ describe('after a crash', () => {
     assert.ok(snapshots.some((s) => s.key === `container-${kept}`));
     assert.ok(!(await allMountPoints()).some((m) => m.includes(orphan)), 'its rootfs mount is gone');
     assert.equal(Buffer.from((await rt().execSync({ containerId: kept, cmd: ['echo', 'ok'], timeout: 10n })).stdout).toString(), 'ok\n');
+  });
+});
+
+describe('seccomp', () => {
+  test('a relative localhost/ profile resolves under the profile root, and no file outside it is read', async () => {
+    const allowAll = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [] });
+    await mkdir(path.join(profiles.path, 'team'));
+    await writeFile(path.join(profiles.path, 'team', 'allow.json'), allowAll);
+    const outside = path.join(path.dirname(profiles.path), `${path.basename(profiles.path)}-outside.json`);
+    await writeFile(outside, allowAll);
+    await symlink(outside, path.join(profiles.path, 'escape.json'));
+    const pod = await env.runPod(env.podConfig('seccomp', hostNetwork));
+    const withProfile = (ref: string) =>
+      env.containerConfig(`c-${Math.random().toString(36).slice(2, 8)}`, undefined, {
+        linux: { securityContext: { seccomp: { profileType: SecurityProfile_ProfileType.Localhost, localhostRef: ref } } },
+      });
+    try {
+      const ok = await env.startContainer(pod, withProfile('team/allow.json'), env.podConfig('seccomp', hostNetwork));
+      const status = await rt().containerStatus({ containerId: ok, verbose: true });
+      const spec = (JSON.parse(status.info.info ?? '{}') as { runtimeSpec?: { linux?: { seccomp?: { defaultAction?: string } } } })
+        .runtimeSpec;
+      assert.equal(spec?.linux?.seccomp?.defaultAction, 'SCMP_ACT_ALLOW', 'the profile from the root is used');
+      const before = await env.hostState();
+      for (const ref of [`../${path.basename(outside)}`, 'escape.json', 'team/../../x.json', 'missing.json']) {
+        const error = await expectCriError(
+          env.createContainer(pod, withProfile(ref), env.podConfig('seccomp', hostNetwork)),
+          'INVALID_ARGUMENT',
+        );
+        assert.equal(error.code, 'invalid-seccomp-profile', ref);
+      }
+      assert.deepEqual(await env.hostState(), before, 'the refused creates left nothing');
+    } finally {
+      await rm(outside, { force: true });
+    }
   });
 });
