@@ -33,6 +33,7 @@ export async function openPodSubsystem(config: Config, meta: MetadataStore, imag
         conmonPath: config.conmon,
         stateDir: path.join(config.state, 'monitors', name),
         logger: log.child({ runtime: name }),
+        vulnerableRuntime: config.vulnerable_runtime,
       }),
     );
   }

@@ -43,6 +43,8 @@ export interface Config {
   /** Where relative `localhost/` seccomp profiles are (the kubelet's --seccomp-profile-root). */
   seccomp_profile_root: string;
   default_runtime: string;
+  /** At start, a runc without the known container-escape fixes: log a warning, or refuse to start. */
+  vulnerable_runtime: 'warn' | 'refuse';
   /** Runtime handlers by RuntimeClass name: the OCI runtime binary of each. */
   runtimes: Record<string, { binary: string }>;
   cgroup_driver: 'cgroupfs' | 'systemd';
@@ -86,6 +88,7 @@ export function defaultConfig(): Config {
     conmon: '/usr/bin/conmon',
     seccomp_profile_root: '/var/lib/kubelet/seccomp',
     default_runtime: 'runc',
+    vulnerable_runtime: 'warn',
     runtimes: { runc: { binary: '/usr/sbin/runc' }, crun: { binary: '/usr/bin/crun' } },
     cgroup_driver: 'cgroupfs',
     container_events_buffer: 1000,
@@ -177,6 +180,7 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     'conmon',
     'seccomp_profile_root',
     'default_runtime',
+    'vulnerable_runtime',
     'runtimes',
     'cgroup_driver',
     'container_events_buffer',
@@ -189,6 +193,11 @@ export function configFromObject(doc: Table, source = 'config'): Config {
   if ('container_events_buffer' in doc) c.container_events_buffer = r.positiveInt(doc.container_events_buffer, 'container_events_buffer');
   if ('conmon' in doc) c.conmon = r.absPath(doc.conmon, 'conmon');
   if ('seccomp_profile_root' in doc) c.seccomp_profile_root = r.absPath(doc.seccomp_profile_root, 'seccomp_profile_root');
+  if ('vulnerable_runtime' in doc) {
+    if (doc.vulnerable_runtime !== 'warn' && doc.vulnerable_runtime !== 'refuse')
+      r.fail('vulnerable_runtime', 'must be "warn" or "refuse"');
+    c.vulnerable_runtime = doc.vulnerable_runtime as Config['vulnerable_runtime'];
+  }
   if ('cgroup_driver' in doc) {
     if (doc.cgroup_driver !== 'cgroupfs' && doc.cgroup_driver !== 'systemd') r.fail('cgroup_driver', 'must be "cgroupfs" or "systemd"');
     c.cgroup_driver = doc.cgroup_driver as Config['cgroup_driver'];

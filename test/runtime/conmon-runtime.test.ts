@@ -6,8 +6,10 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, lstat, mkdir, readdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { pino } from 'pino';
 import { isBerthError } from '../../src/errors/errors.ts';
 import { type CgroupLayout, detectCgroupLayout } from '../../src/runtime/cgroups/cgroup-layout.ts';
 import { cgroupExists, removeCgroup } from '../../src/runtime/cgroups/cgroup-remove.ts';
@@ -15,6 +17,7 @@ import { readCgroupStats } from '../../src/runtime/cgroups/cgroup-stats.ts';
 import { ConmonRuntime } from '../../src/runtime/oci/conmon-runtime.ts';
 import { ociRuntimeSuite } from '../../src/runtime/oci/oci-runtime.suite.ts';
 import { isProcessAlive } from '../../src/runtime/oci/proc.ts';
+import { missingFixes, readRuncVersion } from '../../src/runtime/oci/runtime-version.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 import { BUSYBOX, findBinary, makeBusyboxRootfs, minimalConfig, writeBundle } from './support/busybox-bundle.ts';
 
@@ -231,6 +234,31 @@ if (skip) {
       } finally {
         await long.dispose();
       }
+    });
+
+    test('at start, a runc without the known escape fixes is named in a warning, or refused', async () => {
+      const version = await readRuncVersion(runc!);
+      assert.ok(version?.version !== undefined, 'runc --version names a version');
+      const missing = missingFixes(version);
+      const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+      const logger = pino(
+        { level: 'warn' },
+        new Writable({
+          write: (chunk, _enc, done) => {
+            const line = JSON.parse(String(chunk)) as Record<string, unknown>;
+            warnings.push({ obj: line, msg: String(line['msg']) });
+            done();
+          },
+        }),
+      );
+      await new ConmonRuntime({ ...runtimeOptions(), logger }).recover();
+      const named = warnings.filter((w) => /lacks the fixes of/.test(w.msg));
+      assert.equal(named.length, missing.length === 0 ? 0 : 1);
+      for (const cve of missing) assert.match(named[0]!.msg, new RegExp(cve));
+      const refusing = new ConmonRuntime({ ...runtimeOptions(), vulnerableRuntime: 'refuse' });
+      if (missing.length === 0) await refusing.recover();
+      else
+        await assert.rejects(refusing.recover(), (e: unknown) => isBerthError(e, 'failed-precondition') && e.code === 'runtime-vulnerable');
     });
 
     test('recover removes a container whose create never finished', async () => {

@@ -41,6 +41,7 @@ import type {
 } from './oci-runtime.ts';
 import { isProcessAlive, killProcessTree, readProcStat, signalProcess } from './proc.ts';
 import { RuntimeCli, runtimeErrorMessage, signalArgument } from './runtime-cli.ts';
+import { missingFixes, readRuncVersion } from './runtime-version.ts';
 import { type ContainerMeta, checkContainerId, readIntFile, StateLayout } from './state-layout.ts';
 
 export interface ConmonRuntimeOptions {
@@ -61,6 +62,11 @@ export interface ConmonRuntimeOptions {
   conmonLogLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Let conmon log to syslog (it logs nowhere otherwise once detached). */
   conmonSyslog?: boolean;
+  /**
+   * What recover() (at start) does when runc lacks a known container-escape fix: log a warning
+   * (default) or refuse (failed-precondition `runtime-vulnerable`).
+   */
+  vulnerableRuntime?: 'warn' | 'refuse';
 }
 
 /** The exit code reported when nothing recorded the real one (what CRI-O and the kubelet use). */
@@ -127,6 +133,7 @@ export class ConmonRuntime implements OciRuntime {
   readonly #conmonPath: string;
   readonly #layout: StateLayout;
   readonly #log: Logger;
+  readonly #vulnerableRuntime: 'warn' | 'refuse';
   readonly #createTimeoutMs: number;
   readonly #conmonLogLevel: string;
   readonly #conmonSyslog: boolean;
@@ -144,6 +151,7 @@ export class ConmonRuntime implements OciRuntime {
     this.#createTimeoutMs = options.createTimeoutMs ?? 240_000;
     this.#conmonLogLevel = options.conmonLogLevel ?? 'info';
     this.#conmonSyslog = options.conmonSyslog ?? false;
+    this.#vulnerableRuntime = options.vulnerableRuntime ?? 'warn';
     if (options.cgroups) this.#cgroups = Promise.resolve(options.cgroups);
   }
 
@@ -636,7 +644,22 @@ export class ConmonRuntime implements OciRuntime {
 
   // ---------------------------------------------------------------- recovery
 
+  /** Warns about (or refuses) a runc without the known container-escape fixes. */
+  async #checkVersion(): Promise<void> {
+    if (this.#runtime.name !== 'runc') return;
+    const v = await readRuncVersion(this.#runtime.path);
+    if (v === undefined) return; // a missing binary fails on first use, with its own error
+    const missing = missingFixes(v);
+    if (missing.length === 0) return;
+    const message = `runc ${v.version ?? '(unknown version)'} (${v.commit}) lacks the fixes of ${missing.join(', ')}: a container may escape to the host; upgrade runc`;
+    if (this.#vulnerableRuntime === 'refuse') {
+      throw failedPrecondition('runtime-vulnerable', message, { fields: { version: v.version, commit: v.commit, missing } });
+    }
+    this.#log.warn({ version: v.version, commit: v.commit, missing }, message);
+  }
+
   async recover(signal?: AbortSignal): Promise<RecoverResult> {
+    await this.#checkVersion();
     const layout = this.#layout;
     await Promise.all([layout.containersDir, layout.exitsDir, layout.attachDir].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
     this.#metas.clear();
