@@ -16,7 +16,7 @@ import { currentPlatform } from '../oci/platform.ts';
 import type { ImageDeps } from '../services/image-deps.ts';
 import { RUNTIME_NAME, RUNTIME_VERSION } from '../services/runtime-info.ts';
 import { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.ts';
-import { MetadataStore } from '../store/metadata-store.ts';
+import { MetadataStore, RECORD_SHAPES } from '../store/metadata-store.ts';
 import { KeyedLock } from '../util/keyed-lock.ts';
 import type { Logger } from '../util/logger.ts';
 import { Leases } from '../util/semaphore.ts';
@@ -33,11 +33,15 @@ export async function openImageSubsystem(config: Config, logger: Logger): Promis
   const tempDir = path.join(config.root, 'tmp');
   await mkdir(tempDir, { recursive: true, mode: 0o700 });
   await mkdir(path.join(config.root), { recursive: true, mode: 0o700 });
-  const meta = new MetadataStore(path.join(config.root, 'metadata.db'));
+  const meta = new MetadataStore(path.join(config.root, 'metadata.db'), { logger: log, shapes: RECORD_SHAPES });
   const content = new FileContentStore(path.join(config.root, 'content'));
   const snapshotter = await OverlaySnapshotter.open(snapshotRoot);
   const images = new ImageStore(meta);
-  const registry = new RegistryClient({ registries: config.registries, userAgent: `${RUNTIME_NAME}/${RUNTIME_VERSION}` });
+  const registry = new RegistryClient({
+    registries: config.registries,
+    userAgent: `${RUNTIME_NAME}/${RUNTIME_VERSION}`,
+    manifestDeadlineMs: config.image.manifest_timeout_ms,
+  });
   const gcLock = new KeyedLock();
   const unpackLock = new KeyedLock();
   const leases = { blobs: new Leases(), snapshots: new Leases() };
@@ -54,6 +58,14 @@ export async function openImageSubsystem(config: Config, logger: Logger): Promis
     unpackLock,
     leases,
     tempDir,
+    configDeadlineMs: config.image.manifest_timeout_ms,
+    layerLimits: {
+      maxLayerBytes: config.image.layer_max_size,
+      maxEntries: config.image.layer_max_entries,
+      maxPathDepth: config.image.layer_max_path_depth,
+      maxEntryMetadataBytes: config.image.layer_max_entry_metadata,
+      minFreeBytes: config.image.min_free_space,
+    },
     logger: log,
   });
 

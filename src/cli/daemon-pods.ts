@@ -33,6 +33,7 @@ export async function openPodSubsystem(config: Config, meta: MetadataStore, imag
         conmonPath: config.conmon,
         stateDir: path.join(config.state, 'monitors', name),
         logger: log.child({ runtime: name }),
+        vulnerableRuntime: config.vulnerable_runtime,
       }),
     );
   }
@@ -42,7 +43,7 @@ export async function openPodSubsystem(config: Config, meta: MetadataStore, imag
     containers: path.join(config.state, 'containers'),
   };
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true, mode: 0o711 });
-  const host = { ...(await detectHostOptions()), cgroupDriver: config.cgroup_driver };
+  const host = { ...(await detectHostOptions()), cgroupDriver: config.cgroup_driver, seccompProfileRoot: config.seccomp_profile_root };
   const deps: PodDeps = {
     config,
     store: new PodStore(meta),

@@ -34,3 +34,21 @@ test('unknown keys and bad values are named', () => {
   assert.throws(() => parseConfig('[image]\npull_progress_timeout = "soon"'), /pull_progress_timeout: must be a duration/);
   assert.throws(() => parseConfig('root = '), /not valid TOML/);
 });
+
+test('the layer limits take sizes with units and counts', () => {
+  const c = parseConfig(`
+[image]
+layer_max_size = "2GiB"
+layer_max_entries = 5000
+layer_max_path_depth = 40
+layer_max_entry_metadata = 65536
+min_free_space = "1GB"
+`);
+  assert.equal(c.image.layer_max_size, 2 * 1024 ** 3);
+  assert.equal(c.image.layer_max_entries, 5000);
+  assert.equal(c.image.layer_max_path_depth, 40);
+  assert.equal(c.image.layer_max_entry_metadata, 65536);
+  assert.equal(c.image.min_free_space, 1e9);
+  assert.throws(() => parseConfig('[image]\nlayer_max_size = "lots"'), /layer_max_size: must be a size/);
+  assert.throws(() => parseConfig('[image]\nlayer_max_entries = 0'), /layer_max_entries: must be a positive integer/);
+});

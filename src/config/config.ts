@@ -23,6 +23,16 @@ export interface Config {
     /** A pull fails when no byte arrives for this long (ms); 0 disables. */
     pull_progress_timeout_ms: number;
     max_concurrent_downloads: number;
+    /** Manifests, indexes and image configs must arrive whole within this long (ms). */
+    manifest_timeout_ms: number;
+    /** Bounds on one layer's unpacking; a layer crossing one fails its pull. */
+    layer_max_size: number;
+    layer_max_entries: number;
+    layer_max_path_depth: number;
+    /** PAX records, long names and xattrs of one layer entry, in bytes, in total. */
+    layer_max_entry_metadata: number;
+    /** Free bytes kept on the image filesystem: an unpack that would go below fails. */
+    min_free_space: number;
   };
   registries: Record<string, RegistryHostConfig>;
   cni: { conf_dir: string; bin_dirs: string[] };
@@ -30,7 +40,11 @@ export interface Config {
   sandbox_image: string;
   /** The monitor that runs one container each and outlives the daemon. */
   conmon: string;
+  /** Where relative `localhost/` seccomp profiles are (the kubelet's --seccomp-profile-root). */
+  seccomp_profile_root: string;
   default_runtime: string;
+  /** At start, a runc without the known container-escape fixes: log a warning, or refuse to start. */
+  vulnerable_runtime: 'warn' | 'refuse';
   /** Runtime handlers by RuntimeClass name: the OCI runtime binary of each. */
   runtimes: Record<string, { binary: string }>;
   cgroup_driver: 'cgroupfs' | 'systemd';
@@ -60,12 +74,23 @@ export function defaultConfig(): Config {
     state: '/run/berth',
     socket: '/run/berth/berth.sock',
     log_level: 'info',
-    image: { pull_progress_timeout_ms: 60_000, max_concurrent_downloads: 3 },
+    image: {
+      pull_progress_timeout_ms: 60_000,
+      max_concurrent_downloads: 3,
+      manifest_timeout_ms: 120_000,
+      layer_max_size: 64 * 1024 ** 3,
+      layer_max_entries: 1_000_000,
+      layer_max_path_depth: 128,
+      layer_max_entry_metadata: 1024 ** 2,
+      min_free_space: 256 * 1024 ** 2,
+    },
     registries: {},
     cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/usr/lib/cni', '/opt/cni/bin'] },
     sandbox_image: 'registry.k8s.io/pause:3.9',
     conmon: '/usr/bin/conmon',
+    seccomp_profile_root: '/var/lib/kubelet/seccomp',
     default_runtime: 'runc',
+    vulnerable_runtime: 'warn',
     runtimes: { runc: { binary: '/usr/sbin/runc' }, crun: { binary: '/usr/bin/crun' } },
     cgroup_driver: 'cgroupfs',
     container_events_buffer: 1000,
@@ -112,6 +137,18 @@ class Reader {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) this.fail(key, 'must be a positive integer');
     return value;
   }
+  /** Bytes: an integer or a string such as "512MiB", "64GiB", "1GB". */
+  size(value: unknown, key: string): number {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+    const m = typeof value === 'string' ? /^(\d+)\s*(B|[KMGT]i?B)?$/.exec(value.trim()) : null;
+    if (m === null) this.fail(key, `must be a size such as 1048576, "512MiB" or "64GiB", got ${JSON.stringify(value)}`);
+    const unit = m[2] ?? 'B';
+    const base = unit.includes('i') ? 1024 : 1000;
+    const power = unit === 'B' ? 0 : 'KMGT'.indexOf(unit[0]!) + 1;
+    const n = Number(m[1]) * base ** power;
+    if (!Number.isSafeInteger(n)) this.fail(key, 'is too large');
+    return n;
+  }
   bool(value: unknown, key: string): boolean {
     if (typeof value !== 'boolean') this.fail(key, 'must be true or false');
     return value;
@@ -144,7 +181,9 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     'cni',
     'sandbox_image',
     'conmon',
+    'seccomp_profile_root',
     'default_runtime',
+    'vulnerable_runtime',
     'runtimes',
     'cgroup_driver',
     'container_events_buffer',
@@ -164,6 +203,12 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     c.log_size_max = v as number;
   }
   if ('conmon' in doc) c.conmon = r.absPath(doc.conmon, 'conmon');
+  if ('seccomp_profile_root' in doc) c.seccomp_profile_root = r.absPath(doc.seccomp_profile_root, 'seccomp_profile_root');
+  if ('vulnerable_runtime' in doc) {
+    if (doc.vulnerable_runtime !== 'warn' && doc.vulnerable_runtime !== 'refuse')
+      r.fail('vulnerable_runtime', 'must be "warn" or "refuse"');
+    c.vulnerable_runtime = doc.vulnerable_runtime as Config['vulnerable_runtime'];
+  }
   if ('cgroup_driver' in doc) {
     if (doc.cgroup_driver !== 'cgroupfs' && doc.cgroup_driver !== 'systemd') r.fail('cgroup_driver', 'must be "cgroupfs" or "systemd"');
     c.cgroup_driver = doc.cgroup_driver as Config['cgroup_driver'];
@@ -194,7 +239,26 @@ export function configFromObject(doc: Table, source = 'config'): Config {
   }
   if ('image' in doc) {
     const t = r.table(doc.image, 'image');
-    r.known(t, 'image', ['pull_progress_timeout', 'max_concurrent_downloads']);
+    r.known(t, 'image', [
+      'pull_progress_timeout',
+      'max_concurrent_downloads',
+      'manifest_timeout',
+      'layer_max_size',
+      'layer_max_entries',
+      'layer_max_path_depth',
+      'layer_max_entry_metadata',
+      'min_free_space',
+    ]);
+    if ('manifest_timeout' in t) {
+      c.image.manifest_timeout_ms = r.duration(t.manifest_timeout, 'image.manifest_timeout');
+      if (c.image.manifest_timeout_ms <= 0) r.fail('image.manifest_timeout', 'must be longer than 0');
+    }
+    for (const key of ['layer_max_size', 'layer_max_entry_metadata', 'min_free_space'] as const) {
+      if (key in t) c.image[key] = r.size(t[key], `image.${key}`);
+    }
+    for (const key of ['layer_max_entries', 'layer_max_path_depth'] as const) {
+      if (key in t) c.image[key] = r.positiveInt(t[key], `image.${key}`);
+    }
     if ('pull_progress_timeout' in t) c.image.pull_progress_timeout_ms = r.duration(t.pull_progress_timeout, 'image.pull_progress_timeout');
     if ('max_concurrent_downloads' in t)
       c.image.max_concurrent_downloads = r.positiveInt(t.max_concurrent_downloads, 'image.max_concurrent_downloads');

@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   'grpc-aborted': { kind: 'aborted', meaning: 'a gRPC peer answered ABORTED without a berth code' },
   'grpc-internal': { kind: 'internal', meaning: 'a gRPC peer answered INTERNAL, UNKNOWN or DATA_LOSS without a berth code' },
   // requests (CRI)
+  'target-other-pod': { kind: 'invalid-argument', meaning: 'a TARGET PID namespace names a container of another pod' },
   'missing-config': { kind: 'invalid-argument', meaning: 'a CRI request lacks the config it needs' },
   'bad-metadata': { kind: 'invalid-argument', meaning: 'a pod or container config has no metadata name' },
   'bad-image': { kind: 'invalid-argument', meaning: 'a container config names no image' },
@@ -84,6 +85,14 @@ export const ERROR_CODES = {
   'mount-failed': { kind: 'internal', meaning: '`mount` failed' },
   'umount-failed': { kind: 'internal', meaning: '`umount` failed, or the target is still mounted' },
   // images: registry
+  'credentials-need-tls': {
+    kind: 'failed-precondition',
+    meaning: 'registry credentials would go over plain HTTP to a host not configured as insecure',
+  },
+  'read-deadline': {
+    kind: 'deadline-exceeded',
+    meaning: 'a manifest, index or image config did not arrive whole within image.manifest_timeout',
+  },
   'bad-mirror': { kind: 'invalid-argument', meaning: 'a registry mirror in the config is not a valid URL' },
   'bad-auth-config': { kind: 'invalid-argument', meaning: "the credentials' `auth` field is not base64 of user:password" },
   'bad-auth-challenge': { kind: 'unavailable', meaning: "the registry's WWW-Authenticate challenge is invalid" },
@@ -103,6 +112,17 @@ export const ERROR_CODES = {
   'response-too-large': { kind: 'resource-exhausted', meaning: 'a registry answer is larger than berth reads into memory' },
   'body-read-twice': { kind: 'internal', meaning: 'a registry response body was read a second time' },
   // images: layers
+  'layer-entry-metadata-too-large': {
+    kind: 'resource-exhausted',
+    meaning: "a layer entry's PAX records and long names together pass image.layer_max_entry_metadata",
+  },
+  'layer-too-large': { kind: 'resource-exhausted', meaning: 'a layer unpacks to more than image.layer_max_size bytes' },
+  'layer-too-many-entries': { kind: 'resource-exhausted', meaning: 'a layer has more than image.layer_max_entries entries' },
+  'layer-path-too-deep': { kind: 'invalid-argument', meaning: 'a layer entry lies deeper than image.layer_max_path_depth directories' },
+  'image-fs-reserve': {
+    kind: 'resource-exhausted',
+    meaning: 'unpacking would leave less than image.min_free_space on the image filesystem',
+  },
   'layer-bad-compression': { kind: 'invalid-argument', meaning: "a layer's compressed data is corrupt" },
   'unsupported-layer-compression': { kind: 'invalid-argument', meaning: 'a layer is compressed in a format berth cannot read (xz)' },
   'unsupported-layer-media-type': { kind: 'invalid-argument', meaning: "a layer's media type is not a layer berth can apply" },
@@ -169,6 +189,10 @@ export const ERROR_CODES = {
   'file-too-large': { kind: 'invalid-argument', meaning: "a file in the container's root filesystem is larger than berth reads" },
   'symlink-loop': { kind: 'invalid-argument', meaning: "a path in the container's root filesystem goes through too many symbolic links" },
   // runtime: OCI runtime and conmon
+  'runtime-vulnerable': {
+    kind: 'failed-precondition',
+    meaning: 'the OCI runtime lacks a known container-escape fix and vulnerable_runtime is "refuse"',
+  },
   'invalid-container-id': { kind: 'invalid-argument', meaning: 'a container ID is not 1-128 letters, digits, _ . + -' },
   'container-exists': { kind: 'already-exists', meaning: 'the OCI runtime already has a container with this ID' },
   'container-not-running': { kind: ['failed-precondition', 'not-found'], meaning: 'the container is not running' },

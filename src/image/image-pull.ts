@@ -21,6 +21,7 @@ import { type KeyedLock, SharedRun } from '../util/keyed-lock.ts';
 import type { Logger } from '../util/logger.ts';
 import { type Leases, Semaphore } from '../util/semaphore.ts';
 import type { ImageRecord, ImageStore } from './image-store.ts';
+import type { LayerLimits } from './layer-limits.ts';
 import { unpackLayers } from './layer-unpack.ts';
 import type { AuthConfig } from './registry/auth.ts';
 import type { RegistryClient } from './registry/client.ts';
@@ -58,6 +59,10 @@ export interface ImagePullerDeps {
   leases: { blobs: Leases; snapshots: Leases };
   /** Temporary mounts while unpacking. */
   tempDir: string;
+  /** The image config must arrive whole within this long (ms); default none. */
+  configDeadlineMs?: number;
+  /** Bounds on each layer unpacked; default DEFAULT_LAYER_LIMITS. */
+  layerLimits?: LayerLimits;
   logger: Logger;
 }
 
@@ -140,6 +145,7 @@ export class ImagePuller {
         chainIds: chain,
         lock: this.#deps.unpackLock,
         tempDir: this.#deps.tempDir,
+        limits: this.#deps.layerLimits,
         ready: (i) => downloads[i]!,
         onEvent: (i, phase) =>
           options.onEvent?.({ kind: 'layer', digest: layers[i]!.digest, phase, written: layers[i]!.size, total: layers[i]!.size }),
@@ -185,7 +191,7 @@ export class ImagePuller {
     if (desc.size > 16 * 1024 * 1024) throw invalidArgument('bad-manifest', `${ref}: image config of ${desc.size} bytes is too large`);
     leaseBlobs([desc.digest]);
     if (!(await content.info(desc.digest))) {
-      const body = await registry.fetchBlob(endpoint, ref.path, desc, request);
+      const body = await registry.fetchBlob(endpoint, ref.path, desc, { ...request, deadlineMs: this.#deps.configDeadlineMs });
       await content.ingest(desc, body, { signal: request.signal });
     }
     return parseImageConfig(await content.readBlob(desc.digest, request.signal));

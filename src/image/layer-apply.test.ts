@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -14,6 +14,7 @@ import { type Digest, sha256Digest } from '../oci/digest.ts';
 import { listMountPoints, mountAll, unmount } from '../snapshot/mount.ts';
 import { OverlaySnapshotter } from '../snapshot/overlay-snapshotter.ts';
 import { type ApplyLayerOptions, applyLayer, cleanupLayerApplyMounts } from './layer-apply.ts';
+import { DEFAULT_LAYER_LIMITS } from './layer-limits.ts';
 
 const GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 const ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
@@ -102,7 +103,7 @@ async function viewTree(env: Env, parent: string): Promise<string[]> {
 }
 
 /** Asserts a layer is refused with `code`, and that nothing at all is left behind. */
-async function assertRefused(env: Env, tar: Buffer, code: string, parent?: string): Promise<void> {
+async function assertRefused(env: Env, tar: Buffer, code: string, parent?: string, extra: Partial<ApplyLayerOptions> = {}): Promise<void> {
   const before = (await env.snapshotter.list()).map((i) => i.key).sort();
   await assert.rejects(
     applyLayer({
@@ -112,6 +113,7 @@ async function assertRefused(env: Env, tar: Buffer, code: string, parent?: strin
       blob: Readable.from([tar]),
       mediaType: PLAIN,
       tempDir: env.tempDir,
+      ...extra,
     }),
     (e) => {
       assert.ok(isBerthError(e), String(e));
@@ -545,6 +547,42 @@ test('an xattr the filesystem refuses fails the layer clearly', async () => {
   await withEnv(async (env) => {
     // user.* attributes are not allowed on symlinks (EPERM), and this one is not security.*.
     await assertRefused(env, writeTar([{ type: 'symlink', name: 'l', linkname: 't', xattrs: { 'user.x': '1' } }]), 'layer-xattr-failed');
+  });
+});
+
+test('xattrs of names with spaces, newlines, "#" and backslashes are set with one setfattr each', async () => {
+  await withEnv(async (env) => {
+    const odd = 'a b\n=#\\c';
+    await env.apply(
+      'odd',
+      undefined,
+      writeTar([file(odd, 'x', { xattrs: { 'user.one': 'v1', 'user.t#w\\o': Buffer.from([0, 10, 255]) } })]),
+    );
+    const p = path.join(env.fsOf(1), odd);
+    assert.equal(getXattr(p, 'user.one'), Buffer.from('v1').toString('hex'));
+    assert.equal(getXattr(p, 'user.t#w\\o'), '000aff');
+  });
+});
+
+test('the layer limits: size, entries, path depth, entry metadata and the free-space reserve', async () => {
+  await withEnv(async (env) => {
+    const limits = { ...DEFAULT_LAYER_LIMITS };
+    const big = writeTar([file('big', 'x'.repeat(8192))]);
+    await assertRefused(env, big, 'layer-too-large', undefined, { limits: { ...limits, maxLayerBytes: 4096 } });
+    const many = writeTar([file('a'), file('b'), file('c')]);
+    await assertRefused(env, many, 'layer-too-many-entries', undefined, { limits: { ...limits, maxEntries: 2 } });
+    await assertRefused(env, writeTar([file('a/b/c/d')]), 'layer-path-too-deep', undefined, { limits: { ...limits, maxPathDepth: 3 } });
+    // Three PAX headers of 40 KiB each before one entry: each below the limit, together above it.
+    const record = `40975 comment=${'c'.repeat(40 * 1024)}\n`;
+    assert.equal(Buffer.byteLength(record), 40975);
+    const pax = tarEntryBlocks({ type: 'file', typeflag: 'x', name: 'PaxHeaders/p', content: record });
+    const flood = Buffer.concat([pax, pax, pax, writeTar([file('victim')])]);
+    await assertRefused(env, flood, 'layer-entry-metadata-too-large', undefined, {
+      limits: { ...limits, maxEntryMetadataBytes: 100 * 1024 },
+    });
+    const free = await statfs(env.dir);
+    const reserve = free.bavail * free.bsize + 1024 ** 3;
+    await assertRefused(env, writeTar([file('f')]), 'image-fs-reserve', undefined, { limits: { ...limits, minFreeBytes: reserve } });
   });
 });
 

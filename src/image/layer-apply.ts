@@ -12,7 +12,7 @@
 //    updates its owner, mode, xattrs and times: it must NOT be re-created, or it would turn opaque
 //    and hide its lower content.
 // Extended attributes come from PAX SCHILY.xattr.* records and are set with `setfattr` (package
-// attr), as Node has no setxattr. Overlay's own (trusted.overlay.*, user.overlay.*) are skipped:
+// attr), as Node has no setxattr: one process per entry, the values on its stdin (never argv). Overlay's own (trusted.overlay.*, user.overlay.*) are skipped:
 // no layer may forge whiteouts or redirects. When the filesystem does not support an attribute
 // (ENOTSUP), or a security.* one needs a privilege we lack (EPERM, EACCES), it is skipped with a
 // warning, as Docker does; any other failure fails the layer.
@@ -41,12 +41,14 @@ import type { Mount, Snapshotter } from '../snapshot/snapshotter.ts';
 import { abortError, closeIterator, throwIfAborted } from '../util/abortable.ts';
 import { errnoCode } from '../util/errno.ts';
 import { compressionOfMediaType, decompressLayer, type LayerCompression } from './layer-compression.ts';
+import { DEFAULT_LAYER_LIMITS, LayerBudget, type LayerLimits } from './layer-limits.ts';
 import { LayerRoot, normalizeLayerPath, pathEscape } from './layer-path.ts';
 import { type TarEntry, TarReader } from './layer-tar-reader.ts';
 
 const WHITEOUT_PREFIX = '.wh.';
 const MOUNT_DIR_PREFIX = 'berth-apply-';
 const OPAQUE_MARKER = '.wh..wh..opq';
+const BLOCK = 512;
 
 export interface ApplyLayerOptions {
   snapshotter: Snapshotter;
@@ -67,6 +69,8 @@ export interface ApplyLayerOptions {
   tempDir?: string;
   /** Flush the written files to disk (syncfs) before returning. Default true. */
   sync?: boolean;
+  /** Bounds on the layer's size, entries, metadata and the free space it leaves. Default DEFAULT_LAYER_LIMITS. */
+  limits?: LayerLimits;
 }
 
 export interface ApplyLayerResult {
@@ -84,13 +88,25 @@ interface RunError extends Error {
   stderr?: string;
 }
 
-function run(file: string, args: string[], signal?: AbortSignal): Promise<void> {
+function run(file: string, args: string[], signal?: AbortSignal, input?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { signal, env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8' }, (error, _stdout, stderr) => {
+    const child = execFile(file, args, { signal, env: { ...process.env, LC_ALL: 'C' }, encoding: 'utf8' }, (error, _stdout, stderr) => {
       if (error) reject(Object.assign(error, { stderr }) as RunError);
       else resolve();
     });
+    child.stdin?.on('error', () => {}); // a child that fails early closes its stdin: its exit tells
+    child.stdin?.end(input ?? '');
   });
+}
+
+/** getfattr's quoting, which `setfattr --restore` undoes: every byte but plain printable ASCII as \ooo. */
+function restoreQuote(text: string): string {
+  let out = '';
+  for (const b of Buffer.from(text, 'utf8')) {
+    const plain = b > 0x20 && b < 0x7f && b !== 0x5c && b !== 0x3d && b !== 0x23;
+    out += plain ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, '0')}`;
+  }
+  return out;
 }
 
 async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -109,19 +125,29 @@ function badEntry(entry: TarEntry, message: string) {
 class LayerWriter {
   readonly #root: LayerRoot;
   readonly #signal: AbortSignal | undefined;
+  readonly #budget: LayerBudget;
   readonly warnings: string[] = [];
   /** Locations (real paths relative to the root) this layer has written or created. */
   readonly #written = new Set<string>();
   /** Directory times, set once all entries are written (children change their parent's mtime). */
   readonly #dirTimes: { components: string[]; atime: number; mtime: number }[] = [];
+  /**
+   * Directories an opaque marker of this layer has cleared. Below them everything left was
+   * written by this layer, so another marker there has nothing to clear: repeated markers in a
+   * large directory cost nothing instead of a full listing each.
+   */
+  readonly #cleared = new Set<string>();
 
-  constructor(root: string, signal: AbortSignal | undefined) {
+  constructor(root: string, signal: AbortSignal | undefined, budget: LayerBudget) {
     this.#root = new LayerRoot(root, (rel) => this.#written.add(rel));
     this.#signal = signal;
+    this.#budget = budget;
   }
 
   async apply(entry: TarEntry, reader: TarReader): Promise<void> {
     const components = normalizeLayerPath(entry.name);
+    this.#budget.entry(entry.name, components.length);
+    await this.#budget.written(BLOCK); // an inode and a directory entry, roughly
     if (components.length === 0) {
       if (entry.kind !== 'dir') throw badEntry(entry, 'the layer root can only be a directory');
       await this.#dirAttributes(this.#root.root, [], entry);
@@ -169,8 +195,16 @@ class LayerWriter {
   async #opaque(components: string[], entry: TarEntry): Promise<void> {
     const r = (await this.#root.resolve(components, true, entry.name))!;
     const rel = r.dir.join('/');
-    await this.#clearUnwritten(path.dirname(r.path), rel);
+    if (!this.#isCleared(r.dir)) {
+      await this.#clearUnwritten(path.dirname(r.path), rel);
+      this.#cleared.add(rel);
+    }
     if (rel !== '') this.#written.add(rel); // declared by this layer: an outer opaque marker keeps it
+  }
+
+  #isCleared(dir: readonly string[]): boolean {
+    for (let i = 0; i <= dir.length; i++) if (this.#cleared.has(dir.slice(0, i).join('/'))) return true;
+    return false;
   }
 
   /** Removes every child of `dirPath` that this layer did not write, recursing into ones it did. */
@@ -202,6 +236,7 @@ class LayerWriter {
     try {
       for await (const chunk of reader.data()) {
         throwIfAborted(this.#signal);
+        await this.#budget.written(chunk.byteLength);
         await writeAll(fh, chunk);
       }
       await fh.chown(entry.uid, entry.gid);
@@ -302,38 +337,50 @@ class LayerWriter {
   }
 
   async #xattrs(p: string, entry: TarEntry): Promise<void> {
+    const wanted: [string, Buffer][] = [];
     for (const [name, value] of entry.xattrs) {
-      throwIfAborted(this.#signal);
       if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) {
         this.warnings.push(`${entry.name}: skipped overlay-private xattr ${name}`);
         continue;
       }
       if (name === '' || name.includes('\0')) throw badEntry(entry, `invalid xattr name ${JSON.stringify(name)}`);
-      const args = ['-h', '-n', name];
-      if (value.length > 0) args.push('-v', `0s${value.toString('base64')}`);
-      args.push('--', p);
-      try {
-        await run('setfattr', args, this.#signal);
-      } catch (e) {
-        if (this.#signal?.aborted) throw abortError(this.#signal);
-        const err = e as RunError;
-        if (err.code === 'ENOENT') {
-          throw unavailable('setfattr-missing', `layer entry "${entry.name}" has xattrs; setting them needs \`setfattr\` (package attr)`, {
-            cause: e,
-          });
-        }
-        const stderr = (err.stderr ?? '').trim();
-        const unsupported = /Operation not supported/.test(stderr);
-        const denied = /Operation not permitted|Permission denied/.test(stderr);
-        if (unsupported || (denied && name.startsWith('security.'))) {
-          this.warnings.push(`${entry.name}: xattr ${name} not set: ${stderr}`);
-          continue;
-        }
-        throw failedPrecondition('layer-xattr-failed', `layer entry "${entry.name}": setting xattr ${name}: ${stderr || err.message}`, {
+      wanted.push([name, value]);
+    }
+    if (wanted.length === 0) return;
+    // One setfattr for all of the entry's xattrs; only when it fails, one per xattr to tell
+    // which failed and whether that may be skipped.
+    if ((await this.#setfattr(p, wanted, entry)) === undefined) return;
+    for (const [name, value] of wanted) {
+      throwIfAborted(this.#signal);
+      const stderr = await this.#setfattr(p, [[name, value]], entry);
+      if (stderr === undefined) continue;
+      const unsupported = /Operation not supported/.test(stderr);
+      const denied = /Operation not permitted|Permission denied/.test(stderr);
+      if (unsupported || (denied && name.startsWith('security.'))) {
+        this.warnings.push(`${entry.name}: xattr ${name} not set: ${stderr}`);
+        continue;
+      }
+      throw failedPrecondition('layer-xattr-failed', `layer entry "${entry.name}": setting xattr ${name}: ${stderr}`, {
+        fields: { name: entry.name, xattr: name },
+      });
+    }
+  }
+
+  /** Sets `xattrs` on `p` (not following a symlink) from a restore file on stdin; the error text on failure. */
+  async #setfattr(p: string, xattrs: [string, Buffer][], entry: TarEntry): Promise<string | undefined> {
+    const lines = [`# file: ${restoreQuote(p)}`, ...xattrs.map(([n, v]) => `${restoreQuote(n)}=0s${v.toString('base64')}`), ''];
+    try {
+      await run('setfattr', ['-h', '--restore=-'], this.#signal, lines.join('\n'));
+      return undefined;
+    } catch (e) {
+      if (this.#signal?.aborted) throw abortError(this.#signal);
+      const err = e as RunError;
+      if (err.code === 'ENOENT') {
+        throw unavailable('setfattr-missing', `layer entry "${entry.name}" has xattrs; setting them needs \`setfattr\` (package attr)`, {
           cause: e,
-          fields: { name: entry.name, xattr: name },
         });
       }
+      return (err.stderr ?? '').trim() || err.message;
     }
   }
 
@@ -355,19 +402,23 @@ async function unpack(
   blob: AsyncIterable<Uint8Array>,
   mediaType: string | undefined,
   signal: AbortSignal | undefined,
+  limits: LayerLimits,
 ): Promise<ApplyLayerResult> {
+  const budget = new LayerBudget(limits, root);
+  await budget.checkFreeSpace();
   const layer = await decompressLayer(blob, mediaType, signal);
   const hash = createHash('sha256');
   let size = 0;
   async function* hashed(): AsyncGenerator<Uint8Array> {
     for await (const chunk of layer.stream) {
+      budget.read(chunk.byteLength);
       hash.update(chunk);
       size += chunk.byteLength;
       yield chunk;
     }
   }
-  const reader = new TarReader(hashed(), signal);
-  const writer = new LayerWriter(root, signal);
+  const reader = new TarReader(hashed(), signal, limits.maxEntryMetadataBytes);
+  const writer = new LayerWriter(root, signal, budget);
   try {
     for (;;) {
       throwIfAborted(signal);
@@ -426,8 +477,10 @@ async function syncFs(p: string): Promise<void> {
  *
  * Refusals are BerthErrors: invalid-argument `layer-path-escape` (a name or link leaving the
  * root), `layer-bad-entry`, `layer-bad-tar`, `layer-bad-compression`, `layer-symlink-loop`,
- * `layer-unsupported-entry`, `unsupported-layer-media-type`; failed-precondition
- * `diff-id-mismatch`, `layer-xattr-failed`; cancelled / deadline-exceeded.
+ * `layer-unsupported-entry`, `unsupported-layer-media-type`, `layer-path-too-deep`;
+ * resource-exhausted `layer-too-large`, `layer-too-many-entries`, `layer-entry-metadata-too-large`,
+ * `image-fs-reserve`, `no-space`; failed-precondition `diff-id-mismatch`, `layer-xattr-failed`;
+ * cancelled / deadline-exceeded.
  */
 export async function applyLayer(options: ApplyLayerOptions): Promise<ApplyLayerResult> {
   const { snapshotter, key, parent, blob, mediaType, signal } = options;
@@ -453,7 +506,7 @@ export async function applyLayer(options: ApplyLayerOptions): Promise<ApplyLayer
       await mountAll(mounts, mountDir, signal);
       root = mountDir;
     }
-    result = await unpack(root, blob, mediaType, signal);
+    result = await unpack(root, blob, mediaType, signal, options.limits ?? DEFAULT_LAYER_LIMITS);
     if (options.expectedDiffId !== undefined && result.diffId !== options.expectedDiffId) {
       throw failedPrecondition('diff-id-mismatch', `layer has diffID ${result.diffId}, the image config says ${options.expectedDiffId}`, {
         fields: { expected: options.expectedDiffId, actual: result.diffId },

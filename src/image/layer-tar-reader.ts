@@ -6,10 +6,9 @@
 
 import { invalidArgument } from '../errors/errors.ts';
 import { nextOrAbort } from '../util/abortable.ts';
+import { DEFAULT_LAYER_LIMITS, entryMetadataTooLarge } from './layer-limits.ts';
 
 const BLOCK = 512;
-/** Largest PAX / GNU long-name body accepted: far more than any real name or xattr set. */
-const MAX_META_SIZE = 16 * 1024 * 1024;
 
 export type TarEntryKind = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
@@ -186,10 +185,13 @@ export class TarReader {
   #remaining = 0; // data bytes of the current entry not yet read
   #padding = 0; // then this many bytes to the next block boundary
   #ended = false;
+  /** PAX and GNU long-name bodies of one entry, in total: many headers add up. */
+  readonly #maxEntryMetadata: number;
 
-  constructor(source: AsyncIterable<Uint8Array>, signal?: AbortSignal) {
+  constructor(source: AsyncIterable<Uint8Array>, signal?: AbortSignal, maxEntryMetadataBytes = DEFAULT_LAYER_LIMITS.maxEntryMetadataBytes) {
     this.#it = source[Symbol.asyncIterator]();
     this.#signal = signal;
+    this.#maxEntryMetadata = maxEntryMetadataBytes;
   }
 
   async #pull(): Promise<boolean> {
@@ -228,8 +230,7 @@ export class TarReader {
     for await (const _ of this.#take(n));
   }
 
-  async #readBody(size: number, what: string): Promise<Buffer> {
-    if (size > MAX_META_SIZE) throw badTar(`${what} of ${size} bytes is too large`);
+  async #readBody(size: number): Promise<Buffer> {
     const parts: Buffer[] = [];
     for await (const c of this.#take(size)) parts.push(c);
     await this.#skip((BLOCK - (size % BLOCK)) % BLOCK);
@@ -254,6 +255,7 @@ export class TarReader {
     const pax: PaxOverrides = { xattrs: new Map() };
     let longName: string | undefined;
     let longLink: string | undefined;
+    let metadata = 0;
     for (;;) {
       const block = await this.#read(BLOCK);
       if (block.length === 0) {
@@ -274,14 +276,19 @@ export class TarReader {
       const type = String.fromCharCode(block[156]!);
       const size = parseNumeric(block, 124, 12, 'size');
       if (size < 0) throw badTar('negative size');
+      if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
+        // Refused before reading, so that the body never reaches memory.
+        metadata += size;
+        if (metadata > this.#maxEntryMetadata) throw entryMetadataTooLarge(this.#maxEntryMetadata, pax.path ?? longName);
+      }
       if (type === 'x' || type === 'g') {
-        const body = await this.#readBody(size, 'PAX header');
+        const body = await this.#readBody(size);
         // Global headers ('g') are read and ignored, as Docker and containerd do.
         if (type === 'x') parsePax(body, pax);
         continue;
       }
       if (type === 'L' || type === 'K') {
-        const body = await this.#readBody(size, 'GNU long name');
+        const body = await this.#readBody(size);
         const nul = body.indexOf(0);
         const text = (nul < 0 ? body : body.subarray(0, nul)).toString('utf8');
         if (type === 'L') longName = text;

@@ -7,6 +7,7 @@ import type { Digest } from '../oci/digest.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 import type { KeyedLock } from '../util/keyed-lock.ts';
 import { applyLayer } from './layer-apply.ts';
+import type { LayerLimits } from './layer-limits.ts';
 
 export interface UnpackRequest {
   snapshotter: Snapshotter;
@@ -20,6 +21,8 @@ export interface UnpackRequest {
   onEvent?: (i: number, phase: 'unpacking' | 'done') => void;
   /** Where temporary overlay mounts of the parent chain go (under the daemon's root). */
   tempDir?: string;
+  /** Default DEFAULT_LAYER_LIMITS. */
+  limits?: LayerLimits;
   signal?: AbortSignal;
 }
 
@@ -44,6 +47,7 @@ export async function unpackLayers(req: UnpackRequest): Promise<void> {
         mediaType: layer.mediaType,
         expectedDiffId: layer.diffId,
         tempDir: req.tempDir,
+        limits: req.limits,
         signal: req.signal,
       });
       try {

@@ -64,6 +64,12 @@ export async function createContainer(
       const targetId = config.linux?.securityContext?.namespaceOptions?.targetId;
       const target = targetId ? deps.store.getContainer(targetId) : undefined;
       if (targetId && (!target || target.pid <= 0)) throw notFound('target-not-found', `target container ${targetId} is not running`);
+      // Another pod's PID namespace would let this container see and signal that pod's processes.
+      if (target && target.sandboxId !== pod.id) {
+        throw invalidArgument('target-other-pod', `target container ${targetId} belongs to another pod`, {
+          fields: { targetId, pod: pod.id },
+        });
+      }
       const infraPid = pod.infraPid;
       const input = containerConfig(config);
       const nsOptions = input.securityContext?.namespaceOptions;

@@ -4,8 +4,17 @@ import type { ExecSyncResult } from '../runtime/oci/oci-runtime.ts';
 import type { PodDeps } from './pod-deps.ts';
 import { runtimeFor } from './pod-deps.ts';
 
-/** CRI-O's bound on ExecSync output, per stream. */
-export const EXEC_SYNC_MAX_OUTPUT = 16 * 1024 * 1024;
+/** The CRI server's message limit (src/cri/server.ts): the reply must fit in it. */
+const GRPC_MESSAGE_LIMIT = 16 * 1024 * 1024;
+/** Room for the reply's framing and the truncation markers. */
+const REPLY_OVERHEAD = 64 * 1024;
+/** Bytes kept of stdout and of stderr each: together with the markers below the message limit. */
+export const EXEC_SYNC_MAX_OUTPUT = (GRPC_MESSAGE_LIMIT - REPLY_OVERHEAD) / 2;
+
+/** Appended to a stream that was cut, so that the caller knows it is not the whole output. */
+export function truncationMarker(stream: 'stdout' | 'stderr'): string {
+  return `\n[berth: ${stream} truncated after ${EXEC_SYNC_MAX_OUTPUT} bytes]\n`;
+}
 
 export async function execSync(
   deps: PodDeps,
@@ -27,5 +36,7 @@ export async function execSync(
       fields: { timeoutSeconds },
     });
   }
-  return result;
+  const marked = (bytes: Buffer, stream: 'stdout' | 'stderr'): Buffer =>
+    result.truncated[stream] ? Buffer.concat([bytes, Buffer.from(truncationMarker(stream))]) : bytes;
+  return { ...result, stdout: marked(result.stdout, 'stdout'), stderr: marked(result.stderr, 'stderr') };
 }

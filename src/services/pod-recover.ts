@@ -1,8 +1,11 @@
 // After a daemon start: what the records say against what runs. Running containers keep running
 // (their monitors outlived the old daemon); what exited meanwhile gets its exit code, 255 when
-// unknown; a pod whose namespaces are gone (a reboot) is not ready.
-import { access } from 'node:fs/promises';
+// unknown; a pod whose namespaces are gone (a reboot) is not ready. A container snapshot without
+// a record (the daemon died inside CreateContainer) is reclaimed with its rootfs mount and bundle.
+import { access, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { ExitStatus, RecoveredContainer } from '../runtime/oci/oci-runtime.ts';
+import { unmount } from '../snapshot/mount.ts';
 import { publishContainerEvent } from './container-events.ts';
 import { recordExit, watchExit } from './container-exit.ts';
 import type { PodDeps } from './pod-deps.ts';
@@ -46,6 +49,25 @@ export async function recoverPods(deps: PodDeps): Promise<{ running: number; exi
     publishContainerEvent(deps, s.id, s.id, 'stopped');
     podsLost++;
   }
-  deps.logger.info({ running, exited, podsLost }, 'recovered pods and containers');
+  const orphans = await reclaimOrphanSnapshots(deps);
+  deps.logger.info({ running, exited, podsLost, orphans }, 'recovered pods and containers');
   return { running, exited, podsLost };
+}
+
+/** Removes container snapshots (label `berth/container`) that no container record holds. */
+async function reclaimOrphanSnapshots(deps: PodDeps): Promise<number> {
+  let reclaimed = 0;
+  for (const info of await deps.images.snapshotter.list()) {
+    const id = info.labels?.['berth/container'];
+    if (id === undefined || info.kind !== 'active' || deps.store.getContainer(id) !== undefined) continue;
+    const bundle = deps.paths.container(id);
+    if (path.basename(bundle) !== id) continue; // a label naming something else than an ID
+    deps.logger.warn({ container: id, snapshot: info.key }, 'reclaiming the snapshot of a container whose create never finished');
+    const rootfs = path.join(bundle, 'rootfs');
+    await unmount(rootfs).catch(() => unmount(rootfs, { detach: true }).catch(() => {}));
+    await deps.images.snapshotter.remove(info.key);
+    await rm(bundle, { recursive: true, force: true });
+    reclaimed++;
+  }
+  return reclaimed;
 }

@@ -6,8 +6,10 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, lstat, mkdir, readdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { pino } from 'pino';
 import { isBerthError } from '../../src/errors/errors.ts';
 import { type CgroupLayout, detectCgroupLayout } from '../../src/runtime/cgroups/cgroup-layout.ts';
 import { cgroupExists, removeCgroup } from '../../src/runtime/cgroups/cgroup-remove.ts';
@@ -15,6 +17,7 @@ import { readCgroupStats } from '../../src/runtime/cgroups/cgroup-stats.ts';
 import { ConmonRuntime } from '../../src/runtime/oci/conmon-runtime.ts';
 import { ociRuntimeSuite } from '../../src/runtime/oci/oci-runtime.suite.ts';
 import { isProcessAlive } from '../../src/runtime/oci/proc.ts';
+import { missingFixes, readRuncVersion } from '../../src/runtime/oci/runtime-version.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 import { BUSYBOX, findBinary, makeBusyboxRootfs, minimalConfig, writeBundle } from './support/busybox-bundle.ts';
 
@@ -56,10 +59,10 @@ interface Env {
   dispose(): Promise<void>;
 }
 
-async function makeEnv(): Promise<Env> {
+async function makeEnv(stateName: (dir: string) => string = () => 'state'): Promise<Env> {
   const root = await sharedRootfs();
   const dir = await makeTempDir('berth-conmon-');
-  const stateDir = path.join(dir.path, 'state');
+  const stateDir = path.join(dir.path, stateName(dir.path));
   const runtimeRoot = path.join(dir.path, 'runc');
   const runtime = (): ConmonRuntime => new ConmonRuntime({ runtimePath: runc!, runtimeRoot, conmonPath: conmon!, stateDir });
   return {
@@ -208,6 +211,54 @@ if (skip) {
 
       for (const id of [running, quick, orphan]) await second.delete(id, { force: true });
       for (const id of [running, quick, orphan]) assert.deepEqual(await filesOf(id), []);
+    });
+
+    test('conmon shortens the attach link of a socket path one byte too long: kept while the container lives, removed with it', async () => {
+      // conmon drops the ID's last character when <attach dir>/<ID> is exactly 107 bytes long.
+      const long = await makeEnv((dir) => 's'.repeat(107 - 65 - `${dir}//attach`.length));
+      try {
+        const id = randomBytes(32).toString('hex');
+        const b = await long.bundle(id, ['sleep', '60']);
+        const rt = long.runtime();
+        await rt.recover();
+        await rt.create({ id, bundle: b.bundle, logPath: b.logPath });
+        await rt.start(id);
+        const attachDir = path.join(long.stateDir, 'attach');
+        const names = await readdir(attachDir);
+        assert.equal(names.length, 1);
+        assert.ok(names[0] !== id && id.startsWith(names[0]!), `conmon named the link after a prefix of the ID: ${names[0]}`);
+        await long.runtime().recover(); // a restarted daemon keeps it
+        assert.deepEqual(await readdir(attachDir), names);
+        await rt.delete(id, { force: true });
+        assert.deepEqual(await readdir(attachDir), [], 'no dangling attach link');
+      } finally {
+        await long.dispose();
+      }
+    });
+
+    test('at start, a runc without the known escape fixes is named in a warning, or refused', async () => {
+      const version = await readRuncVersion(runc!);
+      assert.ok(version?.version !== undefined, 'runc --version names a version');
+      const missing = missingFixes(version);
+      const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+      const logger = pino(
+        { level: 'warn' },
+        new Writable({
+          write: (chunk, _enc, done) => {
+            const line = JSON.parse(String(chunk)) as Record<string, unknown>;
+            warnings.push({ obj: line, msg: String(line['msg']) });
+            done();
+          },
+        }),
+      );
+      await new ConmonRuntime({ ...runtimeOptions(), logger }).recover();
+      const named = warnings.filter((w) => /lacks the fixes of/.test(w.msg));
+      assert.equal(named.length, missing.length === 0 ? 0 : 1);
+      for (const cve of missing) assert.match(named[0]!.msg, new RegExp(cve));
+      const refusing = new ConmonRuntime({ ...runtimeOptions(), vulnerableRuntime: 'refuse' });
+      if (missing.length === 0) await refusing.recover();
+      else
+        await assert.rejects(refusing.recover(), (e: unknown) => isBerthError(e, 'failed-precondition') && e.code === 'runtime-vulnerable');
     });
 
     test('recover removes a container whose create never finished', async () => {

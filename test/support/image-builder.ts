@@ -76,6 +76,11 @@ export interface LayerSpec {
   annotations?: Record<string, string>;
   /** Descriptor `urls` (foreign layers). */
   urls?: string[];
+  /**
+   * A ready blob as stored (e.g. concatenated gzip members of a bomb too large to build as a
+   * tar) and the diffID the config names for it; `compression` says what the blob is.
+   */
+  blob?: { bytes: Uint8Array; diffId: string };
 }
 
 /** The `config` object of an image config (the OCI/Docker field names). */
@@ -140,7 +145,7 @@ export interface BuiltLayer extends Blob {
   compression: Compression;
   /** sha256 of the uncompressed tar, as listed in the config's rootfs.diff_ids. */
   diffId: string;
-  /** The uncompressed tar. */
+  /** The uncompressed tar (empty when the spec gave a ready blob). */
   tar: Buffer;
 }
 
@@ -217,8 +222,12 @@ export function compress(data: Uint8Array, compression: Compression): Buffer {
 }
 
 export function buildLayer(spec: LayerSpec, format: ManifestFormat = 'oci', defaultCompression: Compression = 'gzip'): BuiltLayer {
-  const tar = spec.tar !== undefined ? Buffer.from(spec.tar) : writeTar(spec.entries ?? []);
   const compression = spec.compression ?? defaultCompression;
+  if (spec.blob !== undefined) {
+    const blob = makeBlob(spec.mediaType ?? layerMediaType(format, compression), spec.blob.bytes);
+    return { ...blob, compression, diffId: spec.blob.diffId, tar: Buffer.alloc(0) };
+  }
+  const tar = spec.tar !== undefined ? Buffer.from(spec.tar) : writeTar(spec.entries ?? []);
   const blob = makeBlob(spec.mediaType ?? layerMediaType(format, compression), compress(tar, compression));
   return { ...blob, compression, diffId: sha256(tar), tar };
 }

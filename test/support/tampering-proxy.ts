@@ -33,9 +33,11 @@ export type TamperAction =
   /** Reset the connection (TCP RST) before any response. */
   | { kind: 'reset' }
   /** Wait `ms` before forwarding, then pass through. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** Send the body one byte every `intervalMs` (a registry that never stalls and never finishes). */
+  | { kind: 'trickle'; intervalMs: number };
 
-type BodyAction = Extract<TamperAction, { kind: 'corrupt' | 'truncate' | 'stall' }>;
+type BodyAction = Extract<TamperAction, { kind: 'corrupt' | 'truncate' | 'stall' | 'trickle' }>;
 
 export interface TamperOptions {
   /** Only requests with this method (GET, HEAD, …). Default: any. */
@@ -119,7 +121,7 @@ export async function startTamperingProxy(target: string | { url: string }): Pro
   };
 
   const isBodyAction = (action: TamperAction): action is BodyAction =>
-    action.kind === 'corrupt' || action.kind === 'truncate' || action.kind === 'stall';
+    action.kind === 'corrupt' || action.kind === 'truncate' || action.kind === 'stall' || action.kind === 'trickle';
 
   /**
    * The first rule that matches the request. Body actions (corrupt, truncate,
@@ -191,6 +193,27 @@ export async function startTamperingProxy(target: string | { url: string }): Pro
             }
           });
           upRes.on('end', () => res.end());
+          return;
+        }
+        if (action.kind === 'trickle') {
+          const body: Buffer[] = [];
+          upRes.on('data', (chunk: Buffer) => body.push(chunk));
+          upRes.on('end', () => {
+            const all = Buffer.concat(body);
+            res.flushHeaders();
+            let sent = 0;
+            const step = (): void => {
+              if (res.destroyed) return;
+              if (sent >= all.length) {
+                res.end();
+                return;
+              }
+              res.write(all.subarray(sent, sent + 1));
+              sent++;
+              later(action.intervalMs, step);
+            };
+            step();
+          });
           return;
         }
         // truncate and stall: pass `limit` bytes, then cut or hold.

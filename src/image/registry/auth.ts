@@ -6,7 +6,7 @@
 //   Basic:  the username and password.
 // A registry token (CRI AuthConfig.registry_token) is sent as Bearer as it is, without a challenge.
 import { createHash } from 'node:crypto';
-import { invalidArgument, unauthenticated, unavailable } from '../../errors/errors.ts';
+import { failedPrecondition, invalidArgument, unauthenticated, unavailable } from '../../errors/errors.ts';
 import { readBody, readErrorBody } from './body.ts';
 import { redact, statusError } from './status-errors.ts';
 import type { HttpTransport } from './transport.ts';
@@ -148,6 +148,21 @@ export interface AuthorizerOptions {
   clientId?: string;
   /** Wait for a token server's answer, in ms. */
   timeoutMs?: number;
+  /**
+   * Hosts (`host:port`) the operator marked for plain HTTP (an insecure registry, an http://
+   * mirror). Credentials go over plain HTTP to these only; elsewhere only over TLS.
+   */
+  plainHttpHosts?: ReadonlySet<string>;
+}
+
+/** Refuses to send credentials in the clear to a host nobody marked for plain HTTP. */
+export function checkCredentialsTransport(url: URL, creds: Credentials, plainHttpHosts: ReadonlySet<string>): void {
+  if (creds.kind === 'anonymous' || url.protocol === 'https:' || plainHttpHosts.has(url.host)) return;
+  throw failedPrecondition(
+    'credentials-need-tls',
+    `credentials are sent only over TLS or to a host configured for plain HTTP; ${redact(url.origin)} is neither`,
+    { fields: { url: url.origin } },
+  );
 }
 
 /** Default token lifetime when the server does not say (the token spec's 60 s). */
@@ -170,6 +185,7 @@ export class Authorizer {
   readonly #now: () => number;
   readonly #clientId: string;
   readonly #timeoutMs: number | undefined;
+  readonly #plainHttpHosts: ReadonlySet<string>;
   readonly #challenges = new Map<string, Challenge>();
   readonly #tokens = new Map<string, Promise<Token>>();
 
@@ -178,6 +194,7 @@ export class Authorizer {
     this.#now = options.now ?? Date.now;
     this.#clientId = options.clientId ?? 'berth';
     this.#timeoutMs = options.timeoutMs;
+    this.#plainHttpHosts = options.plainHttpHosts ?? new Set();
   }
 
   /**
@@ -256,6 +273,8 @@ export class Authorizer {
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
       throw unavailable('bad-auth-challenge', `the registry sent an unsupported token realm "${realmText}"`);
     }
+    // The registry names the realm: it must not be a way to get the credentials in the clear.
+    checkCredentialsTransport(realm, creds, this.#plainHttpHosts);
     const service = challenge.params.service;
     if (creds.kind === 'identity-token') {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.token, client_id: this.#clientId });

@@ -10,6 +10,8 @@ export interface ReadOptions {
   signal?: AbortSignal | undefined;
   /** Fail when no byte arrives for this long (ms). */
   noProgressTimeoutMs?: number;
+  /** Fail when the whole body has not arrived this long (ms) after reading began: a registry that trickles. */
+  deadlineMs?: number;
 }
 
 /** A response body being streamed. Iterate it once; `close()` releases it without reading on. */
@@ -27,17 +29,27 @@ function noProgress(url: string, ms: number): Error {
   });
 }
 
+function pastDeadline(url: string, ms: number): Error {
+  return deadlineExceeded('read-deadline', `${redact(url)} did not arrive whole within ${ms} ms`, { fields: { url, timeoutMs: ms } });
+}
+
 async function* guarded(res: IncomingMessage, url: string, options: ReadOptions): AsyncGenerator<Uint8Array> {
   const ms = options.noProgressTimeoutMs ?? DEFAULT_NO_PROGRESS_TIMEOUT_MS;
   const signal = options.signal;
+  const deadline = options.deadlineMs === undefined ? undefined : performance.now() + options.deadlineMs;
   const it = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
     for (;;) {
       if (signal?.aborted) throw abortError(signal);
+      const left = deadline === undefined ? Number.POSITIVE_INFINITY : deadline - performance.now();
+      if (left <= 0) throw pastDeadline(url, options.deadlineMs!);
       let timer: NodeJS.Timeout | undefined;
       let onAbort: (() => void) | undefined;
       const stop = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(noProgress(url, ms)), ms);
+        timer =
+          left < ms
+            ? setTimeout(() => reject(pastDeadline(url, options.deadlineMs!)), left)
+            : setTimeout(() => reject(noProgress(url, ms)), ms);
         if (signal !== undefined) {
           onAbort = () => reject(abortError(signal));
           signal.addEventListener('abort', onAbort, { once: true });

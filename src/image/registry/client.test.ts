@@ -462,18 +462,28 @@ describe('authentication', () => {
 
   test('bearer: username and password go to the token server as Basic', async () => {
     const { img, auth, reg, ref } = await tokenSetup({ users: { alice: 's3cret' } });
-    const c = client({ registries: insecure(reg.host) });
+    const c = client({ registries: insecure(reg.host, auth.host) });
     const r = await c.resolve(ref, { auth: { username: 'alice', password: 's3cret' } });
     assert.equal(r.descriptor.digest, img.manifestDigest);
     assert.equal(auth.requests[0]!.headers.authorization, basicOf('alice', 's3cret'));
     // the base64 `auth` form works the same
-    const c2 = client({ registries: insecure(reg.host) });
+    const c2 = client({ registries: insecure(reg.host, auth.host) });
     await c2.resolve(ref, { auth: { auth: Buffer.from('alice:s3cret').toString('base64') } });
   });
 
-  test('bearer: a wrong password is unauthenticated with a clear message', async () => {
-    const { reg, ref } = await tokenSetup({ users: { alice: 's3cret' } });
+  test('bearer: credentials never go in the clear to a token realm nobody marked for plain HTTP', async () => {
+    const { auth, reg, ref } = await tokenSetup({ users: { alice: 's3cret' } });
     const c = client({ registries: insecure(reg.host) });
+    await assert.rejects(
+      c.resolve(ref, { auth: { username: 'alice', password: 's3cret' } }),
+      isError('failed-precondition', 'credentials-need-tls'),
+    );
+    assert.equal(auth.requests.length, 0, 'the token server heard nothing');
+  });
+
+  test('bearer: a wrong password is unauthenticated with a clear message', async () => {
+    const { auth, reg, ref } = await tokenSetup({ users: { alice: 's3cret' } });
+    const c = client({ registries: insecure(reg.host, auth.host) });
     await assert.rejects(c.resolve(ref, { auth: { username: 'alice', password: 'wrong' } }), (e: unknown) => {
       isError('unauthenticated', 'registry-unauthorized')(e);
       assert.match((e as Error).message, /credentials were rejected/);
@@ -519,7 +529,7 @@ describe('authentication', () => {
 
   test('identity token: OAuth2 refresh-token grant by POST', async () => {
     const { img, auth, reg, ref } = await tokenSetup({ oauth: true, refreshTokens: { 'refresh-abc': 'bob' } });
-    const c = client({ registries: insecure(reg.host) });
+    const c = client({ registries: insecure(reg.host, auth.host) });
     const r = await c.resolve(ref, { auth: { identityToken: 'refresh-abc' } });
     assert.equal(r.descriptor.digest, img.manifestDigest);
     assert.equal(auth.requests[0]!.method, 'POST');
@@ -534,7 +544,7 @@ describe('authentication', () => {
 
   test('identity token: falls back to GET when the token server has no OAuth2', async () => {
     const { img, auth, reg, ref } = await tokenSetup({ oauth: false, refreshTokens: { 'refresh-abc': 'bob' } });
-    const c = client({ registries: insecure(reg.host) });
+    const c = client({ registries: insecure(reg.host, auth.host) });
     const r = await c.resolve(ref, { auth: { identityToken: 'refresh-abc' } });
     assert.equal(r.descriptor.digest, img.manifestDigest);
     assert.deepEqual(

@@ -15,7 +15,7 @@ import { detectManifestMediaType, MANIFEST_ACCEPT, parseManifestOrIndex } from '
 import type { ImageReference } from '../../oci/reference.ts';
 import { parseReference } from '../../oci/reference.ts';
 import type { AuthConfig, Credentials } from './auth.ts';
-import { Authorizer, credentialsFor } from './auth.ts';
+import { Authorizer, checkCredentialsTransport, credentialsFor } from './auth.ts';
 import type { BodyStream } from './body.ts';
 import { DEFAULT_NO_PROGRESS_TIMEOUT_MS, readBody, readErrorBody, streamBody } from './body.ts';
 import type { RegistryEndpoint, RegistryHostsConfig } from './hosts.ts';
@@ -27,6 +27,7 @@ import { HttpTransport } from './transport.ts';
 import { digestOf, sizeMismatch, verifyBytes } from './verify.ts';
 
 export const DEFAULT_MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MANIFEST_DEADLINE_MS = 2 * 60_000;
 
 export interface RegistryClientOptions {
   /** Mirrors and plain-HTTP hosts, per registry host. */
@@ -36,6 +37,8 @@ export interface RegistryClientOptions {
   maxManifestBytes?: number;
   /** Default for waiting on response headers and between body chunks (default 5 min). */
   noProgressTimeoutMs?: number;
+  /** A manifest or index must arrive whole within this long (default 2 min). */
+  manifestDeadlineMs?: number;
   /** OAuth2 client_id for identity-token grants. */
   clientId?: string;
   /** Milliseconds since the epoch, for token expiry; for tests. */
@@ -48,6 +51,8 @@ export interface RegistryRequestOptions {
   signal?: AbortSignal;
   /** Overrides the client's no-progress timeout for this call. */
   noProgressTimeoutMs?: number;
+  /** fetchBlob: the whole blob must arrive within this long (for configs; layers have none). */
+  deadlineMs?: number;
 }
 
 export interface ResolvedReference {
@@ -91,13 +96,18 @@ export class RegistryClient {
   readonly #authorizer: Authorizer;
   readonly #maxManifestBytes: number;
   readonly #noProgressTimeoutMs: number;
+  readonly #manifestDeadlineMs: number;
+  readonly #plainHttpHosts: ReadonlySet<string>;
 
   constructor(options: RegistryClientOptions = {}) {
+    this.#manifestDeadlineMs = options.manifestDeadlineMs ?? DEFAULT_MANIFEST_DEADLINE_MS;
     this.#registries = options.registries ?? {};
     this.#transport = new HttpTransport(options.userAgent ?? 'berth');
     this.#maxManifestBytes = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
     this.#noProgressTimeoutMs = options.noProgressTimeoutMs ?? DEFAULT_NO_PROGRESS_TIMEOUT_MS;
+    this.#plainHttpHosts = plainHttpHosts(this.#registries);
     this.#authorizer = new Authorizer(this.#transport, {
+      plainHttpHosts: this.#plainHttpHosts,
       ...(options.now === undefined ? {} : { now: options.now }),
       ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
       timeoutMs: this.#noProgressTimeoutMs,
@@ -131,7 +141,10 @@ export class RegistryClient {
       try {
         const res = await this.#get(endpoint, ref.path, 'manifest', object, ref.domain, options, MANIFEST_ACCEPT.join(', '));
         const announced = res.headers['docker-content-digest'];
-        const bytes = await readBody(res.body, res.url.href, this.#maxManifestBytes, this.#readOptions(options));
+        const bytes = await readBody(res.body, res.url.href, this.#maxManifestBytes, {
+          ...this.#readOptions(options),
+          deadlineMs: this.#manifestDeadlineMs,
+        });
         // Bytes named by a digest must hash to it before anything reads them.
         let digest: Digest;
         if (ref.digest !== undefined) {
@@ -187,7 +200,10 @@ export class RegistryClient {
     }
     const subject = `${endpoint.namespace}/${repository}@${expected.digest}`;
     const res = await this.#get(endpoint, repository, 'manifest', expected.digest, endpoint.namespace, options, MANIFEST_ACCEPT.join(', '));
-    const bytes = await readBody(res.body, res.url.href, this.#maxManifestBytes, this.#readOptions(options));
+    const bytes = await readBody(res.body, res.url.href, this.#maxManifestBytes, {
+      ...this.#readOptions(options),
+      deadlineMs: this.#manifestDeadlineMs,
+    });
     verifyBytes(bytes, expected, `manifest ${subject}`);
     const declared = typeof target === 'string' ? mediaTypeHeader(res) : target.mediaType;
     const mediaType = this.#checkManifest(bytes, declared, subject);
@@ -208,7 +224,10 @@ export class RegistryClient {
   ): Promise<BodyStream> {
     parseDigest(descriptor.digest);
     const res = await this.#get(endpoint, repository, 'blob', descriptor.digest, endpoint.namespace, options, '*/*');
-    const body = streamBody(res.body, res.url.href, this.#readOptions(options));
+    const body = streamBody(res.body, res.url.href, {
+      ...this.#readOptions(options),
+      ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+    });
     if (body.contentLength !== undefined && body.contentLength !== descriptor.size) {
       body.close();
       throw sizeMismatch(descriptor.size, body.contentLength, `blob ${descriptor.digest} from ${redact(res.url.href)}`);
@@ -249,6 +268,7 @@ export class RegistryClient {
     if (signal?.aborted) throw abortError(signal);
     const url = endpointUrl(endpoint, repository, object === 'blob' ? 'blobs' : 'manifests', tagOrDigest);
     const creds = credentialsFor(options.auth, registry, url.host);
+    checkCredentialsTransport(url, creds, this.#plainHttpHosts);
     const scope = scopeFor(repository);
     const subject =
       object === 'blob'
@@ -305,6 +325,18 @@ export class RegistryClient {
       fields: { ...base.fields, credentials: creds.kind },
     });
   }
+}
+
+/** The hosts the configuration speaks plain HTTP to: insecure registries and http:// mirrors. */
+function plainHttpHosts(registries: RegistryHostsConfig): Set<string> {
+  const hosts = new Set<string>();
+  for (const domain of Object.keys(registries)) {
+    for (const endpoint of resolveHosts(domain, registries)) {
+      const u = new URL(endpoint.apiRoot);
+      if (u.protocol === 'http:') hosts.add(u.host);
+    }
+  }
+  return hosts;
 }
 
 function parseOffered(header: string | string[] | undefined): string {

@@ -43,6 +43,7 @@ import type {
 } from './oci-runtime.ts';
 import { isProcessAlive, killProcessTree, readProcStat, signalProcess } from './proc.ts';
 import { RuntimeCli, runtimeErrorMessage, signalArgument } from './runtime-cli.ts';
+import { missingFixes, readRuncVersion } from './runtime-version.ts';
 import { type ContainerMeta, checkContainerId, readIntFile, StateLayout } from './state-layout.ts';
 
 export interface ConmonRuntimeOptions {
@@ -63,6 +64,11 @@ export interface ConmonRuntimeOptions {
   conmonLogLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Let conmon log to syslog (it logs nowhere otherwise once detached). */
   conmonSyslog?: boolean;
+  /**
+   * What recover() (at start) does when runc lacks a known container-escape fix: log a warning
+   * (default) or refuse (failed-precondition `runtime-vulnerable`).
+   */
+  vulnerableRuntime?: 'warn' | 'refuse';
 }
 
 /** The exit code reported when nothing recorded the real one (what CRI-O and the kubelet use). */
@@ -106,6 +112,7 @@ export class ConmonRuntime implements OciRuntime {
   readonly #conmonPath: string;
   readonly #layout: StateLayout;
   readonly #log: Logger;
+  readonly #vulnerableRuntime: 'warn' | 'refuse';
   readonly #createTimeoutMs: number;
   readonly #conmonLogLevel: string;
   readonly #conmonSyslog: boolean;
@@ -123,6 +130,7 @@ export class ConmonRuntime implements OciRuntime {
     this.#createTimeoutMs = options.createTimeoutMs ?? 240_000;
     this.#conmonLogLevel = options.conmonLogLevel ?? 'info';
     this.#conmonSyslog = options.conmonSyslog ?? false;
+    this.#vulnerableRuntime = options.vulnerableRuntime ?? 'warn';
     if (options.cgroups) this.#cgroups = Promise.resolve(options.cgroups);
   }
 
@@ -530,12 +538,20 @@ export class ConmonRuntime implements OciRuntime {
     }
   }
 
-  async #bundleFromAttachLink(id: string): Promise<string | undefined> {
-    try {
-      return await readlink(this.#layout.attachLink(id));
-    } catch {
-      return undefined;
+  /** conmon's attach links of `id` (under the full ID or the prefix conmon shortened it to), with their targets. */
+  async #attachLinks(id: string, bundle?: string): Promise<{ link: string; target: string }[]> {
+    const out: { link: string; target: string }[] = [];
+    for (const link of await this.#layout.attachLinkCandidates(id)) {
+      const target = await readlink(link).catch(() => undefined);
+      if (target === undefined) continue;
+      const ours = path.basename(link) === id || target === bundle || path.basename(target) === id;
+      if (ours) out.push({ link, target });
     }
+    return out;
+  }
+
+  async #bundleFromAttachLink(id: string): Promise<string | undefined> {
+    return (await this.#attachLinks(id))[0]?.target;
   }
 
   /** Removes every file of the container: its dir, exit file, attach link, and conmon's fifos and socket in the bundle. */
@@ -543,7 +559,7 @@ export class ConmonRuntime implements OciRuntime {
     const layout = this.#layout;
     await rm(layout.containerDir(id), { recursive: true, force: true });
     await rm(layout.exitFile(id), { force: true });
-    await rm(layout.attachLink(id), { force: true });
+    for (const { link } of await this.#attachLinks(id, bundle)) await rm(link, { force: true });
     if (bundle) {
       for (const file of layout.bundleFiles(bundle)) {
         const st = await lstat(file).catch(() => undefined);
@@ -607,7 +623,22 @@ export class ConmonRuntime implements OciRuntime {
 
   // ---------------------------------------------------------------- recovery
 
+  /** Warns about (or refuses) a runc without the known container-escape fixes. */
+  async #checkVersion(): Promise<void> {
+    if (this.#runtime.name !== 'runc') return;
+    const v = await readRuncVersion(this.#runtime.path);
+    if (v === undefined) return; // a missing binary fails on first use, with its own error
+    const missing = missingFixes(v);
+    if (missing.length === 0) return;
+    const message = `runc ${v.version ?? '(unknown version)'} (${v.commit}) lacks the fixes of ${missing.join(', ')}: a container may escape to the host; upgrade runc`;
+    if (this.#vulnerableRuntime === 'refuse') {
+      throw failedPrecondition('runtime-vulnerable', message, { fields: { version: v.version, commit: v.commit, missing } });
+    }
+    this.#log.warn({ version: v.version, commit: v.commit, missing }, message);
+  }
+
   async recover(signal?: AbortSignal): Promise<RecoverResult> {
+    await this.#checkVersion();
     const layout = this.#layout;
     await Promise.all([layout.containersDir, layout.exitsDir, layout.attachDir].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
     this.#metas.clear();
@@ -651,7 +682,9 @@ export class ConmonRuntime implements OciRuntime {
     const known = new Set(ids);
     for (const dir of [layout.exitsDir, layout.attachDir]) {
       for (const name of await readdir(dir)) {
-        if (!known.has(name) && !name.startsWith('.')) await rm(path.join(dir, name), { force: true, recursive: false }).catch(() => {});
+        // conmon may have named an attach link after a prefix of the ID.
+        const live = known.has(name) || (dir === layout.attachDir && ids.some((id) => id.startsWith(name)));
+        if (!live && !name.startsWith('.')) await rm(path.join(dir, name), { force: true, recursive: false }).catch(() => {});
       }
     }
     return { containers, discarded };

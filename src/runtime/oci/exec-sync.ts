@@ -5,7 +5,9 @@
 // output only while it waits anyway, a timer in milliseconds beats conmon's whole seconds, and
 // killing is ours to do well. The exec'd process is a session leader inside the container (runc
 // calls setsid); on timeout its tree is frozen with SIGSTOP top-down, then SIGKILLed, so no child
-// escapes by forking or being re-parented to the container's init.
+// escapes by forking or being re-parented to the container's init. When it exits by itself, what
+// it left in the background (its session: `sh -c 'sleep 1000 & echo hi'`) is killed too, as
+// `runc exec` would wait for it otherwise; the output read until then is kept.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
@@ -15,7 +17,7 @@ import { toBerthError } from '../../errors/errors.ts';
 import type { Process } from '../../oci/runtime-spec.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import type { ExecSyncOptions, ExecSyncResult } from './oci-runtime.ts';
-import { killProcessTree } from './proc.ts';
+import { isProcessAlive, killProcessTree, killSession, readProcStat } from './proc.ts';
 
 /** How long the runtime gets to reap a killed exec process before it is killed itself. */
 const REAP_WAIT_MS = 2000;
@@ -28,6 +30,8 @@ import { readIntFile } from './state-layout.ts';
 export const DEFAULT_EXEC_OUTPUT_BYTES = 16 * 1024 * 1024;
 /** After the runtime exited, how long to wait for the output pipes to drain before closing them. */
 const DRAIN_MS = 200;
+/** How often to look whether the exec'd process has exited while the runtime still waits. */
+const WATCH_MS = 100;
 
 /** The container's process with `cmd` as argv, `env` merged over its environment, no terminal. */
 export function execProcessSpec(base: Process, cmd: string[], env: string[] = []): Process {
@@ -95,6 +99,7 @@ export async function execSync(ctx: ExecSyncContext, options: ExecSyncOptions, s
       const pid = await readIntFile(pidFile).catch(() => undefined);
       if (pid !== undefined && pid > 0) {
         await killProcessTree(pid);
+        await killSession(pid);
         // The runtime is the killed process's parent: let it reap it. Killed first, it would leave a
         // zombie to the container's init, which may never reap it.
         await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, REAP_WAIT_MS))]);
@@ -110,7 +115,33 @@ export async function execSync(ctx: ExecSyncContext, options: ExecSyncOptions, s
     const onAbort = (): void => interrupt('abort');
     signal?.addEventListener('abort', onAbort, { once: true });
 
+    // Once the exec'd process is gone, end its session: background children hold the runtime.
+    let done = false;
+    let sessionLeader: number | undefined;
+    const watch = (async () => {
+      let startTime: string | undefined;
+      while (!done) {
+        await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
+        if (done || interrupted) return;
+        if (sessionLeader === undefined) {
+          const pid = await readIntFile(pidFile).catch(() => undefined);
+          const st = pid !== undefined && pid > 0 ? await readProcStat(pid) : undefined;
+          if (pid === undefined || pid <= 0) continue;
+          if (st !== undefined && st.session !== pid) continue; // not set up yet
+          // Gone already (st undefined): the session id is the pid it had.
+          sessionLeader = pid;
+          startTime = st?.startTime;
+        }
+        if (!(await isProcessAlive(sessionLeader, startTime))) {
+          await killSession(sessionLeader);
+        }
+      }
+    })().catch(() => {});
+
     const exit = await exited;
+    done = true;
+    await watch;
+    if (sessionLeader !== undefined) await killSession(sessionLeader).catch(() => {});
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
     if (exit.error) throw exit.error;

@@ -206,6 +206,24 @@ export function ociRuntimeSuite(name: string, make: () => Promise<OciRuntimeFixt
     );
 
     test(
+      'execSync: a background child neither holds the call nor outlives it, and the output is kept',
+      withRuntime(async (f, track) => {
+        const c = await run(f, track, ['sleep', '60']);
+        const marker = `${1000 + Math.floor(Math.random() * 8000)}`;
+        const r = await f.runtime.execSync(c.id, { cmd: ['sh', '-c', `sleep ${marker} & echo hi`], timeoutMs: 0 });
+        assert.equal(r.exitCode, 0);
+        assert.equal(r.timedOut, false);
+        assert.equal(r.stdout.toString(), 'hi\n');
+        assert.deepEqual(await processesWithArgs(['sleep', marker]), [], 'the background sleep is gone');
+        const t = await f.runtime.execSync(c.id, { cmd: ['sh', '-c', `sleep ${marker} & echo hi; sleep ${marker}`], timeoutMs: 1000 });
+        assert.equal(t.timedOut, true);
+        assert.equal(t.stdout.toString(), 'hi\n', 'the output before the timeout is kept');
+        assert.deepEqual(await processesWithArgs(['sleep', marker]), [], 'both sleeps are gone');
+        assert.equal((await f.runtime.state(c.id)).status, 'running');
+      }),
+    );
+
+    test(
       'execSync output is bounded',
       withRuntime(async (f, track) => {
         const c = await run(f, track, ['sleep', '60']);

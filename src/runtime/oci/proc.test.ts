@@ -6,7 +6,7 @@ import { isProcessAlive, killProcessTree, parseProcStat, readParentTable, readPr
 
 test('parseProcStat reads the fields after the last parenthesis', () => {
   const line = '1234 (we ird) (name) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10 18446744073709551615';
-  assert.deepEqual(parseProcStat(line), { pid: 1234, state: 'S', ppid: 1, startTime: '98765' });
+  assert.deepEqual(parseProcStat(line), { pid: 1234, state: 'S', ppid: 1, session: 1234, startTime: '98765' });
   assert.equal(parseProcStat('garbage'), undefined);
 });
 

@@ -7,6 +7,8 @@ export interface ProcStat {
   /** One letter: R, S, D, Z (zombie), T (stopped), X (dead), … */
   state: string;
   ppid: number;
+  /** Session ID: a background child keeps its session when its parent exits and it is re-parented. */
+  session: number;
   /** Clock ticks after boot when the process started; with the pid it names one process for good. */
   startTime: string;
 }
@@ -24,9 +26,10 @@ export function parseProcStat(text: string): ProcStat | undefined {
   // rest[0] is field 3 (state); field N is rest[N - 3].
   const state = rest[0];
   const ppid = Number(rest[1]);
+  const session = Number(rest[3]);
   const startTime = rest[19];
   if (!Number.isInteger(pid) || state === undefined || !Number.isInteger(ppid) || startTime === undefined) return undefined;
-  return { pid, state, ppid, startTime };
+  return { pid, state, ppid, session, startTime };
 }
 
 export async function readProcStat(pid: number, procRoot = '/proc'): Promise<ProcStat | undefined> {
@@ -96,4 +99,25 @@ export async function killProcessTree(rootPid: number, procRoot = '/proc'): Prom
   }
   for (const pid of members) signalProcess(pid, 'SIGKILL');
   return [...members];
+}
+
+/**
+ * Kills every live process of session `sid` with its descendants, until none is left: what an
+ * exec'd session leader started in the background, even after it exited and its children were
+ * re-parented. A process that made itself a session of its own is not found.
+ */
+export async function killSession(sid: number, procRoot = '/proc'): Promise<number[]> {
+  const killed: number[] = [];
+  if (!Number.isInteger(sid) || sid <= 1) return killed;
+  for (let round = 0; round < 10; round++) {
+    const members: number[] = [];
+    for (const name of await readdir(procRoot)) {
+      if (!/^\d+$/.test(name)) continue;
+      const st = await readProcStat(Number(name), procRoot);
+      if (st !== undefined && st.session === sid && st.state !== 'Z' && st.state !== 'X') members.push(st.pid);
+    }
+    if (members.length === 0) break;
+    for (const pid of members) killed.push(...(await killProcessTree(pid, procRoot)));
+  }
+  return killed;
 }

@@ -11,7 +11,7 @@
 //   <state>/attach/<id>                   conmon's symlink to the bundle (--socket-dir-path)
 //
 // conmon also puts `ctl` and `winsz` fifos and the `attach` socket in the bundle directory.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidArgument } from '../../errors/errors.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
@@ -85,6 +85,15 @@ export class StateLayout {
   }
   attachLink(id: string): string {
     return path.join(this.attachDir, id);
+  }
+  /**
+   * The attach links conmon may have made for `id`: conmon shortens the name (to a prefix of the
+   * ID) when the socket path would not fit a unix socket address, so every link whose name is a
+   * prefix of the ID is a candidate; the caller checks where it points.
+   */
+  async attachLinkCandidates(id: string): Promise<string[]> {
+    const names = await readdir(this.attachDir).catch(() => [] as string[]);
+    return names.filter((n) => n !== '' && !n.startsWith('.') && id.startsWith(n)).map((n) => path.join(this.attachDir, n));
   }
   /** What conmon creates inside the bundle. */
   bundleFiles(bundle: string): string[] {

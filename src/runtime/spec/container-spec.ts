@@ -96,6 +96,7 @@ export async function buildContainerSpec(input: ContainerSpecInput): Promise<Run
     ...(host.seccompEnabled !== undefined ? { seccompEnabled: host.seccompEnabled } : {}),
     ...(host.arch !== undefined ? { arch: host.arch } : {}),
     ...(host.kernelRelease !== undefined ? { kernelRelease: host.kernelRelease } : {}),
+    ...(host.seccompProfileRoot !== undefined ? { profileRoot: host.seccompProfileRoot } : {}),
   });
 
   const linux: Linux = {

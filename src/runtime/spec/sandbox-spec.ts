@@ -87,6 +87,7 @@ export async function buildSandboxSpec(input: SandboxSpecInput): Promise<Runtime
     ...(host.seccompEnabled !== undefined ? { seccompEnabled: host.seccompEnabled } : {}),
     ...(host.arch !== undefined ? { arch: host.arch } : {}),
     ...(host.kernelRelease !== undefined ? { kernelRelease: host.kernelRelease } : {}),
+    ...(host.seccompProfileRoot !== undefined ? { profileRoot: host.seccompProfileRoot } : {}),
   });
   if (seccomp !== undefined) linux.seccomp = seccomp;
 

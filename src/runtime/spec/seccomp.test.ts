@@ -119,8 +119,8 @@ test('a bad Localhost profile is an invalid-argument error', async () => {
     await assert.rejects(loadLocalhostSeccompProfile(f), (e) => isBerthError(e, 'invalid-argument') && why.test(e.message));
   };
   await assert.rejects(
-    loadLocalhostSeccompProfile('relative.json'),
-    (e) => isBerthError(e, 'invalid-argument') && /not absolute/.test(e.message),
+    loadLocalhostSeccompProfile('relative.json', join(dir.path, 'no-such-root')),
+    (e) => isBerthError(e, 'invalid-argument') && /cannot read/.test(e.message),
   );
   await assert.rejects(
     loadLocalhostSeccompProfile(join(dir.path, 'missing.json')),

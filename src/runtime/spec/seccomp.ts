@@ -1,7 +1,7 @@
 // Which seccomp filter a container gets: the built-in default, none, or a profile file of the node.
 
-import { readFile } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
+import { readFile, realpath } from 'node:fs/promises';
+import path, { isAbsolute } from 'node:path';
 import { failedPrecondition, invalidArgument } from '../../errors/errors.ts';
 import type { LinuxSeccomp, SeccompAction } from '../../oci/runtime-spec.ts';
 import { defaultSeccompProfile } from './seccomp-default.ts';
@@ -90,21 +90,53 @@ export function parseSeccompProfile(text: string, source = 'seccomp profile'): L
   return v as unknown as LinuxSeccomp;
 }
 
-/** Reads a Localhost profile: an absolute path on the node. Missing, unreadable or malformed → invalid-argument. */
-export async function loadLocalhostSeccompProfile(path: string): Promise<LinuxSeccomp> {
-  if (!isAbsolute(path)) {
-    throw invalidArgument('invalid-seccomp-profile', `seccomp profile path ${JSON.stringify(path)} is not absolute`, { fields: { path } });
-  }
-  let text: string;
+/** The kubelet's default `--seccomp-profile-root`. */
+export const DEFAULT_SECCOMP_PROFILE_ROOT = '/var/lib/kubelet/seccomp';
+
+/**
+ * Where a Localhost profile is: an absolute path as the kubelet sends it, or a name relative to
+ * `root` that must stay inside it (no "..", no symlink out of it: resolved to the real file).
+ */
+export async function localhostProfilePath(ref: string, root: string): Promise<string> {
+  if (isAbsolute(ref)) return ref;
+  const refused = (why: string) =>
+    invalidArgument('invalid-seccomp-profile', `seccomp profile ${JSON.stringify(ref)} ${why} the profile root ${root}`, {
+      fields: { profile: ref, root },
+    });
+  const inside = (p: string, dir: string) => p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+  const joined = path.resolve(root, ref);
+  if (!inside(joined, path.resolve(root))) throw refused('is outside');
+  let real: string;
+  let realRoot: string;
   try {
-    text = await readFile(path, 'utf8');
+    [real, realRoot] = await Promise.all([realpath(joined), realpath(root)]);
   } catch (e) {
-    throw invalidArgument('invalid-seccomp-profile', `cannot read seccomp profile ${path}: ${(e as Error).message}`, {
+    throw invalidArgument('invalid-seccomp-profile', `cannot read seccomp profile ${joined}: ${(e as Error).message}`, {
       cause: e,
-      fields: { path },
+      fields: { path: joined },
     });
   }
-  return parseSeccompProfile(text, `seccomp profile ${path}`);
+  if (!inside(real, realRoot)) throw refused('resolves (through a symlink) outside');
+  return real;
+}
+
+/**
+ * Reads a Localhost profile: an absolute path on the node, or a path relative to `root` inside
+ * it. Missing, unreadable, outside the root or malformed → invalid-argument.
+ */
+export async function loadLocalhostSeccompProfile(ref: string, root = DEFAULT_SECCOMP_PROFILE_ROOT): Promise<LinuxSeccomp> {
+  if (ref === '') throw invalidArgument('invalid-seccomp-profile', 'a Localhost seccomp profile needs a path', { fields: { path: ref } });
+  const file = await localhostProfilePath(ref, root);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw invalidArgument('invalid-seccomp-profile', `cannot read seccomp profile ${file}: ${(e as Error).message}`, {
+      cause: e,
+      fields: { path: file },
+    });
+  }
+  return parseSeccompProfile(text, `seccomp profile ${file}`);
 }
 
 export interface SeccompChoice {
@@ -115,6 +147,8 @@ export interface SeccompChoice {
   seccompEnabled?: boolean;
   arch?: string;
   kernelRelease?: string;
+  /** Where relative Localhost profiles are; default DEFAULT_SECCOMP_PROFILE_ROOT. */
+  profileRoot?: string;
 }
 
 /**
@@ -137,5 +171,5 @@ export async function chooseSeccomp(choice: SeccompChoice): Promise<LinuxSeccomp
     return defaultSeccompProfile(opts);
   }
   const ref = p.ref.startsWith(LOCALHOST_PREFIX) ? p.ref.slice(LOCALHOST_PREFIX.length) : p.ref;
-  return loadLocalhostSeccompProfile(ref);
+  return loadLocalhostSeccompProfile(ref, choice.profileRoot);
 }

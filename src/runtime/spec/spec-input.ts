@@ -164,6 +164,8 @@ export interface HostOptions {
   privilegedWithoutHostDevices?: boolean;
   /** The host's device nodes for privileged containers; absent: read from /dev when needed. */
   hostDevices?: readonly LinuxDevice[];
+  /** Where relative `localhost/` seccomp profiles are (default the kubelet's /var/lib/kubelet/seccomp). */
+  seccompProfileRoot?: string;
   /** Node.js architecture name of the seccomp profile (default: process.arch). */
   arch?: string;
   /** The kernel release (os.release()); the default seccomp profile allows ptrace from 4.8. */

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Pod } from '../../../agent/k8s-types.ts';
 import { MountPropagation } from '../../../cri-api/gen/runtime/v1/api_pb.js';
-import { containerMounts, expandSubPathExpr, resolveSubPath, subPathProblem } from './container-mounts.ts';
+import { listMountPoints, unmount } from '../../../snapshot/mount.ts';
+import { containerMounts, expandSubPathExpr, pinSubPath, resolveSubPath, subPathProblem, subPathTarget } from './container-mounts.ts';
 import { volumeDir } from './volume-paths.ts';
 
 let root: string;
@@ -16,6 +17,8 @@ before(async () => {
   await mkdir(outside);
 });
 after(async () => {
+  // The pinned subPaths first: removing through a bind mount would remove what it shows.
+  for (const m of (await listMountPoints()).filter((p) => p.startsWith(`${root}/`)).reverse()) await unmount(m, { detach: true });
   await rm(root, { recursive: true, force: true });
 });
 
@@ -91,7 +94,7 @@ test('volumeMounts become CRI mounts: host paths, read-only, propagation, subPat
     mounts.map((m) => [m.containerPath, m.hostPath, m.readonly, m.propagation]),
     [
       ['/data', dataDir, false, MountPropagation.PROPAGATION_PRIVATE],
-      ['/logs', path.join(dataDir, 'p-1'), true, MountPropagation.PROPAGATION_PRIVATE],
+      ['/logs', subPathTarget(root, 'uid-1', 'data', 'app', 1), true, MountPropagation.PROPAGATION_PRIVATE],
       ['/etc/app', volumeDir(root, 'uid-1', 'configmap', 'config'), true, MountPropagation.PROPAGATION_PRIVATE],
       ['/host', hostDir, false, MountPropagation.PROPAGATION_HOST_TO_CONTAINER],
       ['/shared', hostDir, false, MountPropagation.PROPAGATION_BIDIRECTIONAL],
@@ -114,4 +117,31 @@ test('mounts that cannot be made fail with the kubelet messages', async () => {
     const p = pod([{ name: 'c', volumeMounts }], volumes);
     await assert.rejects(containerMounts(p, p.spec.containers[0]!, [], root), { message }, JSON.stringify(volumeMounts));
   }
+});
+
+test('a subPath is pinned by descriptor: swapping a directory for a symlink afterwards changes nothing (CVE-2021-25741)', async () => {
+  const volume = volumeDir(root, 'uid-2', 'empty-dir', 'work');
+  await mkdir(path.join(volume, 'sub'), { recursive: true });
+  await writeFile(path.join(volume, 'sub', 'inside'), 'in the volume');
+  await writeFile(path.join(outside, 'secret'), 'of the node');
+  const p: Pod = {
+    metadata: { name: 'p', namespace: 'default', uid: 'uid-2' },
+    spec: {
+      containers: [{ name: 'c', volumeMounts: [{ name: 'work', mountPath: '/w', subPath: 'sub' }] }],
+      volumes: [{ name: 'work', emptyDir: {} }],
+    },
+  };
+  const [mount] = await containerMounts(p, p.spec.containers[0]!, [], root);
+  const target = subPathTarget(root, 'uid-2', 'work', 'c', 0);
+  assert.equal(mount?.hostPath, target);
+  assert.ok((await listMountPoints()).includes(target), 'the runtime gets a bind mount, not the path in the volume');
+  // The container swaps the directory for a symlink to the node's files.
+  await rename(path.join(volume, 'sub'), path.join(volume, 'sub-old'));
+  await symlink(outside, path.join(volume, 'sub'));
+  assert.deepEqual(await readdir(target), ['inside']);
+  assert.equal(await readFile(path.join(target, 'inside'), 'utf8'), 'in the volume');
+  // Pinning what is now a symlink is refused, even when handed the path directly.
+  await assert.rejects(pinSubPath(volume, path.join(volume, 'sub'), subPathTarget(root, 'uid-2', 'work', 'c', 1)), /outside of the volume/);
+  // The container restarts: the same target is pinned again (to what the subPath is now: refused).
+  await assert.rejects(containerMounts(p, p.spec.containers[0]!, [], root), /failed to prepare subPath/);
 });
