@@ -8,7 +8,7 @@ import { k8sTime } from './k8s-time.ts';
 import type { KubeEvent, Pod, PodCondition } from './k8s-types.ts';
 import { podFullName, podUid } from './k8s-types.ts';
 import { NodeMetrics } from './metrics.ts';
-import { type NodeApiServer, startNodeApi } from './node-http-api.ts';
+import { type NodeApiListener, type NodeApiServer, startNodeApi } from './node-http-api.ts';
 import { repeatEvery } from './periodic.ts';
 import { Pleg } from './pleg.ts';
 import { PodWorkers } from './pod-workers.ts';
@@ -53,15 +53,21 @@ export interface NodeOptions {
   /** The node's recent events, served at the node API's /events (a NodeEventLog's list). */
   recentEvents?: (filter: { namespace?: string; name?: string; uid?: string }) => KubeEvent[];
   timings?: Partial<NodeTimings>;
-  /** Serve the node HTTP API (/healthz, /pods, /metrics, /containerLogs) on loopback at this port; 0 picks one. Absent: no API. */
-  apiPort?: number;
+  /**
+   * Where the node API listens (node-http-api.ts): the authenticated HTTPS port, the read-only port,
+   * the root-only socket. The first HTTPS listener that authenticates is the kubelet endpoint the
+   * Node reports. Absent or empty: no API.
+   */
+  api?: NodeApiListener[];
   /** Aborting it stops the node, as stop() does. */
   signal?: AbortSignal;
 }
 
 export interface RunningNode {
   readonly nodeName: string;
-  /** The node API's port, when it serves one. */
+  /** The port or socket of each listener of `api`, in its order. */
+  readonly apiListening: { port?: number; socketPath?: string }[];
+  /** The authenticated HTTPS port reported as the kubelet endpoint, when there is one. */
   readonly apiPort: number | undefined;
   /** The API-server side, in API-server mode. */
   readonly apiServer: ApiServerSync | undefined;
@@ -233,7 +239,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   const pods = () => [...desired.values()].map(withStatus);
 
   let api: NodeApiServer | undefined;
-  if (options.apiPort !== undefined) {
+  const listeners = options.api ?? [];
+  if (listeners.length > 0) {
     const metricsText = () => metrics.render(pods(), manifests?.problems().filter((p) => p.errors.length > 0).length ?? 0);
     api = await startNodeApi({
       pods,
@@ -242,9 +249,11 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       ...(options.recentEvents ? { events: options.recentEvents } : {}),
       provider,
       logger,
-      port: options.apiPort,
+      listeners,
     });
   }
+  const secure = listeners.findIndex((l) => l.tls !== undefined && l.access !== 'read-only');
+  const apiPort = secure < 0 ? undefined : api?.listening[secure]?.port;
 
   const manifests =
     options.manifestDir === undefined
@@ -257,7 +266,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
         connection: options.apiServer,
         nodeName,
         nodeIP: options.nodeIP,
-        apiPort: api?.port,
+        apiPort,
         logger,
         provider,
         onPods: (listed) => {
@@ -305,7 +314,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   let stopping: Promise<void> | undefined;
   return {
     nodeName,
-    apiPort: api?.port,
+    apiListening: api?.listening ?? [],
+    apiPort,
     apiServer: apiSync,
     pods,
     pod: (namespace, name) => {
