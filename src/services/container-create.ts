@@ -5,6 +5,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerConfig, PodSandboxConfig } from '../cri/gen/runtime/v1/api_pb.js';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
+import { DEFAULT_APPARMOR_PROFILE } from '../runtime/spec/apparmor.ts';
 import { buildContainerSpec } from '../runtime/spec/container-spec.ts';
 import { mountAll, unmount } from '../snapshot/mount.ts';
 import type { ContainerRecord } from '../store/pod-store.ts';
@@ -103,6 +104,16 @@ export async function createContainer(
         targetPidNamespace: target ? `/proc/${target.pid}/ns/pid` : undefined,
         annotations: config.annotations,
       });
+      // runc refuses a profile the kernel does not have: load ours first, as containerd does.
+      if (spec.process?.apparmorProfile === DEFAULT_APPARMOR_PROFILE) {
+        if (deps.appArmor === undefined) {
+          throw failedPrecondition(
+            'apparmor-profile-load',
+            `the AppArmor profile ${DEFAULT_APPARMOR_PROFILE} has no loader on this daemon`,
+          );
+        }
+        await deps.appArmor.ensureLoaded();
+      }
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
 
       const record: ContainerRecord = {
