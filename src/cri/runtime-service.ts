@@ -11,7 +11,14 @@ import { containerStatus, listContainers } from '../services/container-status.ts
 import { stopContainer } from '../services/container-stop.ts';
 import { reopenContainerLog, updateContainerResources } from '../services/container-update.ts';
 import type { PodDeps } from '../services/pod-deps.ts';
-import { CRI_API_VERSION, KUBELET_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION, runtimeConditions } from '../services/runtime-info.ts';
+import {
+  CRI_API_VERSION,
+  handlerFeatures,
+  KUBELET_API_VERSION,
+  RUNTIME_NAME,
+  RUNTIME_VERSION,
+  runtimeConditions,
+} from '../services/runtime-info.ts';
 import { removePodSandbox } from '../services/sandbox-remove.ts';
 import { runPodSandbox } from '../services/sandbox-run.ts';
 import { listPodSandboxes, podSandboxStatus } from '../services/sandbox-status.ts';
@@ -71,7 +78,7 @@ export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<Servic
         info,
         runtimeHandlers: Object.keys(config.runtimes).map((name) => ({
           name,
-          features: { recursiveReadOnlyMounts: false, userNamespaces: false },
+          features: handlerFeatures(),
         })),
         features: { supplementalGroupsPolicy: true },
       };

@@ -14,6 +14,7 @@ import { publishContainerEvent } from './container-events.ts';
 import { containerConfig, podNamespaceOptions } from './cri-spec-input.ts';
 import { containerName, newId, nowNanos } from './names.ts';
 import type { PodDeps } from './pod-deps.ts';
+import { prepareUserNamespaceRootfs } from './userns-rootfs.ts';
 
 export function defaultCgroupParent(deps: PodDeps): string {
   return deps.config.cgroup_driver === 'systemd' ? 'berth.slice' : '/berth';
@@ -114,6 +115,10 @@ export async function createContainer(
         }
         await deps.appArmor.ensureLoaded();
       }
+      const uidMappings = spec.linux?.uidMappings;
+      const gidMappings = spec.linux?.gidMappings;
+      if (uidMappings !== undefined && gidMappings !== undefined)
+        await prepareUserNamespaceRootfs(bundle, rootfs, { uidMappings, gidMappings }, spec.mounts ?? []);
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
 
       const record: ContainerRecord = {
