@@ -103,7 +103,7 @@ export const nodeCommand: Command = {
         runtimeEndpoint,
         imageEndpoint: values['image-endpoint'] ?? runtimeEndpoint,
         podLogsDir: values['pod-logs-dir'] ?? '/var/log/pods',
-        rootDir,
+        ...(values['root-dir'] ? { rootDir: values['root-dir'] } : {}),
         ...(values['cgroup-root'] ? { cgroupParent: values['cgroup-root'] } : {}),
         ...percentFlag(values, 'image-gc-high-threshold', 'imageGCHighThresholdPercent'),
         ...percentFlag(values, 'image-gc-low-threshold', 'imageGCLowThresholdPercent'),
