@@ -6,7 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 source "$top/scripts/lib/debs.sh"
-ensure_debs berth runc crun conmon containernetworking-plugins iproute2 iptables util-linux mount attr coreutils perl-base ca-certificates
+ensure_debs berth runc crun conmon containernetworking-plugins iproute2 iptables util-linux mount attr coreutils perl-base ca-certificates openssl apparmor
 
 # Node.js 24 comes from the npm package `node`; npm ci is skipped when the lock file is unchanged.
 stamp=node_modules/.berth-lock

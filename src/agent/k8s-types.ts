@@ -287,6 +287,8 @@ export interface PodSpec {
   priorityClassName?: string;
   tolerations?: Toleration[];
   shareProcessNamespace?: boolean;
+  /** false: the pod in a user namespace of its own. */
+  hostUsers?: boolean;
   securityContext?: PodSecurityContext;
   volumes?: Volume[];
   /** Secrets of type kubernetes.io/dockerconfigjson (or dockercfg) in the pod's namespace, for pulling its images. */

@@ -1,15 +1,22 @@
-// The node's HTTP API on loopback, on the kubelet's paths: /healthz, /pods (a v1 PodList with live
-// status, as the kubelet's read-only port serves it), /metrics (Prometheus text) and
-// /containerLogs/{namespace}/{pod}/{container} (follow, tailLines, timestamps, previous,
-// sinceSeconds), and /events (berth's own: the node's recent Events, for `berth describe pod`),
-// /stats/summary (the Summary API), and exec, attach, portForward and run (node-streaming.ts).
-// Hooks a provider lacks answer 501.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+// The node's HTTP API on the kubelet's paths: /healthz, /pods (a v1 PodList with live status),
+// /metrics (Prometheus text) and /containerLogs/{namespace}/{pod}/{container} (follow, tailLines,
+// timestamps, previous, sinceSeconds), and /events (berth's own: the node's recent Events, for
+// `berth describe pod`), /stats/summary (the Summary API), and exec, attach, portForward and run
+// (node-streaming.ts). Hooks a provider lacks answer 501.
+// It listens as the kubelet does: an HTTPS port where every request is authenticated and authorized
+// (node-api-auth.ts), an optional read-only port with /pods, /healthz, /metrics and /stats/summary
+// only, and (berth's own) a unix socket that only root can open, for the CLI on the node.
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { isBerthError, toBerthError } from '../errors/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import type { KubeEvent, Pod, PodList } from './k8s-types.ts';
+import { isReadOnlyPath, type NodeApiAccess, requestAttributes } from './node-api-auth.ts';
 import { isStreamingPath, NodeStreaming } from './node-streaming.ts';
 import type { ContainerLogOptions, NodeApiHandler } from './provider.ts';
 import { NodeStatsReader, type Summary } from './stats-summary.ts';
@@ -24,14 +31,27 @@ export interface NodeApiOptions {
   events?: (filter: { namespace?: string; name?: string; uid?: string }) => KubeEvent[];
   provider: NodeApiHandler;
   logger: Logger;
+  listeners: NodeApiListener[];
+}
+
+export interface NodeApiListener {
+  /** A TCP port; 0 picks a free one. */
+  port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** 0 picks a free port. */
-  port: number;
+  /** A unix socket in place of a port, made mode 0600 (root only). */
+  socketPath?: string;
+  /** HTTPS with this serving certificate; with `clientCA`, callers are asked for certificates it signed. */
+  tls?: { cert: string | Buffer; key: string | Buffer; clientCA?: string | Buffer };
+  /** `read-only`: the kubelet's read-only port (its paths only, nobody asked); else who may call. */
+  access: 'read-only' | NodeApiAccess;
 }
 
 export interface NodeApiServer {
+  /** The port of the first TCP listener (0 when there is none). */
   readonly port: number;
+  /** Each listener's port or socket, in the order given. */
+  readonly listening: { port?: number; socketPath?: string }[];
   /** Exec, attach and port-forward sessions open now. */
   readonly streamingSessions: number;
   close(): Promise<void>;
@@ -144,6 +164,62 @@ async function handle(
   return sendText(res, 404, '404 page not found\n');
 }
 
+/** A refusal written before any handler runs: on a response, or on the socket of an upgrade. */
+function refuse(target: ServerResponse | Duplex, status: number, text: string): void {
+  if ('writeHead' in target) {
+    sendText(target, status, text);
+    return;
+  }
+  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
+  target.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  );
+}
+
+/** Whether the listener lets this request through; when not, the refusal has been written. */
+async function admit(listener: NodeApiListener, nodeName: string, req: IncomingMessage, target: ServerResponse | Duplex): Promise<boolean> {
+  const pathname = new URL(req.url ?? '/', 'http://node').pathname;
+  if (listener.access === 'read-only') {
+    if (isReadOnlyPath(pathname)) return true;
+    refuse(target, 404, '404 page not found\n');
+    return false;
+  }
+  const user = await listener.access.authenticator.authenticate(req);
+  if (user === undefined) {
+    refuse(target, 401, 'Unauthorized\n');
+    return false;
+  }
+  const attributes = requestAttributes(user, req.method ?? 'GET', pathname, nodeName);
+  const decision = await listener.access.authorizer.authorize(attributes);
+  if (decision.allowed) return true;
+  const { verb, resource, subresource } = attributes;
+  refuse(
+    target,
+    403,
+    `Forbidden (user=${user.name}, verb=${verb}, resource=${resource}, subresource=${subresource})${decision.reason ? `: ${decision.reason}` : ''}\n`,
+  );
+  return false;
+}
+
+async function listen(server: Server, listener: NodeApiListener): Promise<{ port?: number; socketPath?: string }> {
+  const socketPath = listener.socketPath;
+  if (socketPath !== undefined) {
+    await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+    // A socket a killed node left behind; anything else there is not ours to remove.
+    const stale = await lstat(socketPath).catch(() => undefined);
+    if (stale?.isSocket()) await unlink(socketPath);
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    if (socketPath !== undefined) server.listen(socketPath, () => resolve());
+    else server.listen(listener.port ?? 0, listener.host ?? '127.0.0.1', () => resolve());
+  });
+  if (socketPath === undefined) return { port: (server.address() as AddressInfo).port };
+  // The umask already keeps others out (connecting needs write permission); this makes it certain.
+  await chmod(socketPath, 0o600);
+  return { socketPath };
+}
+
 export async function startNodeApi(options: NodeApiOptions): Promise<NodeApiServer> {
   const streaming = new NodeStreaming({
     pods: options.pods,
@@ -152,38 +228,68 @@ export async function startNodeApi(options: NodeApiOptions): Promise<NodeApiServ
     idleTimeoutMs: 4 * 3600_000,
   });
   const stats = new NodeStatsReader();
-  const server = createServer((req, res) => {
-    handle(options, streaming, stats, req, res).catch((e: unknown) => {
-      const error = toBerthError(e);
-      if (!isBerthError(e)) options.logger.error({ err: e, url: req.url }, 'node API request failed');
-      if (!res.headersSent) sendText(res, STATUS_FOR_KIND[error.kind] ?? 500, `${error.message}\n`);
-      else res.destroy();
-    });
-  });
-  server.on('upgrade', (req, socket, head) => {
-    try {
-      streaming.upgrade(req, socket, head);
-    } catch (e) {
-      options.logger.error({ err: e, url: req.url }, 'node API upgrade failed');
-      socket.destroy();
+  const nodeName = options.nodeName ?? hostname();
+  const servers: Server[] = [];
+  const listening: { port?: number; socketPath?: string }[] = [];
+  const close = async (): Promise<void> => {
+    const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    await streaming.close();
+    for (const server of servers) server.closeAllConnections();
+    await Promise.all(closed);
+    for (const l of listening) if (l.socketPath !== undefined) await unlink(l.socketPath).catch(() => {});
+  };
+  try {
+    for (const listener of options.listeners) {
+      const serve = (req: IncomingMessage, res: ServerResponse) => {
+        admit(listener, nodeName, req, res)
+          .then((admitted) => (admitted ? handle(options, streaming, stats, req, res) : undefined))
+          .catch((e: unknown) => {
+            const error = toBerthError(e);
+            if (!isBerthError(e)) options.logger.error({ err: e, url: req.url }, 'node API request failed');
+            if (!res.headersSent) sendText(res, STATUS_FOR_KIND[error.kind] ?? 500, `${error.message}\n`);
+            else res.destroy();
+          });
+      };
+      const tls = listener.tls;
+      const server = tls
+        ? createHttpsServer(
+            // Certificates are asked for, not required: a caller without one may still be someone (anonymous, a token).
+            { cert: tls.cert, key: tls.key, ...(tls.clientCA ? { ca: tls.clientCA, requestCert: true } : {}), rejectUnauthorized: false },
+            serve,
+          )
+        : createServer(serve);
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        admit(listener, nodeName, req, socket)
+          .then((admitted) => {
+            if (admitted) streaming.upgrade(req, socket, head);
+          })
+          .catch((e: unknown) => {
+            options.logger.error({ err: e, url: req.url }, 'node API upgrade failed');
+            socket.destroy();
+          });
+      });
+      servers.push(server);
+      const address = await listen(server, listener);
+      listening.push(address);
+      options.logger.info(
+        {
+          address: address.socketPath ?? `${listener.host ?? '127.0.0.1'}:${address.port}`,
+          tls: tls !== undefined,
+          readOnly: listener.access === 'read-only',
+        },
+        'node API listening',
+      );
     }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  options.logger.info({ address: `${options.host ?? '127.0.0.1'}:${port}` }, 'node API listening');
+  } catch (e) {
+    await close();
+    throw e;
+  }
   return {
-    port,
+    port: listening.find((l) => l.port !== undefined)?.port ?? 0,
+    listening,
     get streamingSessions() {
       return streaming.activeSessions;
     },
-    close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await streaming.close();
-      server.closeAllConnections();
-      await closed;
-    },
+    close,
   };
 }

@@ -11,9 +11,13 @@ import { streamOverSpdy, streamOverWebSocket } from '../streaming/client/remote-
 import { SPDY_REMOTE_COMMAND_PROTOCOLS, type TerminalSize } from '../streaming/remote-command.ts';
 import { silentLogger } from '../util/logger.ts';
 import type { Pod } from './k8s-types.ts';
+import { alwaysAllow, anonymousAuthenticator } from './node-api-auth.ts';
 import { type NodeApiServer, startNodeApi } from './node-http-api.ts';
 import { streamOptions } from './node-streaming.ts';
 import type { ExecIO, NodeApiHandler } from './provider.ts';
+
+/** Anyone may call (the kubelet's --anonymous-auth=true with AlwaysAllow): these tests are about streaming. */
+const OPEN_ACCESS = { authenticator: anonymousAuthenticator, authorizer: alwaysAllow };
 
 const pod: Pod = {
   apiVersion: 'v1',
@@ -91,7 +95,13 @@ describe('node API streaming (in-memory provider)', () => {
     `${base}/exec/default/p/${container}?${cmd.map((c) => `command=${encodeURIComponent(c)}`).join('&')}&${flags}`;
 
   before(async () => {
-    api = await startNodeApi({ pods: () => [pod], provider, logger: silentLogger(), port: 0, nodeName: 'n' });
+    api = await startNodeApi({
+      pods: () => [pod],
+      provider,
+      logger: silentLogger(),
+      listeners: [{ port: 0, access: OPEN_ACCESS }],
+      nodeName: 'n',
+    });
     base = `http://127.0.0.1:${api.port}`;
   });
   after(() => api.close());
@@ -227,7 +237,12 @@ describe('node API streaming (in-memory provider)', () => {
       400,
       'unable to upgrade connection: container "stopped" in pod "p" is not running',
     ]);
-    const noAttach = await startNodeApi({ pods: () => [pod], provider: {}, logger: silentLogger(), port: 0 });
+    const noAttach = await startNodeApi({
+      pods: () => [pod],
+      provider: {},
+      logger: silentLogger(),
+      listeners: [{ port: 0, access: OPEN_ACCESS }],
+    });
     try {
       assert.deepEqual(await refused(`http://127.0.0.1:${noAttach.port}/attach/default/p/c?output=1`), [
         501,

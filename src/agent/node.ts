@@ -7,7 +7,7 @@ import { type ApiServerConnection, ApiServerSync } from './apiserver/api-server-
 import type { KubeEvent, Pod } from './k8s-types.ts';
 import { podUid } from './k8s-types.ts';
 import { NodeMetrics } from './metrics.ts';
-import { startNodeApi } from './node-http-api.ts';
+import { type NodeApiListener, startNodeApi } from './node-http-api.ts';
 import { Pleg } from './pleg.ts';
 import { PodController } from './pod-controller.ts';
 import { PodSources } from './pod-sources.ts';
@@ -50,15 +50,21 @@ export interface NodeOptions {
   /** The node's recent events, served at the node API's /events (a NodeEventLog's list). */
   recentEvents?: (filter: { namespace?: string; name?: string; uid?: string }) => KubeEvent[];
   timings?: Partial<NodeTimings>;
-  /** Serve the node HTTP API (/healthz, /pods, /metrics, /containerLogs) on loopback at this port; 0 picks one. Absent: no API. */
-  apiPort?: number;
+  /**
+   * Where the node API listens (node-http-api.ts): the authenticated HTTPS port, the read-only port,
+   * the root-only socket. The first HTTPS listener that authenticates is the kubelet endpoint the
+   * Node reports. Absent or empty: no API.
+   */
+  api?: NodeApiListener[];
   /** Aborting it stops the node, as stop() does. */
   signal?: AbortSignal;
 }
 
 export interface RunningNode {
   readonly nodeName: string;
-  /** The node API's port, when it serves one. */
+  /** The port or socket of each listener of `api`, in its order. */
+  readonly apiListening: { port?: number; socketPath?: string }[];
+  /** The authenticated HTTPS port reported as the kubelet endpoint, when there is one. */
   readonly apiPort: number | undefined;
   /** The API-server side, in API-server mode. */
   readonly apiServer: ApiServerSync | undefined;
@@ -126,8 +132,9 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   controller.on('forgotten', (uid) => statuses.forget(uid));
   const pods = () => controller.pods().map((pod) => statuses.withStatus(pod));
 
+  const listeners = options.api ?? [];
   const api =
-    options.apiPort === undefined
+    listeners.length === 0
       ? undefined
       : await startNodeApi({
           pods,
@@ -136,8 +143,10 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           ...(options.recentEvents ? { events: options.recentEvents } : {}),
           provider,
           logger,
-          port: options.apiPort,
+          listeners,
         });
+  const secure = listeners.findIndex((l) => l.tls !== undefined && l.access !== 'read-only');
+  const apiPort = secure < 0 ? undefined : api?.listening[secure]?.port;
 
   const apiSync =
     options.apiServer === undefined
@@ -146,7 +155,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           connection: options.apiServer,
           nodeName,
           nodeIP: options.nodeIP,
-          apiPort: api?.port,
+          apiPort,
           logger,
           provider,
           onPods: (listed) => sources.setApiPods(listed),
@@ -174,7 +183,8 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   let stopping: Promise<void> | undefined;
   return {
     nodeName,
-    apiPort: api?.port,
+    apiListening: api?.listening ?? [],
+    apiPort,
     apiServer: apiSync,
     pods,
     pod: (namespace, name) => {

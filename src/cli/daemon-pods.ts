@@ -4,8 +4,10 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import { CniPodNetwork } from '../network/pod-network.ts';
+import { AppArmorProfileLoader } from '../runtime/apparmor-profile.ts';
 import { ConmonRuntime } from '../runtime/oci/conmon-runtime.ts';
 import type { OciRuntime } from '../runtime/oci/oci-runtime.ts';
+import { DEFAULT_APPARMOR_PROFILE } from '../runtime/spec/apparmor.ts';
 import { detectHostOptions } from '../runtime/spec/host-features.ts';
 import { newContainerEventBus } from '../services/container-events.ts';
 import type { ImageDeps } from '../services/image-deps.ts';
@@ -58,6 +60,9 @@ export async function openPodSubsystem(config: Config, meta: MetadataStore, imag
       container: (id) => path.join(dirs.containers, id),
     },
     logger: log,
+    ...(host.apparmorEnabled
+      ? { appArmor: new AppArmorProfileLoader({ name: DEFAULT_APPARMOR_PROFILE, logger: log.child({ component: 'apparmor' }) }) }
+      : {}),
     events: newContainerEventBus(config.container_events_buffer),
   };
   await recoverPods(deps);

@@ -68,7 +68,9 @@ async function claimPidFile(state: string): Promise<() => Promise<void>> {
 export async function runDaemon(config: Config, logger: Logger, configFile?: string): Promise<number> {
   if (process.getuid?.() !== 0) throw failedPrecondition('not-root', 'berth daemon must run as root');
   await mkdir(config.root, { recursive: true, mode: 0o700 });
-  await mkdir(config.state, { recursive: true, mode: 0o700 });
+  // Searchable, not listable, as containerd's: a container in a user namespace reaches its bundle
+  // through it; what must stay private (monitors, runc state) is 0700 below.
+  await mkdir(config.state, { recursive: true, mode: 0o711 });
   const releasePid = await claimPidFile(config.state);
   logger.info({ config: configFile ?? '(defaults)', root: config.root, state: config.state }, 'starting berth daemon');
 

@@ -354,11 +354,12 @@ test('logs picks -c, else the only container, else the first with a notice', () 
   assert.throws(() => logsContainer(two, 'nope'), /container nope is not valid for pod p/);
 });
 
-test('the node API address: flag, then BERTH_NODE_API, then the read-only port', () => {
-  assert.equal(nodeApiUrl(undefined, {}), 'http://127.0.0.1:10255');
+test('the node API address: flag, then BERTH_NODE_API, then the root-only socket', () => {
+  assert.equal(nodeApiUrl(undefined, {}), 'unix:///var/lib/berth/node/node.sock');
   assert.equal(nodeApiUrl(undefined, { BERTH_NODE_API: 'http://10.0.0.1:10255/' }), 'http://10.0.0.1:10255');
   assert.equal(nodeApiUrl('http://127.0.0.1:1', { BERTH_NODE_API: 'http://x:2' }), 'http://127.0.0.1:1');
-  assert.throws(() => nodeApiUrl('unix:///x', {}), /must be http/);
+  assert.equal(nodeApiUrl('unix:///run/x.sock', {}), 'unix:///run/x.sock');
+  assert.throws(() => nodeApiUrl('ftp://x/', {}), /must be unix:\/\/, https:\/\/ or http:\/\//);
 });
 
 test('berth get, describe and logs pod/NAME against a node API', async () => {

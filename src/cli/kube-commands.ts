@@ -1,17 +1,16 @@
-// kubectl-style commands through a node's HTTP API (the kubelet's read-only port): `berth get pods`,
+// kubectl-style commands through a node's HTTP API (node-api-client.ts): `berth get pods`,
 // `berth describe pod NAME`, `berth logs pod/NAME [-c CONTAINER] [-f]`. Output is laid out as
 // kubectl lays it out (its pod printer, its describer, Go's tabwriter). The node API's address:
-// --node-api URL, else $BERTH_NODE_API, else http://127.0.0.1:10255.
+// --node-api URL, else $BERTH_NODE_API, else the node's socket unix:///var/lib/berth/node/node.sock.
 import { podFieldValue } from '../agent/container-env.ts';
 import type { Container, ContainerState, ContainerStatus, Pod, PodList, Probe } from '../agent/k8s-types.ts';
 import { resourceFieldValue } from '../agent/resource-field.ts';
 import { invalidArgument, notFound, unavailable } from '../errors/errors.ts';
 import { type Command, parseCommandArgs } from './command.ts';
+import { DEFAULT_NODE_API, nodeApiFetch } from './node-api-client.ts';
 import { formatStructured } from './output.ts';
 
-export const DEFAULT_NODE_API = 'http://127.0.0.1:10255';
-
-/** --node-api, then $BERTH_NODE_API, then the kubelet's read-only port on loopback. */
+/** --node-api, then $BERTH_NODE_API, then the node's root-only socket. */
 export function nodeApiUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const value = flag ?? env.BERTH_NODE_API ?? DEFAULT_NODE_API;
   let url: URL;
@@ -20,8 +19,8 @@ export function nodeApiUrl(flag: string | undefined, env: NodeJS.ProcessEnv = pr
   } catch {
     throw invalidArgument('bad-flag', `--node-api: not a URL: ${value}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw invalidArgument('bad-flag', `--node-api: must be http:// or https://, got ${value}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'unix:')
+    throw invalidArgument('bad-flag', `--node-api: must be unix://, https:// or http://, got ${value}`);
   return value.replace(/\/+$/, '');
 }
 
@@ -563,7 +562,7 @@ export function describeEvents(events: DescribedEvent[], now: number): string {
 async function nodeApiGet(base: string, path: string, signal?: AbortSignal): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(`${base}${path}`, { signal });
+    res = await nodeApiFetch(base, path, signal);
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     throw unavailable(
@@ -599,7 +598,7 @@ export async function fetchPod(base: string, namespace: string, name: string): P
 export async function fetchPodEvents(base: string, pod: Pod): Promise<DescribedEvent[] | undefined> {
   const query = new URLSearchParams({ namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name ?? '' });
   if (pod.metadata.uid) query.set('uid', pod.metadata.uid);
-  const res = await fetch(`${base}/events?${query}`).catch(() => undefined);
+  const res = await nodeApiFetch(base, `/events?${query}`).catch(() => undefined);
   if (res === undefined || !res.ok) return undefined;
   return ((await res.json()) as { items?: DescribedEvent[] }).items ?? [];
 }

@@ -14,13 +14,12 @@ import type { ConfigMapSource, ProviderContext, SecretSource } from '../agent/pr
 import { ServiceAccountTokenManager } from '../agent/service-account-tokens.ts';
 import { ManifestObjectStore } from '../agent/static-pods/manifest-object-store.ts';
 import { invalidArgument } from '../errors/errors.ts';
+import { DEFAULT_ROOT_DIR } from '../providers/cri/index.ts';
 import { loadProvider } from '../providers/load-provider.ts';
 import { createLogger } from '../util/logger.ts';
 import type { Command } from './command.ts';
 import { DEFAULT_ENDPOINT } from './command.ts';
-
-/** The kubelet's read-only port, where `berth get pods` and friends look by default. */
-export const DEFAULT_NODE_API_PORT = 10255;
+import { NODE_API_FLAGS, NODE_API_USAGE, nodeApiListeners } from './node-api-flags.ts';
 
 /** `--image-gc-high-threshold 90` as `{ imageGCHighThresholdPercent: 90 }`; nothing when the flag is absent. */
 function percentFlag(values: Record<string, string | undefined>, flag: string, key: string): Record<string, number> {
@@ -35,8 +34,7 @@ function percentFlag(values: Record<string, string | undefined>, flag: string, k
 export const nodeCommand: Command = {
   name: 'node',
   summary: 'Run the node agent: pods from a manifest folder or an API server, through a provider (default: any CRI runtime)',
-  usage:
-    'node [--runtime-endpoint URL] [--manifests DIR] [--kubeconfig FILE] [--node-name NAME] [--node-ip IP] [--port N (default 10255; 0: no node API)] [--provider NAME|PATH] [--pod-logs-dir DIR] [--root-dir DIR (pod volumes; default /var/lib/berth/node)] [--cgroup-root PATH] [--image-gc-high-threshold PERCENT (default 85)] [--image-gc-low-threshold PERCENT (default 80)] [--container-log-max-size QUANTITY (default 10Mi)] [--container-log-max-files N (default 5)] [--log-level LEVEL]',
+  usage: `node [--runtime-endpoint URL] [--manifests DIR] [--kubeconfig FILE] [--node-name NAME] [--node-ip IP] ${NODE_API_USAGE} [--provider NAME|PATH] [--pod-logs-dir DIR] [--root-dir DIR (pod volumes; default /var/lib/berth/node)] [--cgroup-root PATH] [--image-gc-high-threshold PERCENT (default 85)] [--image-gc-low-threshold PERCENT (default 80)] [--container-log-max-size QUANTITY (default 10Mi)] [--container-log-max-files N (default 5)] [--log-level LEVEL]`,
   async run(argv) {
     let values: Record<string, string | undefined>;
     try {
@@ -48,7 +46,7 @@ export const nodeCommand: Command = {
           manifests: { type: 'string' },
           'node-name': { type: 'string' },
           'node-ip': { type: 'string' },
-          port: { type: 'string' },
+          ...NODE_API_FLAGS,
           provider: { type: 'string' },
           kubeconfig: { type: 'string' },
           'pod-logs-dir': { type: 'string' },
@@ -64,13 +62,12 @@ export const nodeCommand: Command = {
     } catch (e) {
       throw invalidArgument('bad-flag', (e as Error).message);
     }
-    // The node API on the kubelet's read-only port by default; 0 turns it off, as for the kubelet.
-    const port = Number(values.port ?? DEFAULT_NODE_API_PORT);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument('bad-flag', `--port: not a port: ${values.port}`);
     const logger = createLogger(values['log-level'] ?? 'info');
     const nodeName = values['node-name'] ?? os.hostname().toLowerCase();
     const nodeIP = values['node-ip'] ?? defaultNodeAddress();
     const runtimeEndpoint = values['runtime-endpoint'] ?? process.env.CONTAINER_RUNTIME_ENDPOINT ?? DEFAULT_ENDPOINT;
+    const rootDir = values['root-dir'] ?? DEFAULT_ROOT_DIR;
+    const api = await nodeApiListeners(values, { rootDir, nodeName, nodeIP, logger });
     const controller = new AbortController();
     let apiServer: Parameters<typeof runNode>[0]['apiServer'];
     let secrets: SecretSource | undefined;
@@ -126,10 +123,10 @@ export const nodeCommand: Command = {
       apiServer,
       events: eventLog,
       recentEvents: (filter) => eventLog.list(filter),
-      apiPort: port === 0 ? undefined : port,
+      api,
     });
     logger.info(
-      { nodeName, manifests: values.manifests, kubeconfig: values.kubeconfig, apiPort: node.apiPort, runtimeEndpoint },
+      { nodeName, manifests: values.manifests, kubeconfig: values.kubeconfig, api: node.apiListening, runtimeEndpoint },
       'berth node running',
     );
     const signal = await new Promise<string>((resolve) => {

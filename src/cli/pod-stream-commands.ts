@@ -9,6 +9,7 @@ import type { Pod } from '../agent/k8s-types.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import type { Command } from './command.ts';
 import { fetchPod, logsContainer, nodeApiUrl } from './kube-commands.ts';
+import { nodeApiEndpoint } from './node-api-client.ts';
 import { parsePortSpec, runPortForward, runSession } from './stream-commands.ts';
 
 function parse<O extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(argv: string[], options: O) {
@@ -55,7 +56,7 @@ async function findPod(base: string, resource: string, namespace: string): Promi
 }
 
 function path(...parts: string[]): string {
-  return parts.map(encodeURIComponent).join('/');
+  return `/${parts.map(encodeURIComponent).join('/')}`;
 }
 
 export const podExecCommand: Command = {
@@ -86,8 +87,9 @@ export const podExecCommand: Command = {
     query.set('output', '1');
     if (!tty) query.set('error', '1');
     if (tty) query.set('tty', '1');
-    const url = `${base}/exec/${path(namespace, pod.metadata.name!, container.name)}?${query}`;
-    return runSession(async () => url, { stdin, tty }, 'exec');
+    const endpoint = nodeApiEndpoint(base);
+    const url = endpoint.url(`/exec${path(namespace, pod.metadata.name!, container.name)}?${query}`);
+    return runSession(async () => url, { stdin, tty }, 'exec', endpoint.agent);
   },
 };
 
@@ -112,6 +114,7 @@ export const podPortForwardCommand: Command = {
       );
     }
     const addresses = values.address?.flatMap((a) => a.split(',')).flatMap((a) => (a === 'localhost' ? ['127.0.0.1', '::1'] : [a]));
-    return runPortForward(`${base}/portForward/${path(namespace, pod.metadata.name!)}`, ports, addresses);
+    const endpoint = nodeApiEndpoint(base);
+    return runPortForward(endpoint.url(`/portForward${path(namespace, pod.metadata.name!)}`), ports, addresses, endpoint.agent);
   },
 };

@@ -2,6 +2,7 @@
 // port-forward. The CRI hands out a URL on the runtime's streaming server; the stream goes over a
 // WebSocket (v5.channel.k8s.io) when the server speaks it, else over SPDY/3.1 (every runtime does).
 // A streaming URL works once, so falling back asks the runtime for a new one.
+import type http from 'node:http';
 import type { CriClient } from '../cri/cri-client.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { UpgradeError } from '../streaming/client/http-upgrade.ts';
@@ -73,7 +74,12 @@ function exitStatus(outcome: CommandOutcome, what: string): number {
   return 1;
 }
 
-export async function runSession(getUrl: () => Promise<string>, io: { stdin: boolean; tty: boolean }, what: string): Promise<number> {
+export async function runSession(
+  getUrl: () => Promise<string>,
+  io: { stdin: boolean; tty: boolean },
+  what: string,
+  agent?: http.Agent,
+): Promise<number> {
   const terminal = localTerminal(io.tty);
   try {
     const result = await stream(getUrl, {
@@ -83,6 +89,7 @@ export async function runSession(getUrl: () => Promise<string>, io: { stdin: boo
       tty: io.tty,
       size: terminal.size,
       onResize: terminal.onResize,
+      ...(agent ? { agent } : {}),
     });
     return exitStatus(result.outcome, what);
   } finally {
@@ -156,9 +163,15 @@ export function parsePortSpec(spec: string): ForwardedPort {
 }
 
 /** Forwards `ports` through the port-forward endpoint at `url` until interrupted (0) or the connection is lost (1). */
-export async function runPortForward(url: string, ports: ForwardedPort[], addresses: string[] | undefined): Promise<number> {
+export async function runPortForward(
+  url: string,
+  ports: ForwardedPort[],
+  addresses: string[] | undefined,
+  agent?: http.Agent,
+): Promise<number> {
   const forwarding = await forwardPorts(url, ports, {
     addresses,
+    ...(agent ? { agent } : {}),
     onListening: (address, p) =>
       process.stdout.write(`Forwarding from ${address.includes(':') ? `[${address}]` : address}:${p.local} -> ${p.remote}\n`),
     onConnection: (p) => process.stdout.write(`Handling connection for ${p.local}\n`),

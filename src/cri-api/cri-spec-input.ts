@@ -35,6 +35,16 @@ export function namespaceOptions(o: NamespaceOption | undefined): NamespaceOptio
     pid: NAMESPACE_MODES[o.pid] ?? 'pod',
     ipc: NAMESPACE_MODES[o.ipc] ?? 'pod',
     ...(o.targetId ? { targetId: o.targetId } : {}),
+    // Dropped, the pod would run as the node's root: every mode is passed on, to be honoured or refused.
+    ...(o.usernsOptions
+      ? {
+          usernsOptions: {
+            mode: NAMESPACE_MODES[o.usernsOptions.mode] ?? 'pod',
+            uids: o.usernsOptions.uids.map((m) => ({ hostId: m.hostId, containerId: m.containerId, length: m.length })),
+            gids: o.usernsOptions.gids.map((m) => ({ hostId: m.hostId, containerId: m.containerId, length: m.length })),
+          },
+        }
+      : {}),
   };
 }
 

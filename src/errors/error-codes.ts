@@ -152,6 +152,15 @@ export const ERROR_CODES = {
   'archive-too-many-members': { kind: 'invalid-argument', meaning: 'the archive has more members than the import allows' },
   'archive-no-images': { kind: 'invalid-argument', meaning: "the archive has no image for this node's platform" },
   // runtime spec
+  'invalid-userns': {
+    kind: 'invalid-argument',
+    meaning:
+      'a user namespace request the runtime cannot honour: a mode other than NODE or POD, missing mappings, or one combined with node namespaces or a shared PID namespace',
+  },
+  'apparmor-profile-load': {
+    kind: 'failed-precondition',
+    meaning: "the default AppArmor profile could not be compiled or loaded (apparmor_parser's reason in the message)",
+  },
   'no-command': { kind: 'invalid-argument', meaning: 'neither the container config nor the image gives a command' },
   'invalid-working-dir': { kind: 'invalid-argument', meaning: 'the working directory is not absolute' },
   'invalid-user': { kind: 'invalid-argument', meaning: 'a user or group ID is out of range or malformed' },
@@ -171,7 +180,14 @@ export const ERROR_CODES = {
   'invalid-namespace-mode': { kind: 'invalid-argument', meaning: 'a namespace mode is not valid for its namespace' },
   'missing-pod-namespace': { kind: 'invalid-argument', meaning: 'the pod has no namespace of this type to join' },
   'missing-target-namespace': { kind: 'invalid-argument', meaning: "PID mode TARGET without the target container's namespace" },
-  'userns-unsupported': { kind: 'unimplemented', meaning: 'user namespaces are not supported' },
+  'userns-unsupported': {
+    kind: 'invalid-argument',
+    meaning: 'a pod asks for hostUsers: false, which berth node does not allocate user namespace IDs for yet',
+  },
+  'userns-state-dir': {
+    kind: 'failed-precondition',
+    meaning: "the daemon's state folder is not searchable by others, which a container in a user namespace needs",
+  },
   'invalid-resources': { kind: 'invalid-argument', meaning: 'a resource limit is negative or malformed' },
   'invalid-cgroup-parent': { kind: 'invalid-argument', meaning: 'the cgroup parent does not suit the cgroup driver' },
   'invalid-seccomp-profile': { kind: 'invalid-argument', meaning: 'a seccomp profile does not parse or is not allowed' },
@@ -297,6 +313,14 @@ export const ERROR_CODES = {
   'lifecycle-hook-failed': { kind: 'internal', meaning: "an httpGet lifecycle hook's request failed" },
   'stream-failed': { kind: 'internal', meaning: "the runtime's streaming server refused or broke a session" },
   // CLI
+  'bad-tls-files': {
+    kind: 'invalid-argument',
+    meaning: "the node API's certificate, key or client CA file cannot be read or does not parse",
+  },
+  'serving-certificate': {
+    kind: 'failed-precondition',
+    meaning: "the node API's self-signed serving certificate could not be made (openssl failed)",
+  },
   'bad-flag': { kind: 'invalid-argument', meaning: 'a command-line flag has an invalid value' },
   'bad-kubeconfig': { kind: 'invalid-argument', meaning: 'the kubeconfig cannot be read' },
   'not-root': { kind: 'failed-precondition', meaning: 'berth daemon must run as root' },

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { containerConfig, podNamespaceOptions } from '../cri-api/cri-spec-input.ts';
 import type { ContainerConfig, PodSandboxConfig } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { failedPrecondition, invalidArgument, notFound } from '../errors/errors.ts';
+import { DEFAULT_APPARMOR_PROFILE } from '../runtime/spec/apparmor.ts';
 import { buildContainerSpec } from '../runtime/spec/container-spec.ts';
 import { mountAll, unmount } from '../snapshot/mount.ts';
 import type { ContainerRecord } from '../store/pod-store.ts';
@@ -13,6 +14,7 @@ import { withCleanup } from '../util/cleanup-stack.ts';
 import { publishContainerEvent } from './container-events.ts';
 import { containerName, newId, nowNanos } from './names.ts';
 import type { PodDeps } from './pod-deps.ts';
+import { prepareUserNamespaceRootfs } from './userns-rootfs.ts';
 
 export function defaultCgroupParent(deps: PodDeps): string {
   return deps.config.cgroup_driver === 'systemd' ? 'berth.slice' : '/berth';
@@ -109,6 +111,20 @@ export async function createContainer(
         targetPidNamespace: target ? `/proc/${target.pid}/ns/pid` : undefined,
         annotations: config.annotations,
       });
+      // runc refuses a profile the kernel does not have: load ours first, as containerd does.
+      if (spec.process?.apparmorProfile === DEFAULT_APPARMOR_PROFILE) {
+        if (deps.appArmor === undefined) {
+          throw failedPrecondition(
+            'apparmor-profile-load',
+            `the AppArmor profile ${DEFAULT_APPARMOR_PROFILE} has no loader on this daemon`,
+          );
+        }
+        await deps.appArmor.ensureLoaded();
+      }
+      const uidMappings = spec.linux?.uidMappings;
+      const gidMappings = spec.linux?.gidMappings;
+      if (uidMappings !== undefined && gidMappings !== undefined)
+        await prepareUserNamespaceRootfs(bundle, rootfs, { uidMappings, gidMappings }, spec.mounts ?? []);
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
 
       const record: ContainerRecord = {

@@ -29,6 +29,8 @@ export interface PodDeps {
     container(id: string): string;
   };
   logger: Logger;
+  /** Loads the default AppArmor profile before the first container that runs under it; absent where the kernel has no AppArmor. */
+  appArmor?: { ensureLoaded(): Promise<void> };
   /** Where container and sandbox state changes are published (GetContainerEvents); absent: nowhere. */
   events?: ContainerEventBus;
 }

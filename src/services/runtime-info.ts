@@ -36,3 +36,12 @@ export async function networkCondition(config: Config): Promise<Condition> {
 export async function runtimeConditions(config: Config): Promise<Condition[]> {
   return [{ type: 'RuntimeReady', status: true, reason: '', message: '' }, await networkCondition(config)];
 }
+
+/**
+ * What each runtime handler can do (CRI RuntimeHandlerFeatures): user namespaces, as the OCI
+ * runtimes (runc, crun) take them (src/runtime/spec/user-namespace.ts); recursive read-only mounts
+ * are not built.
+ */
+export function handlerFeatures(): { recursiveReadOnlyMounts: boolean; userNamespaces: boolean } {
+  return { recursiveReadOnlyMounts: false, userNamespaces: true };
+}

@@ -26,7 +26,7 @@ import {
   sandboxVerboseInfo,
 } from './pod-convert.ts';
 import type { PodDeps } from './pod-deps.ts';
-import { CRI_API_VERSION, KUBELET_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION, runtimeConditions } from './runtime-info.ts';
+import { CRI_API_VERSION, handlerFeatures, KUBELET_API_VERSION, RUNTIME_NAME, RUNTIME_VERSION, runtimeConditions } from './runtime-info.ts';
 import { removePodSandbox } from './sandbox-remove.ts';
 import { runPodSandbox } from './sandbox-run.ts';
 import { listPodSandboxes, podSandboxStatus } from './sandbox-status.ts';
@@ -72,7 +72,7 @@ export function berthRuntimeOperations(deps: BerthRuntimeDeps): RuntimeOperation
         info,
         runtimeHandlers: Object.keys(config.runtimes).map((name) => ({
           name,
-          features: { recursiveReadOnlyMounts: false, userNamespaces: false },
+          features: handlerFeatures(),
         })),
         features: { supplementalGroupsPolicy: true },
       };

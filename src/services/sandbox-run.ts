@@ -7,6 +7,7 @@ import type { PodSandboxConfig } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
 import { createPodNamespaces, removePodNamespaces } from '../network/pod-namespaces.ts';
 import type { NetworkPod } from '../network/pod-network.ts';
+import { checkSandboxUserNamespace } from '../runtime/spec/user-namespace.ts';
 import type { SandboxRecord } from '../store/pod-store.ts';
 import { withCleanup } from '../util/cleanup-stack.ts';
 import { defaultCgroupParent } from './container-create.ts';
@@ -51,6 +52,8 @@ export async function runPodSandbox(
   const metadata = checkPodMetadata(config.metadata);
   const runtimeHandler = resolveHandler(deps, handler);
   const ns = podNamespaceOptions(config);
+  // Refused before anything is made: what a pod in a user namespace cannot have.
+  checkSandboxUserNamespace(ns);
   const hostNetwork = ns.network === 'node';
   const hostIpc = ns.ipc === 'node';
   const sharedPid = ns.pid === 'pod';

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { KubeEvent, Node, Pod } from '../../src/agent/k8s-types.ts';
+import { nodeApiFetch } from '../../src/cli/node-api-client.ts';
 import { pushImage } from '../support/image-builder.ts';
 import { freePort } from '../support/ports.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -23,6 +24,7 @@ import {
   idsOf,
   makeNodeDirs,
   type NodeProcess,
+  nodeSocket,
   runtimeObjectsOf as objectsIn,
   removeDir,
   spawnKubeconfigNode,
@@ -92,7 +94,7 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     assert.equal(node.status?.nodeInfo?.containerRuntimeVersion, 'berth://0.1.0');
     assert.deepEqual(node.status?.addresses?.[0], { type: 'InternalIP', address: '127.0.0.1' });
     assert.equal(node.status?.daemonEndpoints?.kubeletEndpoint?.Port, apiPort);
-    assert.equal((await fetch(`http://127.0.0.1:${apiPort}/healthz`)).status, 200);
+    assert.equal((await nodeApiFetch(nodeSocket(dir), '/healthz')).status, 200);
     // The Lease is taken after registration, in its own loop: it may come just after Ready.
     await waitFor('the node Lease', () => fake!.get('leases', 'kube-node-lease', NODE), { timeoutMs: 10_000, describe: describeState });
   });
@@ -144,7 +146,7 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
       ['Started container main', 'spec.containers{main}', 'kubelet'],
     );
     // The kubectl-style CLI through the node API.
-    const { stdout } = await run(BERTH, ['get', 'pods', '--node-api', `http://127.0.0.1:${apiPort}`]);
+    const { stdout } = await run(BERTH, ['get', 'pods', '--node-api', nodeSocket(dir)]);
     assert.match(stdout, /^private +1\/1 +Running +0 +\w+ +10\.93\.0\.\d+$/m);
 
     // Without the secret a pull fails as the kubelet reports it. (With IfNotPresent the image now

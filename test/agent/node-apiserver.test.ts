@@ -13,6 +13,8 @@ import { connectKubeApi } from '../../src/agent/apiserver/kube-api.ts';
 import { MIRROR_ANNOTATION } from '../../src/agent/apiserver/mirror-pods.ts';
 import type { KubeEvent, Lease, Node, Pod } from '../../src/agent/k8s-types.ts';
 import { type RunningNode, runNode } from '../../src/agent/node.ts';
+import { alwaysAllow, x509Authenticator } from '../../src/agent/node-api-auth.ts';
+import { servingCertificate } from '../../src/agent/node-api-tls.ts';
 import { createLogger, silentLogger } from '../../src/util/logger.ts';
 import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
 import { RecordingProvider } from './support/recording-provider.ts';
@@ -60,7 +62,14 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
         timings: { statusSyncMs: 100, nodeStatusUpdateMs: 200, nodeStatusReportMs: 60_000, leaseDurationSeconds: 2, retryMs: 100 },
       },
       timings: { relistMs: 100, manifestScanMs: 100, retryBaseMs: 100, retryMaxMs: 500 },
-      apiPort: 0,
+      // The kubelet endpoint the Node reports: the authenticated HTTPS port.
+      api: [
+        {
+          port: 0,
+          tls: await servingCertificate({ certDir: dir, names: [NODE], logger }),
+          access: { authenticator: x509Authenticator, authorizer: alwaysAllow },
+        },
+      ],
     });
   });
 
@@ -82,6 +91,7 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
     assert.equal(status.nodeInfo?.containerRuntimeVersion, 'fake://1.0.0');
     assert.equal(status.nodeInfo?.operatingSystem, 'linux');
     assert.match(status.nodeInfo?.kubeletVersion ?? '', /^v1\.\d+\.\d+/);
+    assert.ok(node.apiPort !== undefined && node.apiPort > 0);
     assert.equal(status.daemonEndpoints?.kubeletEndpoint?.Port, node.apiPort);
     assert.equal(registered.metadata.labels?.['kubernetes.io/hostname'], NODE);
     assert.equal(registered.metadata.labels?.['kubernetes.io/os'], 'linux');

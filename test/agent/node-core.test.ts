@@ -8,6 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { runNode } from '../../src/agent/node.ts';
 import { silentLogger } from '../../src/util/logger.ts';
+import { nodeGet, readOnlyBase, testNodeApi } from './support/node-api.ts';
 import { RecordingProvider } from './support/recording-provider.ts';
 import { waitFor } from './support/wait-for.ts';
 
@@ -28,7 +29,7 @@ async function withNode(
     logger: silentLogger(),
     manifestDir: dir,
     timings,
-    apiPort: 0,
+    api: testNodeApi(dir),
   });
   try {
     await body({ dir, provider, node });
@@ -136,11 +137,11 @@ test('bad manifests are listed as problems', async () => {
   });
 });
 
-test('the node API: /healthz, /pods as a v1 PodList, 501 for hooks the provider lacks, 404 otherwise', async () => {
+test('the node API: /healthz, /pods as a v1 PodList, 501 for hooks the provider lacks, 404 otherwise; the read-only port serves no logs', async () => {
   await withNode(async ({ dir, node }) => {
     await writeFile(path.join(dir, 'web.yaml'), manifest('web'));
     await waitFor('web running', () => (node.pod('default', 'web-n1')?.status?.phase === 'Running' ? true : undefined));
-    const base = `http://127.0.0.1:${node.apiPort}`;
+    const base = readOnlyBase(node);
     const health = await fetch(`${base}/healthz`);
     assert.equal(health.status, 200);
     assert.equal(await health.text(), 'ok');
@@ -155,7 +156,9 @@ test('the node API: /healthz, /pods as a v1 PodList, 501 for hooks the provider 
       list.items.map((p) => [p.metadata.name, p.status.phase]),
       [['web-n1', 'Running']],
     );
-    assert.equal((await fetch(`${base}/containerLogs/default/web-n1/c`)).status, 501);
+    assert.equal((await fetch(`${base}/containerLogs/default/web-n1/c`)).status, 404);
+    assert.equal((await nodeGet(node, '/containerLogs/default/web-n1/c')).status, 501);
+    assert.equal((await nodeGet(node, '/nothing')).status, 404);
     assert.equal((await fetch(`${base}/nothing`)).status, 404);
     assert.equal((await fetch(`${base}/pods`, { method: 'POST' })).status, 405);
   });
@@ -166,7 +169,7 @@ test('the node API: /metrics in the Prometheus text format', async () => {
     await writeFile(path.join(dir, 'web.yaml'), manifest('web'));
     await writeFile(path.join(dir, 'bad.yaml'), 'kind: [');
     await waitFor('web running', () => (node.pod('default', 'web-n1')?.status?.phase === 'Running' ? true : undefined));
-    const res = await fetch(`http://127.0.0.1:${node.apiPort}/metrics`);
+    const res = await fetch(`${readOnlyBase(node)}/metrics`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
     const text = await res.text();

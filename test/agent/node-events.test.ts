@@ -11,6 +11,7 @@ import { NodeEventLog } from '../../src/agent/event-log.ts';
 import type { KubeEvent } from '../../src/agent/k8s-types.ts';
 import { runNode } from '../../src/agent/node.ts';
 import { silentLogger } from '../../src/util/logger.ts';
+import { nodeGet, socketUrl, testNodeApi } from './support/node-api.ts';
 import { RecordingProvider } from './support/recording-provider.ts';
 import { waitFor } from './support/wait-for.ts';
 
@@ -29,7 +30,7 @@ test('events recorded about a pod are served at /events and shown by berth descr
     logger: silentLogger(),
     manifestDir: dir,
     timings: { relistMs: 50, manifestScanMs: 50, retryBaseMs: 50 },
-    apiPort: 0,
+    api: testNodeApi(dir),
     events: eventLog,
     recentEvents: (filter) => eventLog.list(filter),
   });
@@ -43,8 +44,8 @@ test('events recorded about a pod are served at /events and shown by berth descr
     eventLog.podEvent(web, 'Warning', 'BackOff', 'Back-off restarting failed container c in pod web-n1', 'c');
     eventLog.podEvent(db, 'Normal', 'Started', 'Started container c', 'c');
 
-    const base = `http://127.0.0.1:${node.apiPort}`;
-    const list = (await (await fetch(`${base}/events?namespace=default&name=web-n1`)).json()) as { kind: string; items: KubeEvent[] };
+    const base = socketUrl(node);
+    const list = (await (await nodeGet(node, '/events?namespace=default&name=web-n1')).json()) as { kind: string; items: KubeEvent[] };
     assert.equal(list.kind, 'EventList');
     assert.deepEqual(
       list.items.map((e) => [e.type, e.reason, e.count, e.involvedObject.fieldPath]),

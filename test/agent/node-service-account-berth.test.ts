@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Pod, Volume } from '../../src/agent/k8s-types.ts';
 import type { RunningNode } from '../../src/agent/node.ts';
 import type { PodProvider } from '../../src/agent/provider.ts';
+import { nodeApiFetch } from '../../src/cli/node-api-client.ts';
 import { listMountPoints } from '../../src/snapshot/mount.ts';
 import { freePort } from '../support/ports.ts';
 import type { TestRegistry } from '../support/registry.ts';
@@ -22,6 +23,7 @@ import {
   apiPodsReport,
   makeNodeDirs,
   type NodeProcess,
+  nodeSocket,
   podsReport,
   removeDir,
   runtimeObjectsOf,
@@ -71,7 +73,7 @@ describe('berth node: service account tokens, projected volumes and service vari
   const apiPod = (name: string) => fake?.get('pods', 'shop', name) as unknown as Pod | undefined;
   const describeState = () => `${apiPodsReport(fake)}\nnode log tail:\n${nodeProcess?.log().slice(-5000) ?? ''}`;
   const logsOf = async (pod: string) => {
-    const res = await fetch(`http://127.0.0.1:${apiPort}/containerLogs/shop/${pod}/main`, { signal: AbortSignal.timeout(5000) });
+    const res = await nodeApiFetch(nodeSocket(dir), `/containerLogs/shop/${pod}/main`, AbortSignal.timeout(5000));
     return res.ok ? res.text() : undefined;
   };
   const outputOf = (pod: string) =>

@@ -18,7 +18,11 @@ let profiles: TempDir;
 setUpAndTearDown(
   async () => {
     profiles = await makeTempDir('berth-seccomp-');
-    env = await startPodEnv({ index: 156, subnetBase: '10.156', extraConfig: `seccomp_profile_root = ${JSON.stringify(profiles.path)}` });
+    env = await startPodEnv({
+      index: 156,
+      subnetPrefix: '10.156.156.',
+      extraConfig: `seccomp_profile_root = ${JSON.stringify(profiles.path)}`,
+    });
   },
   async () => {
     if (env === undefined) return;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
-import { copyFile, mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RuntimeSpec } from '../../src/oci/runtime-spec.ts';
@@ -310,6 +310,28 @@ describe('generated specs run under runc', () => {
     assert.equal(lines[1], String(Math.max(-998, host.minOomScoreAdj ?? -1000)));
     if (host.cgroupV2 !== true) assert.equal(lines[2], '2');
     assert.equal(lines.at(-1), 'ro');
+  });
+
+  test("a user namespace of mode POD: the mapping from the request, the pod namespaces joined, /sys the node's read-only", async () => {
+    // The container's root (host uid 100000) must reach the bundle.
+    await chmod(base, 0o711);
+    const mapping = [{ hostId: 100000, containerId: 0, length: 65536 }];
+    const r = await run({
+      command: sh(
+        'cat /proc/self/uid_map /proc/self/gid_map; id -u; hostname; grep " /sys " /proc/self/mounts; test -e /dev/mqueue || echo no-mqueue',
+      ),
+      securityContext: {
+        namespaceOptions: { network: 'pod', ipc: 'pod', pid: 'container', usernsOptions: { mode: 'pod', uids: mapping, gids: mapping } },
+      },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.deepEqual(
+      lines.slice(0, 4).map((l) => l.trim().split(/\s+/).join(' ')),
+      ['0 100000 65536', '0 100000 65536', '0', 'spec-pod'],
+    );
+    assert.match(lines[4]!, /^\S+ \/sys sysfs ro,/);
+    assert.equal(lines[5], 'no-mqueue');
   });
 
   test('without the clamp, an OOM score below the daemon fails in runc exactly when CAP_SYS_RESOURCE is missing', async () => {

@@ -178,8 +178,8 @@ function shellWords(line: string): string[] {
 export interface PodEnvOptions {
   /** N of the bridge `berthpodN` and the subnet 10.96.N.0/24: one per test file. */
   index: number;
-  /** The first two octets of the subnet, when not 10.96 (a test file's own range). */
-  subnetBase?: string;
+  /** A /24 of the test file's own in place of 10.96.N.0/24, as `10.157.0.`. */
+  subnetPrefix?: string;
   /** Plugins after `bridge` in the conflist. Default: portmap. */
   plugins?: Record<string, unknown>[];
   /** The bridge plugin masquerades the pod's traffic (an iptables chain per pod). Default false. */
@@ -287,8 +287,8 @@ export async function startPodEnv(options: PodEnvOptions): Promise<PodEnv> {
     const net: PodNet = {
       name: `berth-pods-${n}`,
       bridge: `berthpod${n}`,
-      subnet: `${options.subnetBase ?? '10.96'}.${n}.0/24`,
-      prefix: `${options.subnetBase ?? '10.96'}.${n}.`,
+      subnet: `${options.subnetPrefix ?? `10.96.${n}.`}0/24`,
+      prefix: options.subnetPrefix ?? `10.96.${n}.`,
       confDir,
       conflist: path.join(confDir, '10-berth-pods.conflist'),
       ipamDir: path.join(daemon.dir, 'ipam'),

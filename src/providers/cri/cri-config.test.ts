@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Pod, PodSecurityContext } from '../../agent/k8s-types.ts';
 import { NamespaceMode, Protocol, SecurityProfile_ProfileType } from '../../cri-api/gen/runtime/v1/api_pb.js';
+import { isBerthError } from '../../errors/errors.ts';
 import { containerConfig } from './container-config.ts';
 import { containerHash } from './container-hash.ts';
 import { podHostname, sandboxConfig } from './sandbox-config.ts';
@@ -59,6 +60,18 @@ test('host network: no hostname of its own, node network namespace', () => {
   const c = sandboxConfig(hostPod, 0, settings);
   assert.equal(c.hostname, '');
   assert.equal(c.linux?.securityContext?.namespaceOptions?.network, NamespaceMode.NODE);
+});
+
+test("hostUsers: false is refused, never run in the node's user namespace", () => {
+  const userns: Pod = { ...pod, spec: { ...pod.spec, hostUsers: false } };
+  assert.throws(
+    () => sandboxConfig(userns, 0, settings),
+    (e) => isBerthError(e, 'invalid-argument') && /hostUsers: false/.test(e.message),
+  );
+  assert.equal(
+    sandboxConfig({ ...pod, spec: { ...pod.spec, hostUsers: true } }, 0, settings).linux?.securityContext?.namespaceOptions?.usernsOptions,
+    undefined,
+  );
 });
 
 test('hostnames: spec.hostname, truncation, FQDN', () => {

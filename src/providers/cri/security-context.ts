@@ -9,6 +9,7 @@ import type {
   NamespaceOptionSchema,
 } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import { NamespaceMode, SecurityProfile_ProfileType } from '../../cri-api/gen/runtime/v1/api_pb.js';
+import { invalidArgument } from '../../errors/errors.ts';
 
 type NamespaceOptionInit = MessageInitShape<typeof NamespaceOptionSchema>;
 type SandboxSecurityInit = MessageInitShape<typeof LinuxSandboxSecurityContextSchema>;
@@ -32,6 +33,14 @@ export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/p
 
 export function namespaceOptions(pod: Pod): NamespaceOptionInit {
   const { hostNetwork, hostPID, hostIPC, shareProcessNamespace } = pod.spec;
+  // The kubelet gives such a pod an ID range of its own; without that allocation here it would run
+  // as the node's root, so it is refused.
+  if (pod.spec.hostUsers === false) {
+    throw invalidArgument(
+      'userns-unsupported',
+      'hostUsers: false is not supported by berth node yet (no user namespace ID ranges to give the pod)',
+    );
+  }
   return {
     network: hostNetwork ? NamespaceMode.NODE : NamespaceMode.POD,
     pid: hostPID ? NamespaceMode.NODE : shareProcessNamespace ? NamespaceMode.POD : NamespaceMode.CONTAINER,

@@ -16,6 +16,7 @@ import { chooseSeccomp } from './seccomp.ts';
 import { checkRunAsNonRoot, containerSecurity } from './security.ts';
 import type { ContainerSpecInput, MountInput } from './spec-input.ts';
 import { resolveUser, userString } from './user.ts';
+import { userNamespaceMappings, userNamespaceMounts } from './user-namespace.ts';
 
 /** The spec (config.json) of a container. Errors are BerthErrors: invalid-argument for a bad request. */
 export async function buildContainerSpec(input: ContainerSpecInput): Promise<RuntimeSpec> {
@@ -38,6 +39,7 @@ export async function buildContainerSpec(input: ContainerSpecInput): Promise<Run
 
   const nsOptions = sc.namespaceOptions ?? pod.namespaceOptions;
   const sources = containerNamespaceSources(nsOptions, pod.namespacePaths ?? {}, input.targetPidNamespace);
+  const userns = userNamespaceMappings(nsOptions?.usernsOptions);
 
   const process: Process = {
     user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
@@ -101,12 +103,13 @@ export async function buildContainerSpec(input: ContainerSpecInput): Promise<Run
 
   const linux: Linux = {
     resources,
-    namespaces: namespaceList(sources, host.cgroupV2 === true && !security.privileged),
+    namespaces: namespaceList(sources, host.cgroupV2 === true && !security.privileged, userns !== undefined),
     maskedPaths: security.maskedPaths,
     readonlyPaths: security.readonlyPaths,
   };
   const cgPath = cgroupsPath(pod.cgroupParent, input.id, host.cgroupDriver);
   if (cgPath !== undefined) linux.cgroupsPath = cgPath;
+  if (userns !== undefined) Object.assign(linux, userns);
   if (devices.length > 0) linux.devices = devices;
   if (seccomp !== undefined) linux.seccomp = seccomp;
   if (mounts.rootfsPropagation !== undefined) linux.rootfsPropagation = mounts.rootfsPropagation;
@@ -119,7 +122,7 @@ export async function buildContainerSpec(input: ContainerSpecInput): Promise<Run
   };
   // A container with a UTS namespace of its own (not the pod's, not the node's) is named after the pod.
   if (sources.uts === 'new' && pod.hostname !== '') spec.hostname = pod.hostname;
-  spec.mounts = mounts.mounts;
+  spec.mounts = userns === undefined ? mounts.mounts : userNamespaceMounts(mounts.mounts, security.privileged);
   spec.annotations = criAnnotations(
     {
       type: 'container',

@@ -46,20 +46,21 @@ test('CONTAINER mode makes private network, IPC and UTS namespaces (no pod neede
   );
 });
 
-test('user namespaces other than the node are unimplemented', () => {
+test("user namespaces: NODE is the node's; POD adds a user namespace; other modes, node namespaces and an infra container are refused", () => {
+  const mapping = [{ hostId: 100000, containerId: 0, length: 65536 }];
+  const pod = { mode: 'pod', uids: mapping, gids: mapping } as const;
   containerNamespaceSources({ pid: 'container', usernsOptions: { mode: 'node' } }, paths);
+  const sources = containerNamespaceSources({ pid: 'container', usernsOptions: pod }, paths);
+  assert.deepEqual(namespaceList(sources, false, true).at(-1), { type: 'user' });
+  const invalid = (e: unknown) => isBerthError(e, 'invalid-argument');
   assert.throws(
-    () =>
-      containerNamespaceSources(
-        { pid: 'container', usernsOptions: { mode: 'pod', uids: [{ hostId: 100000, containerId: 0, length: 65536 }] } },
-        paths,
-      ),
-    (e) => isBerthError(e, 'unimplemented'),
+    () => containerNamespaceSources({ pid: 'container', usernsOptions: { mode: 'container', uids: mapping, gids: mapping } }, paths),
+    invalid,
   );
-  assert.throws(
-    () => sandboxNamespaceSources({ usernsOptions: { mode: 'pod' } }),
-    (e) => isBerthError(e, 'unimplemented'),
-  );
+  assert.throws(() => containerNamespaceSources({ pid: 'container', usernsOptions: { mode: 'pod', uids: mapping } }, paths), invalid);
+  assert.throws(() => containerNamespaceSources({ pid: 'container', network: 'node', usernsOptions: pod }, paths), invalid);
+  assert.throws(() => containerNamespaceSources({ pid: 'node', usernsOptions: pod }, paths), invalid);
+  assert.throws(() => sandboxNamespaceSources({ usernsOptions: pod }), invalid);
 });
 
 test('the infra container joins pinned namespaces and creates the others', () => {

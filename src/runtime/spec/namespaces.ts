@@ -1,17 +1,12 @@
 // Which Linux namespaces a container joins, creates or shares with the node.
 
-import { invalidArgument, unimplemented } from '../../errors/errors.ts';
+import { invalidArgument } from '../../errors/errors.ts';
 import type { LinuxNamespace, NamespaceType } from '../../oci/runtime-spec.ts';
-import type { NamespaceMode, NamespaceOptionsInput, PodNamespacePaths, UserNamespaceInput } from './spec-input.ts';
+import type { NamespaceMode, NamespaceOptionsInput, PodNamespacePaths } from './spec-input.ts';
+import { checkPodUserNamespace, checkSandboxUserNamespace } from './user-namespace.ts';
 
 /** Where a namespace comes from: the node's (no entry in the spec), a new one, or an existing one. */
 export type NamespaceSource = 'node' | 'new' | { path: string };
-
-/** User namespaces are not supported: asking for one other than the node's is an unimplemented error. */
-export function checkUserNamespace(userns: UserNamespaceInput | undefined): void {
-  if (userns === undefined || userns.mode === 'node') return;
-  throw unimplemented('userns-unsupported', `user namespaces are not supported (mode ${userns.mode})`, { fields: { mode: userns.mode } });
-}
 
 const fromPod = (type: NamespaceType, mode: NamespaceMode, path: string | undefined): NamespaceSource => {
   switch (mode) {
@@ -42,7 +37,7 @@ export function containerNamespaceSources(
   paths: PodNamespacePaths = {},
   targetPidNamespace?: string,
 ): Record<'pid' | 'ipc' | 'uts' | 'network', NamespaceSource> {
-  checkUserNamespace(options?.usernsOptions);
+  checkPodUserNamespace(options);
   const network = options?.network ?? 'pod';
   const ipc = options?.ipc ?? 'pod';
   const pidMode = options?.pid ?? 'pod';
@@ -74,7 +69,8 @@ export function sandboxNamespaceSources(
   options: NamespaceOptionsInput | undefined,
   paths: PodNamespacePaths = {},
 ): Record<'pid' | 'ipc' | 'uts' | 'network', NamespaceSource> {
-  checkUserNamespace(options?.usernsOptions);
+  // Only a pod that shares its PID namespace has an infra container.
+  checkSandboxUserNamespace({ ...options, pid: 'pod' });
   const pick = (mode: NamespaceMode | undefined, path: string | undefined): NamespaceSource =>
     mode === 'node' ? 'node' : path !== undefined && path !== '' ? { path } : 'new';
   return {
@@ -85,10 +81,11 @@ export function sandboxNamespaceSources(
   };
 }
 
-/** The spec's namespace list, in a fixed order (pid, ipc, uts, mount, network, cgroup). */
+/** The spec's namespace list, in a fixed order (pid, ipc, uts, mount, network, cgroup, user). */
 export function namespaceList(
   sources: Record<'pid' | 'ipc' | 'uts' | 'network', NamespaceSource>,
   cgroupNamespace = false,
+  userNamespace = false,
 ): LinuxNamespace[] {
   const out: LinuxNamespace[] = [];
   const add = (type: NamespaceType, source: NamespaceSource): void => {
@@ -101,5 +98,6 @@ export function namespaceList(
   add('mount', 'new');
   add('network', sources.network);
   if (cgroupNamespace) add('cgroup', 'new');
+  if (userNamespace) add('user', 'new');
   return out;
 }

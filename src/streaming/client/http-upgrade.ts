@@ -22,7 +22,11 @@ export class UpgradeError extends Error {
   }
 }
 
-export function upgradeToSpdy(url: string, protocols: readonly string[], options: { timeoutMs?: number } = {}): Promise<UpgradeResult> {
+export function upgradeToSpdy(
+  url: string,
+  protocols: readonly string[],
+  options: { timeoutMs?: number; agent?: http.Agent } = {},
+): Promise<UpgradeResult> {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -35,6 +39,7 @@ export function upgradeToSpdy(url: string, protocols: readonly string[], options
         'Content-Length': '0',
       },
       ...(u.protocol === 'https:' ? { rejectUnauthorized: false } : {}),
+      ...(options.agent ? { agent: options.agent } : {}),
     });
     const timer = setTimeout(
       () => req.destroy(new Error(`no answer from ${u.host} within ${(options.timeoutMs ?? 30_000) / 1000} s`)),

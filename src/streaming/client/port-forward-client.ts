@@ -3,6 +3,7 @@
 // remote port and a request ID; bytes both ways; what the server writes on the error stream is the
 // reason a connection failed.
 import { once } from 'node:events';
+import type http from 'node:http';
 import net from 'node:net';
 import { joinStreams } from '../port-forward/forward.ts';
 import { PORT_FORWARD_PROTOCOL, StreamType } from '../remote-command.ts';
@@ -21,6 +22,8 @@ export interface PortForwardClientOptions {
   onConnection?: (port: ForwardedPort) => void;
   /** A forwarded connection failed; `message` is the server's. */
   onError?: (port: ForwardedPort, message: string) => void;
+  /** The connection's agent (a unix socket, client certificates); absent: a plain connection. */
+  agent?: http.Agent;
 }
 
 export interface PortForwarding {
@@ -32,7 +35,7 @@ export interface PortForwarding {
 }
 
 export async function forwardPorts(url: string, ports: ForwardedPort[], options: PortForwardClientOptions = {}): Promise<PortForwarding> {
-  const { socket } = await upgradeToSpdy(url, [PORT_FORWARD_PROTOCOL]);
+  const { socket } = await upgradeToSpdy(url, [PORT_FORWARD_PROTOCOL], options.agent ? { agent: options.agent } : {});
   const session = new SpdySession(socket, { role: 'client' });
   const servers: net.Server[] = [];
   const conns = new Set<net.Socket>();

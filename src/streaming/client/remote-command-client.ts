@@ -2,6 +2,7 @@
 // SPDYExecutor speaks it) or over a WebSocket (v5.channel.k8s.io by default, as kubectl 1.30+).
 // Works against any streaming server that follows the Kubernetes protocols: berth's, containerd's,
 // CRI-O's, a kubelet's.
+import type http from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import WebSocket from 'ws';
 import {
@@ -32,6 +33,8 @@ export interface RemoteCommandClientOptions {
   onResize?: (listener: () => void) => () => void;
   /** Ends the session at once (the call then rejects). */
   signal?: AbortSignal;
+  /** The connection's agent (a unix socket, client certificates); absent: a plain connection. */
+  agent?: http.Agent;
 }
 
 export interface RemoteCommandResult {
@@ -84,7 +87,7 @@ function collect(from: Readable): Promise<Buffer> {
 
 /** Exec or attach over SPDY at `url` (a URL from the Exec or Attach RPC). */
 export async function streamOverSpdy(url: string, options: RemoteCommandClientOptions): Promise<RemoteCommandResult> {
-  const { socket, protocol } = await upgradeToSpdy(url, SPDY_REMOTE_COMMAND_PROTOCOLS);
+  const { socket, protocol } = await upgradeToSpdy(url, SPDY_REMOTE_COMMAND_PROTOCOLS, options.agent ? { agent: options.agent } : {});
   const session = new SpdySession(socket, { role: 'client' });
   const stops: (() => void)[] = [];
   const onAbort = (): void => session.destroy();
@@ -140,7 +143,12 @@ export async function streamOverWebSocket(
   protocols: readonly string[] = ['v5.channel.k8s.io'],
 ): Promise<RemoteCommandResult> {
   const wsUrl = url.replace(/^http/, 'ws');
-  const ws = new WebSocket(wsUrl, [...protocols], { perMessageDeflate: false, rejectUnauthorized: false, handshakeTimeout: 30_000 });
+  const ws = new WebSocket(wsUrl, [...protocols], {
+    perMessageDeflate: false,
+    rejectUnauthorized: false,
+    handshakeTimeout: 30_000,
+    ...(options.agent ? { agent: options.agent } : {}),
+  });
   // Listening from the start: a server may send its first messages together with the 101.
   const codec = () => (WS_REMOTE_COMMAND_PROTOCOLS[ws.protocol] ?? { codec: 'binary' as const }).codec;
   const statusParts: Buffer[] = [];

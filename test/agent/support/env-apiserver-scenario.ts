@@ -8,6 +8,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
+import { nodeApiFetch } from '../../../src/cli/node-api-client.ts';
 import { connectCri } from '../../../src/cri/cri-client.ts';
 import { freePort } from '../../support/ports.ts';
 import type { TestRegistry } from '../../support/registry.ts';
@@ -17,6 +18,7 @@ import {
   apiPodsReport,
   makeNodeDirs,
   type NodeProcess,
+  nodeSocket,
   removeDir,
   spawnKubeconfigNode,
   startRuntimeWithRegistry,
@@ -41,7 +43,7 @@ export function envApiServerScenario(subnet: string): void {
     const apiPod = (name: string) => fake?.get('pods', 'default', name) as unknown as Pod | undefined;
     const describeState = () => `${apiPodsReport(fake)}\nnode log tail:\n${nodeProcess?.log().slice(-5000) ?? ''}`;
     const logsOf = async (pod: string) => {
-      const res = await fetch(`http://127.0.0.1:${apiPort}/containerLogs/default/${pod}/main`, { signal: AbortSignal.timeout(5000) });
+      const res = await nodeApiFetch(nodeSocket(dir), `/containerLogs/default/${pod}/main`, AbortSignal.timeout(5000));
       return res.ok ? res.text() : undefined;
     };
     const bound = (name: string, env: unknown[], envFrom: unknown[] = []) =>

@@ -15,6 +15,7 @@ import type { RunningNode } from '../../../src/agent/node.ts';
 import type { PodProvider } from '../../../src/agent/provider.ts';
 import { type GrpcHealthServer, startGrpcHealthServer } from '../../support/grpc-health-server.ts';
 import type { TestRegistry } from '../../support/registry.ts';
+import { nodeGet } from './node-api.ts';
 import {
   assertNoLeftovers,
   makeNodeDirs,
@@ -199,7 +200,7 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
         events: recorder,
         nodeEvents: recorder,
         wrapProvider: (cri) => timedProvider(cri, calls),
-        apiPort: 0,
+        nodeApi: true,
       }));
     });
 
@@ -230,7 +231,7 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
       // The hook sleeps 1 s before it writes the file: until then the container is not reported running.
       assert.ok(firstRunningAt - started.at >= 900, `reported running ${firstRunningAt - started.at} ms after StartContainer`);
       const logs = await waitFor('the main process logged what the hook wrote', async () => {
-        const res = await fetch(`http://127.0.0.1:${node!.apiPort}/containerLogs/default/poststart-${NODE_NAME}/main`);
+        const res = await nodeGet(node!, `/containerLogs/default/poststart-${NODE_NAME}/main`);
         const text = await res.text();
         return text.includes('main saw:') ? text : undefined;
       });

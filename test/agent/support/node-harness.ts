@@ -19,6 +19,7 @@ import { pushImage } from '../../support/image-builder.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
 import type { FakeApiServer } from '../fake-apiserver.ts';
 import { busyboxImage, pauseImage } from './images.ts';
+import { testNodeApi } from './node-api.ts';
 import type { RuntimeUnderTest, StartRuntime } from './runtime-under-test.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -89,8 +90,8 @@ export interface CriNodeOptions {
   /** Wraps the provider before the node gets it (to watch its calls). */
   wrapProvider?: (provider: PodProvider) => PodProvider;
   timings?: Partial<NodeTimings>;
-  /** Serve the node API (0 picks a port); absent: no API. */
-  apiPort?: number;
+  /** Serve the node API: its socket in `dir` and a read-only port (support/node-api.ts). */
+  nodeApi?: boolean;
 }
 
 /** The cri provider on `runtime` and berth node in standalone mode on top of it. The provider is closed again if the node fails to start. */
@@ -125,7 +126,7 @@ export async function startCriNode(options: CriNodeOptions): Promise<{ provider:
       ...(objects ? { manifestObjects: objects } : {}),
       ...(options.nodeEvents ? { events: options.nodeEvents } : {}),
       timings: options.timings ?? QUICK_TIMINGS,
-      ...(options.apiPort !== undefined ? { apiPort: options.apiPort } : {}),
+      ...(options.nodeApi ? { api: testNodeApi(options.dir) } : {}),
     });
     return { provider, node };
   } catch (e) {
@@ -249,10 +250,16 @@ export interface NodeProcess {
   kill(): Promise<void>;
 }
 
+/** The root-only socket of a node that spawnKubeconfigNode started in `dir`, as --node-api takes it. */
+export function nodeSocket(dir: string): string {
+  return `unix://${path.join(dir, 'node-root', 'node.sock')}`;
+}
+
 export function spawnKubeconfigNode(options: {
   kubeconfig: string;
   runtime: RuntimeUnderTest;
   nodeName: string;
+  /** The authenticated HTTPS port (a self-signed certificate); the full API is on nodeSocket(dir) too. */
   apiPort: number;
   /** The work folder: manifests, pod-logs and node-root under it. */
   dir: string;

@@ -14,6 +14,7 @@ import type { RunningNode } from '../../../src/agent/node.ts';
 import type { PodProvider } from '../../../src/agent/provider.ts';
 import { freePort } from '../../support/ports.ts';
 import type { TestRegistry } from '../../support/registry.ts';
+import { nodeGet, readOnlyBase, socketUrl } from './node-api.ts';
 import {
   assertNoLeftovers,
   BERTH,
@@ -125,7 +126,7 @@ export function nodeScenarios(runtimeTitle: string, start: StartRuntime): void {
     const runtimeObjectsOf = (uid: string) => objectsIn(runtime!, uid);
 
     async function startNode(): Promise<void> {
-      ({ provider, node } = await startCriNode({ nodeName: NODE_NAME, runtime: runtime!, dir, manifestDir, apiPort: 0 }));
+      ({ provider, node } = await startCriNode({ nodeName: NODE_NAME, runtime: runtime!, dir, manifestDir, nodeApi: true }));
     }
 
     /** Removes the manifest; waits until the runtime holds nothing of the pod; asserts that nothing is left on the host. */
@@ -275,18 +276,18 @@ export function nodeScenarios(runtimeTitle: string, start: StartRuntime): void {
       assert.equal(status.conditions?.find((c) => c.type === 'Ready')?.reason, 'PodCompleted');
       const logFile = path.join(dir, 'pod-logs', `default_job-node1_${done.metadata.uid}`, 'prepare', '0.log');
       assert.match(await readFile(logFile, 'utf8'), /stdout F prepared/);
-      const api = `http://127.0.0.1:${node!.apiPort}`;
-      assert.equal(await (await fetch(`${api}/containerLogs/default/job-node1/prepare`)).text(), 'prepared\n');
-      assert.equal(await (await fetch(`${api}/containerLogs/default/job-node1/check`)).text(), 'checked\n');
+      const get = (p: string) => nodeGet(node!, p);
+      assert.equal(await (await get('/containerLogs/default/job-node1/prepare')).text(), 'prepared\n');
+      assert.equal(await (await get('/containerLogs/default/job-node1/check')).text(), 'checked\n');
       assert.match(
-        await (await fetch(`${api}/containerLogs/default/job-node1/prepare?timestamps=true`)).text(),
+        await (await get('/containerLogs/default/job-node1/prepare?timestamps=true')).text(),
         /^\d{4}-\d\d-\d\dT\S+Z prepared\n$/,
       );
-      assert.equal((await fetch(`${api}/containerLogs/default/job-node1/nope`)).status, 404);
-      const list = (await (await fetch(`${api}/pods`)).json()) as { items: Pod[] };
+      assert.equal((await get('/containerLogs/default/job-node1/nope')).status, 404);
+      const list = (await (await fetch(`${readOnlyBase(node!)}/pods`)).json()) as { items: Pod[] };
       assert.equal(list.items.find((p) => p.metadata.name === 'job-node1')?.status?.phase, 'Succeeded');
       // The kubectl-style commands, through the node API.
-      const berth = (...args: string[]) => run(BERTH, [...args, '--node-api', api]).then((r) => r.stdout);
+      const berth = (...args: string[]) => run(BERTH, [...args, '--node-api', socketUrl(node!)]).then((r) => r.stdout);
       assert.match(
         await berth('get', 'pods', 'job-node1'),
         /^NAME +READY +STATUS +RESTARTS +AGE +IP\njob-node1 +0\/1 +Completed +0 +\w+ +\S+\n$/,
@@ -347,7 +348,7 @@ export function nodeScenarios(runtimeTitle: string, start: StartRuntime): void {
         { timeoutMs: 40_000, intervalMs: 100, describe: describePods },
       );
       assert.ok(secondsBetween(started[2]!, fourth) >= 19, `third restart after 20 s: ${JSON.stringify(starts())}`);
-      const metrics = await (await fetch(`http://127.0.0.1:${node!.apiPort}/metrics`)).text();
+      const metrics = await (await fetch(`${readOnlyBase(node!)}/metrics`)).text();
       const restarts = /^berth_node_container_restarts\{namespace="default",pod="crasher-node1",container="main"\} (\d+)$/m.exec(metrics);
       assert.ok(Number(restarts?.[1]) >= 3, `restarts in /metrics: ${restarts?.[0]}`);
       await removeAndCheckGone('crasher');

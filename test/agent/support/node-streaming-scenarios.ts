@@ -21,6 +21,7 @@ import { forwardPorts } from '../../../src/streaming/client/port-forward-client.
 import { streamOverSpdy, streamOverWebSocket } from '../../../src/streaming/client/remote-command-client.ts';
 import { PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS, type TerminalSize } from '../../../src/streaming/remote-command.ts';
 import type { TestRegistry } from '../../support/registry.ts';
+import { OPEN_ACCESS, socketUrl } from './node-api.ts';
 import {
   BERTH,
   idsOf,
@@ -148,9 +149,15 @@ export function nodeStreamingScenarios(runtimeTitle: string, start: StartRuntime
     before(async () => {
       ({ dir, manifestDir } = await makeNodeDirs('berth-node-streaming-'));
       ({ registry, runtime } = await startRuntimeWithRegistry(start, { subnet }));
-      ({ provider, node } = await startCriNode({ nodeName: NODE_NAME, runtime, dir, manifestDir, apiPort: 0 }));
+      ({ provider, node } = await startCriNode({ nodeName: NODE_NAME, runtime, dir, manifestDir, nodeApi: true }));
       // A second server on the same node and provider, to see its open sessions.
-      api = await startNodeApi({ pods: () => node!.pods(), nodeName: NODE_NAME, provider, logger, port: 0 });
+      api = await startNodeApi({
+        pods: () => node!.pods(),
+        nodeName: NODE_NAME,
+        provider,
+        logger,
+        listeners: [{ port: 0, access: OPEN_ACCESS }],
+      });
       base = `http://127.0.0.1:${api.port}`;
       await writeFile(path.join(manifestDir, 'toolbox.yaml'), TOOLBOX);
       const running = await waitFor(
@@ -432,7 +439,7 @@ export function nodeStreamingScenarios(runtimeTitle: string, start: StartRuntime
     });
 
     test('berth exec pod/… and berth port-forward pod/… against the running node', async () => {
-      const nodeApi = ['--node-api', `http://127.0.0.1:${node!.apiPort}`];
+      const nodeApi = ['--node-api', socketUrl(node!)];
       const exec = await run([
         'exec',
         'pod/toolbox-node1',

@@ -17,6 +17,7 @@ import { type CriClient, connectCri } from '../../../src/cri/cri-client.ts';
 import { ContainerState } from '../../../src/cri-api/gen/runtime/v1/api_pb.js';
 import { busyboxLikeImage, pushImage } from '../../support/image-builder.ts';
 import type { TestRegistry } from '../../support/registry.ts';
+import { readOnlyBase } from './node-api.ts';
 import {
   makeNodeDirs,
   podsReport,
@@ -83,7 +84,7 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
         .map((l) => JSON.stringify(l))
         .join('\n')}\n${runtimeLogTail(runtimeTitle, runtime, 3000)}`;
     const relists = async () => {
-      const text = await (await fetch(`http://127.0.0.1:${node!.apiPort}/metrics`)).text();
+      const text = await (await fetch(`${readOnlyBase(node!)}/metrics`)).text();
       return Number(/^kubelet_pleg_relist_duration_seconds_count(?:\{\})? (\d+)$/m.exec(text)?.[1]);
     };
     const imageIds = async () => new Set((await cri!.image.listImages({})).images.map((i) => i.id));
@@ -131,7 +132,7 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
         },
         // With container events the relist runs once, at the start, within this file's time.
         timings: { relistMs: expect.containerEvents ? 600_000 : 1000, manifestScanMs: 300, retryBaseMs: 500 },
-        apiPort: 0,
+        nodeApi: true,
       }));
     });
 

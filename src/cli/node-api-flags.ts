@@ -1,0 +1,88 @@
+// The node API's flags of `berth node`, the kubelet's: --port (HTTPS, authenticated; default 10250),
+// --read-only-port (default 0: off), --address, --tls-cert-file, --tls-private-key-file,
+// --client-ca-file, --anonymous-auth (default false), --cert-dir; and berth's own --api-socket (the
+// full API on a unix socket only root can open; default <root-dir>/node.sock, "" turns it off).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { alwaysAllow, anonymousAuthenticator, SOCKET_ACCESS, unionAuthenticator, x509Authenticator } from '../agent/node-api-auth.ts';
+import { servingCertificate } from '../agent/node-api-tls.ts';
+import type { NodeApiListener } from '../agent/node-http-api.ts';
+import { invalidArgument } from '../errors/errors.ts';
+import type { Logger } from '../util/logger.ts';
+
+/** The kubelet's authenticated port. */
+export const DEFAULT_NODE_API_PORT = 10250;
+
+export const NODE_API_FLAGS = {
+  port: { type: 'string' },
+  'read-only-port': { type: 'string' },
+  address: { type: 'string' },
+  'tls-cert-file': { type: 'string' },
+  'tls-private-key-file': { type: 'string' },
+  'client-ca-file': { type: 'string' },
+  'anonymous-auth': { type: 'string' },
+  'cert-dir': { type: 'string' },
+  'api-socket': { type: 'string' },
+} as const;
+
+export const NODE_API_USAGE =
+  '[--port N (HTTPS, default 10250; 0: off)] [--read-only-port N (default 0: off)] [--address IP (default 0.0.0.0)] [--tls-cert-file FILE --tls-private-key-file FILE (default: self-signed in --cert-dir)] [--cert-dir DIR (default <root-dir>/pki)] [--client-ca-file FILE] [--anonymous-auth=true|false (default false)] [--api-socket PATH (default <root-dir>/node.sock; "": none)]';
+
+function portFlag(values: Record<string, string | undefined>, flag: string, fallback: number): number {
+  const text = values[flag];
+  const port = text === undefined ? fallback : Number(text);
+  if (text?.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw invalidArgument('bad-flag', `--${flag}: not a port: ${text}`);
+  return port;
+}
+
+function booleanFlag(values: Record<string, string | undefined>, flag: string): boolean {
+  const text = values[flag];
+  if (text === undefined || text === 'false') return false;
+  if (text === 'true') return true;
+  throw invalidArgument('bad-flag', `--${flag}: expected true or false, got ${text}`);
+}
+
+/** The listeners the flags ask for, certificates read or made. */
+export async function nodeApiListeners(
+  values: Record<string, string | undefined>,
+  context: { rootDir: string; nodeName: string; nodeIP: string | undefined; logger: Logger },
+): Promise<NodeApiListener[]> {
+  const port = portFlag(values, 'port', DEFAULT_NODE_API_PORT);
+  const readOnlyPort = portFlag(values, 'read-only-port', 0);
+  const host = values.address ?? '0.0.0.0';
+  const anonymous = booleanFlag(values, 'anonymous-auth');
+  const socketPath = values['api-socket'] ?? path.join(context.rootDir, 'node.sock');
+  const listeners: NodeApiListener[] = [];
+  if (socketPath !== '') listeners.push({ socketPath, access: SOCKET_ACCESS });
+  if (port !== 0) {
+    const serving = await servingCertificate({
+      certFile: values['tls-cert-file'],
+      keyFile: values['tls-private-key-file'],
+      certDir: values['cert-dir'] ?? path.join(context.rootDir, 'pki'),
+      names: [context.nodeName, context.nodeIP ?? '', 'localhost', '127.0.0.1'],
+      logger: context.logger,
+    });
+    const caFile = values['client-ca-file'];
+    let clientCA: Buffer | undefined;
+    if (caFile !== undefined) {
+      try {
+        clientCA = await readFile(caFile);
+      } catch (e) {
+        throw invalidArgument('bad-flag', `--client-ca-file: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    const authenticators = [...(clientCA ? [x509Authenticator] : []), ...(anonymous ? [anonymousAuthenticator] : [])];
+    if (authenticators.length === 0) context.logger.warn('neither --client-ca-file nor --anonymous-auth: the HTTPS port lets nobody in');
+    if (anonymous) context.logger.warn('--anonymous-auth=true: anyone who reaches the HTTPS port may run commands in every container');
+    listeners.push({
+      port,
+      host,
+      tls: { cert: serving.cert, key: serving.key, ...(clientCA ? { clientCA } : {}) },
+      // AlwaysAllow for whoever is authenticated, the kubelet's default; webhook mode would go here.
+      access: { authenticator: unionAuthenticator(...authenticators), authorizer: alwaysAllow },
+    });
+  }
+  if (readOnlyPort !== 0) listeners.push({ port: readOnlyPort, host, access: 'read-only' });
+  return listeners;
+}
