@@ -2,14 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { ContainerSchema, ContainerState, ContainerStatusResponseSchema } from '../cri/gen/runtime/v1/api_pb.js';
-import {
-  containerStatusJson,
-  containerStatusText,
-  containersTable,
-  containersVerbose,
-  displayImage,
-  splitExecArgs,
-} from './container-commands.ts';
+import { containerStatusJson, containerStatusText, containersTable, containersVerbose, displayImage } from './container-commands.ts';
 
 process.env.TZ = 'UTC';
 const NOW = 1_795_869_130_000;
@@ -83,15 +76,4 @@ test('inspect: times as RFC 3339, and Go zero time for what has not happened', (
     containerStatusText(r, false, 1_795_869_130_000),
     `ID: ${main.id}\nName: main\nState: CONTAINER_EXITED\nCreated: 3 seconds ago\nStarted: 3 seconds ago\nFinished: 3 seconds ago\nExit Code: 137\n`,
   );
-});
-
-test('exec: flags end at the container ID, the rest is the command', () => {
-  assert.deepEqual(splitExecArgs(['-s', '--timeout', '5', 'abc', 'ls', '-l', '/']), {
-    flags: ['-s', '--timeout', '5'],
-    container: 'abc',
-    cmd: ['ls', '-l', '/'],
-  });
-  assert.deepEqual(splitExecArgs(['-s', 'abc', '--', 'sh', '-c', 'x']), { flags: ['-s'], container: 'abc', cmd: ['sh', '-c', 'x'] });
-  assert.deepEqual(splitExecArgs(['-s', '--', 'abc', 'true']), { flags: ['-s'], container: 'abc', cmd: ['true'] });
-  assert.deepEqual(splitExecArgs(['--timeout=3', '-s']), { flags: ['--timeout=3', '-s'], container: undefined, cmd: [] });
 });

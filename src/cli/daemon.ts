@@ -2,7 +2,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { type Config, loadConfig } from '../config/config.ts';
 import { berthImagesHandlers } from '../cri/berth-images-service.ts';
 import { Images } from '../cri/gen/berth/v1/images_pb.js';
@@ -10,40 +9,34 @@ import { ImageService, RuntimeService } from '../cri/gen/runtime/v1/api_pb.js';
 import { imageServiceHandlers } from '../cri/image-service.ts';
 import { runtimeServiceHandlers } from '../cri/runtime-service.ts';
 import { bindService, startCriServer } from '../cri/server.ts';
-import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
+import { failedPrecondition } from '../errors/errors.ts';
 import { detectCgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 import { importImages } from '../services/image-import.ts';
 import { pullImage } from '../services/image-pull.ts';
 import { PodStreamBackend } from '../streaming/stream-backend.ts';
 import { StreamingServer } from '../streaming/streaming-server.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
-import type { Command } from './command.ts';
+import { defineCommand } from './command.ts';
 import { openImageSubsystem } from './daemon-images.ts';
 import { openPodSubsystem, runtimeRoot } from './daemon-pods.ts';
 
 const DEFAULT_CONFIG_FILE = '/etc/berth/config.toml';
 
-export const daemonCommand: Command = {
+export const daemonCommand = defineCommand({
   name: 'daemon',
   summary: 'Run the CRI runtime daemon',
-  usage: 'daemon [--config FILE] [--log-level LEVEL]',
-  async run(argv) {
-    let values: { config?: string; 'log-level'?: string };
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string', short: 'l' } },
-      }));
-    } catch (e) {
-      throw invalidArgument('bad-flag', (e as Error).message);
-    }
+  flags: {
+    config: { type: 'string', short: 'c', value: 'FILE', help: `the config file (default ${DEFAULT_CONFIG_FILE} when it exists)` },
+    'log-level': { type: 'string', short: 'l', value: 'LEVEL', help: "trace, debug, info, warn or error (default: the config's)" },
+  },
+  async run({ flags: values }) {
     const file = values.config ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
     const config = await loadConfig(file);
     if (values['log-level']) config.log_level = values['log-level'] as Config['log_level'];
     const logger = createLogger(config.log_level);
     return runDaemon(config, logger, file);
   },
-};
+});
 
 async function claimPidFile(state: string): Promise<() => Promise<void>> {
   const pidFile = path.join(state, 'berth.pid');

@@ -1,15 +1,14 @@
 // berth version, berth info: what the runtime says of itself.
 import { connectCri } from '../cri/cri-client.ts';
-import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
-import { formatStructured, parseOutputFormat } from './output.ts';
+import { defineCommand, endpointsFrom } from './command.ts';
+import { formatStructured, parseOutputFormat } from './output/documents.ts';
 
-const versionCommand: Command = {
+const versionCommand = defineCommand({
   name: 'version',
   summary: 'Show the runtime version information',
-  usage: 'version',
-  async run(argv) {
-    const { values } = parseCommandArgs(argv, {});
-    const ep = endpointsFrom(values);
+  flags: {},
+  async run({ globals }) {
+    const ep = endpointsFrom(globals);
     const cri = connectCri(ep.runtime, ep.image);
     try {
       const v = await cri.runtime.version({ version: 'v1' }, { timeoutMs: ep.timeoutMs });
@@ -21,16 +20,15 @@ const versionCommand: Command = {
     }
     return 0;
   },
-};
+});
 
-const infoCommand: Command = {
+const infoCommand = defineCommand({
   name: 'info',
   summary: 'Display information of the container runtime',
-  usage: 'info [-o json|yaml]',
-  async run(argv) {
-    const { values } = parseCommandArgs(argv, { output: { type: 'string', short: 'o' } });
+  flags: { output: { type: 'string', short: 'o', value: 'FORMAT', help: 'json (default) or yaml' } },
+  async run({ flags: values, globals }) {
     const format = parseOutputFormat(values.output, 'json');
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     const cri = connectCri(ep.runtime, ep.image);
     try {
       const s = await cri.runtime.status({ verbose: true }, { timeoutMs: ep.timeoutMs });
@@ -53,6 +51,6 @@ const infoCommand: Command = {
     }
     return 0;
   },
-};
+});
 
-export const infoCommands: Command[] = [versionCommand, infoCommand];
+export const infoCommands = [versionCommand, infoCommand];

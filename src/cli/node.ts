@@ -1,7 +1,6 @@
 // berth node: the node agent (kubelet / Virtual Kubelet) on a provider; pods from a manifest folder
 // and, with --kubeconfig, from a Kubernetes API server.
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import { ApiEventRecorder } from '../agent/apiserver/api-events.ts';
 import { ApiConfigMapSource, ApiSecretSource } from '../agent/apiserver/api-object-sources.ts';
 import { ApiServiceSource } from '../agent/apiserver/api-service-source.ts';
@@ -16,8 +15,7 @@ import { ManifestObjectStore } from '../agent/static-pods/manifest-object-store.
 import { invalidArgument } from '../errors/errors.ts';
 import { loadProvider } from '../providers/load-provider.ts';
 import { createLogger } from '../util/logger.ts';
-import type { Command } from './command.ts';
-import { DEFAULT_ENDPOINT } from './command.ts';
+import { DEFAULT_ENDPOINT, defineCommand } from './command.ts';
 
 /** The kubelet's read-only port, where `berth get pods` and friends look by default. */
 export const DEFAULT_NODE_API_PORT = 10255;
@@ -32,36 +30,34 @@ function percentFlag(values: Record<string, string | undefined>, flag: string, k
   return { [key]: n };
 }
 
-export const nodeCommand: Command = {
+export const nodeCommand = defineCommand({
   name: 'node',
   summary: 'Run the node agent: pods from a manifest folder or an API server, through a provider (default: any CRI runtime)',
-  usage:
-    'node [--runtime-endpoint URL] [--manifests DIR] [--kubeconfig FILE] [--node-name NAME] [--node-ip IP] [--port N (default 10255; 0: no node API)] [--provider NAME|PATH] [--pod-logs-dir DIR] [--root-dir DIR (pod volumes; default /var/lib/berth/node)] [--cgroup-root PATH] [--image-gc-high-threshold PERCENT (default 85)] [--image-gc-low-threshold PERCENT (default 80)] [--log-level LEVEL]',
-  async run(argv) {
-    let values: Record<string, string | undefined>;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          'runtime-endpoint': { type: 'string', short: 'r' },
-          'image-endpoint': { type: 'string', short: 'i' },
-          manifests: { type: 'string' },
-          'node-name': { type: 'string' },
-          'node-ip': { type: 'string' },
-          port: { type: 'string' },
-          provider: { type: 'string' },
-          kubeconfig: { type: 'string' },
-          'pod-logs-dir': { type: 'string' },
-          'root-dir': { type: 'string' },
-          'cgroup-root': { type: 'string' },
-          'image-gc-high-threshold': { type: 'string' },
-          'image-gc-low-threshold': { type: 'string' },
-          'log-level': { type: 'string' },
-        },
-      }));
-    } catch (e) {
-      throw invalidArgument('bad-flag', (e as Error).message);
-    }
+  flags: {
+    manifests: {
+      type: 'string',
+      value: 'DIR',
+      help: 'static pods (and, without --kubeconfig, their ConfigMaps and Secrets) from this folder',
+    },
+    kubeconfig: { type: 'string', value: 'FILE', help: 'pods from the API server this kubeconfig names' },
+    'node-name': { type: 'string', value: 'NAME', help: 'the node name (default: the host name)' },
+    'node-ip': { type: 'string', value: 'IP', help: "the node's address (default: detected)" },
+    port: { type: 'string', value: 'N', help: `the node API's port (default ${DEFAULT_NODE_API_PORT}; 0: no node API)` },
+    provider: { type: 'string', value: 'NAME|PATH', help: 'the provider (default cri)' },
+    'pod-logs-dir': { type: 'string', value: 'DIR', help: 'container logs (default /var/log/pods)' },
+    'root-dir': { type: 'string', value: 'DIR', help: 'pod volumes (default /var/lib/berth/node)' },
+    'cgroup-root': { type: 'string', value: 'PATH', help: "the pods' cgroup parent" },
+    'image-gc-high-threshold': { type: 'string', value: 'PERCENT', help: 'disk use that starts image garbage collection (default 85)' },
+    'image-gc-low-threshold': { type: 'string', value: 'PERCENT', help: 'disk use image garbage collection brings back to (default 80)' },
+    'log-level': { type: 'string', value: 'LEVEL', help: 'trace, debug, info, warn or error (default info)' },
+  },
+  async run({ flags, globals }) {
+    // The CRI endpoints are crictl's global flags (-r, -i), given before or after `node`.
+    const values: Record<string, string | undefined> = {
+      ...flags,
+      'runtime-endpoint': globals['runtime-endpoint'],
+      'image-endpoint': globals['image-endpoint'],
+    };
     // The node API on the kubelet's read-only port by default; 0 turns it off, as for the kubelet.
     const port = Number(values.port ?? DEFAULT_NODE_API_PORT);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument('bad-flag', `--port: not a port: ${values.port}`);
@@ -138,4 +134,4 @@ export const nodeCommand: Command = {
     logger.flush();
     return 0;
   },
-};
+});

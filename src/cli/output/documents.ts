@@ -1,131 +1,19 @@
-// Output of the pod and container commands as crictl 1.26 prints it: tables laid out by Go's
-// tabwriter (minimum width 20, padding 3), go-units durations and sizes, Go time formats, protobuf
-// JSON with every field present (jsonpb's EmitDefaults), and `inspect`'s status + info document.
+// Documents in the forms the commands offer besides tables: protobuf JSON as crictl's jsonpb writes
+// it (every field present), YAML converted from that JSON as sigs.k8s.io/yaml does, `inspect`'s
+// status + info document, and plain objects (the node API's pods, `info`) as JSON or YAML.
 import { type DescMessage, type JsonObject, type JsonValue, type MessageShape, toJson } from '@bufbuild/protobuf';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { invalidArgument } from '../errors/errors.ts';
+import { invalidArgument } from '../../errors/errors.ts';
 
-/** What `-o` accepts on the pod and container commands. */
-export type ListFormat = 'table' | 'json' | 'yaml';
+/** What `-o` accepts on the crictl-style commands. */
+export type OutputFormat = 'table' | 'json' | 'yaml';
 
-export function parseListFormat(value: string | undefined, fallback: ListFormat): ListFormat {
+export function parseOutputFormat(value: string | undefined, fallback: OutputFormat): OutputFormat {
   if (value === undefined || value === '') return fallback;
   if (value === 'table' || value === 'json' || value === 'yaml') return value;
   if (value === 'go-template') throw invalidArgument('bad-flag', 'output format go-template is not supported (use json, yaml or table)');
   throw invalidArgument('bad-flag', `unsupported output format "${value}" (use json, yaml or table)`);
 }
-
-// ---- tables ----
-
-function runeLength(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-}
-
-/**
- * Rows joined by tabs through Go's text/tabwriter with crictl's settings (minwidth 20, padding 3,
- * padchar ' '): each column but the last is as wide as its widest cell plus 3, and at least 20; the
- * last cell of a row is written as it is.
- */
-export function tabTable(rows: string[][]): string {
-  const columns = Math.max(0, ...rows.map((r) => r.length - 1));
-  const widths: number[] = [];
-  for (let i = 0; i < columns; i++) {
-    widths.push(Math.max(20, ...rows.map((r) => (i < r.length - 1 ? runeLength(r[i]!) + 3 : 0))));
-  }
-  return rows
-    .map((row) => row.map((cell, i) => (i < row.length - 1 ? cell + ' '.repeat(widths[i]! - runeLength(cell)) : cell)).join('') + '\n')
-    .join('');
-}
-
-// ---- durations, sizes, times ----
-
-/** go-units HumanDuration: "3 seconds", "About a minute", "2 hours", "3 days". */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.trunc(ms / 60_000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.trunc(ms / 3_600_000 + 0.5);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
-  return `${Math.trunc(ms / 3_600_000 / 24 / 365)} years`;
-}
-
-/** "5 seconds ago" for a CRI timestamp in nanoseconds, as crictl's CREATED column says it. */
-export function createdAgo(nanos: bigint, now = Date.now()): string {
-  return `${humanDuration(now - Number(nanos / 1_000_000n))} ago`;
-}
-
-/** go-units HumanSize: decimal units, four significant digits ("360.4kB", "8.192kB", "0B"). */
-export function goHumanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
-}
-
-/** The first 13 characters of an ID, as crictl shows IDs in tables. */
-export function truncateId(id: string): string {
-  return id.length > 13 ? id.slice(0, 13) : id;
-}
-
-function pad2(n: number): string {
-  return String(n).padStart(2, '0');
-}
-
-function localParts(nanos: bigint): { date: Date; fraction: string; offsetMinutes: number } {
-  const ms = Number(nanos / 1_000_000n);
-  const date = new Date(ms);
-  let frac = nanos % 1_000_000_000n;
-  if (frac < 0n) frac += 1_000_000_000n;
-  return { date, fraction: frac.toString().padStart(9, '0').replace(/0+$/, ''), offsetMinutes: -date.getTimezoneOffset() };
-}
-
-function localDateTime(date: Date, sep: string): string {
-  return (
-    `${String(date.getFullYear()).padStart(4, '0')}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())}` +
-    `${sep}${pad2(date.getHours())}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}`
-  );
-}
-
-function offsetString(minutes: number, colon: boolean): string {
-  const sign = minutes < 0 ? '-' : '+';
-  const abs = Math.abs(minutes);
-  return `${sign}${pad2(Math.trunc(abs / 60))}${colon ? ':' : ''}${pad2(abs % 60)}`;
-}
-
-/** Go's `time.Unix(0, nanos).Format(time.RFC3339Nano)` in the local time zone. */
-export function rfc3339Nano(nanos: bigint): string {
-  const { date, fraction, offsetMinutes } = localParts(nanos);
-  const zone = offsetMinutes === 0 ? 'Z' : offsetString(offsetMinutes, true);
-  return `${localDateTime(date, 'T')}${fraction === '' ? '' : `.${fraction}`}${zone}`;
-}
-
-/** Go's zero time in RFC 3339, which crictl prints for a time that has not happened. */
-export const ZERO_TIME = '0001-01-01T00:00:00Z';
-
-/** Go's `time.Time.String()` of a CRI timestamp: "2024-01-02 03:04:05.123456789 +0000 UTC". */
-export function goTimeString(nanos: bigint): string {
-  const { date, fraction, offsetMinutes } = localParts(nanos);
-  const zone =
-    new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(date).find((p) => p.type === 'timeZoneName')?.value ??
-    offsetString(offsetMinutes, false);
-  return `${localDateTime(date, ' ')}${fraction === '' ? '' : `.${fraction}`} ${offsetString(offsetMinutes, false)} ${zone}`;
-}
-
-// ---- protobuf JSON ----
 
 /**
  * A message as crictl's jsonpb (EmitDefaults) writes it: fields in declaration order under their
@@ -254,4 +142,17 @@ export function indentJson(text: string): string {
     } else out += c;
   }
   return out;
+}
+
+/** JSON with bigints as numbers when they fit, as protojson writes int64 as strings otherwise. */
+export function toPlainJson(value: unknown): string {
+  return (
+    JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v), 2) + '\n'
+  );
+}
+
+/** A plain object (not a protobuf message) as JSON, or as YAML in the `yaml` package's default style. */
+export function formatStructured(value: unknown, format: 'json' | 'yaml'): string {
+  if (format === 'json') return toPlainJson(value);
+  return toYaml(JSON.parse(toPlainJson(value)));
 }
