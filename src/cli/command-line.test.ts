@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Command, defineCommand, endpointsFrom } from './command.ts';
-import { type CommandLine, parseCommandLine } from './command-line.ts';
+import { type CommandLine, errorMessage, parseCommandLine } from './command-line.ts';
 
 const noop = async () => 0;
 const stop = defineCommand({
@@ -85,4 +85,10 @@ test('exec: flags end at the container ID, the rest is the command', () => {
   // -t is exec's own (a terminal); the global timeout goes before the command.
   const c = parsed(['-t', '10s', 'exec', '-it', 'abc', 'sh']).invocation;
   assert.deepEqual([c.flags, c.globals.timeout, c.args], [{ interactive: true, tty: true }, '10s', ['abc', 'sh']]);
+});
+
+test("an error's message without the empty resolution note grpc-js ends a failed connection's with", () => {
+  const e = new Error('No connection established. Last error: Error: connect ENOENT /x.sock. Resolution note: ');
+  assert.equal(errorMessage(e), 'No connection established. Last error: Error: connect ENOENT /x.sock.');
+  assert.equal(errorMessage(new Error('pods "x" not found')), 'pods "x" not found');
 });

@@ -168,6 +168,11 @@ export function parseCommandLine(argv: string[], commands: Command[]): CommandLi
   return { kind: 'run', command, invocation: { flags: flags as Invocation<Flags>['flags'], args: parsed.positionals, globals } };
 }
 
+/** The error's message; grpc-js ends a failed connection's with a "Resolution note: " that says nothing. */
+export function errorMessage(e: unknown): string {
+  return toBerthError(e).message.replace(/ Resolution note: $/, '');
+}
+
 /** Parses the command line and runs the command; resolves with the exit status. */
 export async function runCommandLine(argv: string[], commands: Command[]): Promise<number> {
   const line = parseCommandLine(argv, commands);
@@ -180,7 +185,7 @@ export async function runCommandLine(argv: string[], commands: Command[]): Promi
   try {
     return (await command.run(invocation)) ?? 0;
   } catch (e) {
-    process.stderr.write(`berth ${command.name}: ${toBerthError(e).message}\n`);
+    process.stderr.write(`berth ${command.name}: ${errorMessage(e)}\n`);
     if (invocation.globals.debug) process.stderr.write(`${(e as Error).stack ?? ''}\n`);
     return 1;
   }

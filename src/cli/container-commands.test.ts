@@ -25,13 +25,16 @@ const sidecar = create(ContainerSchema, {
   createdAt: BigInt(NOW - 90_000) * 1_000_000n,
 });
 
-test('berth ps prints the table crictl 1.26 prints, POD from the pod-name label', () => {
+test('berth ps prints the table crictl prints, POD from the pod-name label, else the pod name', () => {
   assert.equal(
     containersTable([main, sidecar], { now: NOW }),
     'CONTAINER           IMAGE                            CREATED              STATE               NAME                ATTEMPT             POD ID              POD\n' +
       '98d55eae498d4       docker.io/library/busybox:1.36   3 seconds ago        Running             main                0                   716dc2cf74680       web\n' +
       '4b3eab2e139d6       058e15f4da8ce                    About a minute ago   Exited              sidecar             2                   716dc2cf74680       unknown\n',
   );
+  // Without the label, the pod's own name (as the runtime lists the pod).
+  const named = containersTable([sidecar], { now: NOW, podNames: new Map([[sidecar.podSandboxId, 'web']]) });
+  assert.match(named, /716dc2cf74680 {7}web\n$/);
   const full = containersTable([sidecar], { now: NOW, noTrunc: true });
   assert.ok(full.includes(`${sidecar.id}   sha256:058e15f4da8ce1995d4e86a992c145189ff5da1e3eabe9a00031d6d1f70cfd0c   About a minute ago`));
   assert.equal(displayImage('busybox@sha256:abc', false), 'busybox@sha256:abc');

@@ -17,7 +17,7 @@ import { intFlag, parseLabels, resolveContainerIds, resolvePodIds, resolvePrefix
 import { parseSince, previousLogPath, readLogs } from './container-log.ts';
 import { byId, statsTable } from './container-stats.ts';
 import { podExecCommand, podLogsCommand } from './kube-commands.ts';
-import { formatDocument, parseOutputFormat, protoJson } from './output/documents.ts';
+import { formatDocument, type OutputFormat, parseOutputFormat, protoJson } from './output/documents.ts';
 import { createdAgo, truncateId } from './output/human.ts';
 import { tabTable } from './output/tabwriter.ts';
 import { rfc3339Nano, ZERO_TIME } from './output/times.ts';
@@ -55,10 +55,10 @@ export function displayImage(image: string, noTrunc: boolean): string {
   return m ? truncateId(m[1]!) : image;
 }
 
-/** The `berth ps` table, as crictl 1.26 lays it out (POD from the kubelet's pod-name label). */
+/** The `berth ps` table, as crictl lays it out: POD from the kubelet's pod-name label, else the pod's own name. */
 export function containersTable(
   containers: Container[],
-  options: { noTrunc?: boolean; now?: number; imageName?: (c: Container) => string } = {},
+  options: { noTrunc?: boolean; now?: number; imageName?: (c: Container) => string; podNames?: ReadonlyMap<string, string> } = {},
 ): string {
   const rows = [['CONTAINER', 'IMAGE', 'CREATED', 'STATE', 'NAME', 'ATTEMPT', 'POD ID', 'POD']];
   const noTrunc = options.noTrunc === true;
@@ -71,7 +71,7 @@ export function containersTable(
       c.metadata?.name ?? '',
       String(c.metadata?.attempt ?? 0),
       noTrunc ? c.podSandboxId : truncateId(c.podSandboxId),
-      c.labels[POD_NAME_LABEL] ?? 'unknown',
+      c.labels[POD_NAME_LABEL] ?? options.podNames?.get(c.podSandboxId) ?? 'unknown',
     ]);
   }
   return tabTable(rows);
@@ -182,7 +182,7 @@ const psCommand = defineCommand({
         containers = keep;
       }
       if (format !== 'table') {
-        process.stdout.write(formatDocument({ containers: containers.map((c) => protoJson(ContainerSchema, c)) }, format));
+        process.stdout.write(formatDocument({ containers: containers.map((c) => protoJson(ContainerSchema, c, format)) }, format));
       } else if (values.quiet) {
         process.stdout.write(containers.map((c) => `${c.id}\n`).join(''));
       } else if (values.verbose) {
@@ -195,7 +195,12 @@ const psCommand = defineCommand({
             names.set(c.id, (await lookup(ref))?.repoTags[0] ?? ref);
           }
         }
-        process.stdout.write(containersTable(containers, { noTrunc, imageName: names.size > 0 ? (c) => names.get(c.id)! : undefined }));
+        const podNames = new Map<string, string>();
+        if (containers.some((c) => c.labels[POD_NAME_LABEL] === undefined)) {
+          for (const p of (await cri.runtime.listPodSandbox({}, opts)).items) podNames.set(p.id, p.metadata?.name ?? '');
+        }
+        const imageName = names.size > 0 ? (c: Container) => names.get(c.id)! : undefined;
+        process.stdout.write(containersTable(containers, { noTrunc, imageName, podNames }));
       }
     });
     return 0;
@@ -357,11 +362,11 @@ const rmCommand = defineCommand({
 });
 
 /** `crictl inspect`'s status: protobuf JSON with its times in RFC 3339 (Go's zero time when not yet), nested keys sorted. */
-export function containerStatusJson(r: ContainerStatusResponse) {
+export function containerStatusJson(r: ContainerStatusResponse, format?: OutputFormat) {
   const s = r.status!;
   const started = s.state !== ContainerState.CONTAINER_CREATED;
   const finished = s.state === ContainerState.CONTAINER_EXITED || (s.state === ContainerState.CONTAINER_UNKNOWN && s.finishedAt > 0n);
-  return statusJsonWithTimes(protoJson(ContainerStatusSchema, s), {
+  return statusJsonWithTimes(protoJson(ContainerStatusSchema, s, format), {
     createdAt: rfc3339Nano(s.createdAt),
     startedAt: started ? rfc3339Nano(s.startedAt) : ZERO_TIME,
     finishedAt: finished ? rfc3339Nano(s.finishedAt) : ZERO_TIME,
@@ -550,7 +555,9 @@ const statsCommand = defineCommand({
             })
           ).stats;
         if (format !== 'table') {
-          process.stdout.write(formatDocument({ stats: byId(await sample()).map((s) => protoJson(ContainerStatsSchema, s)) }, format));
+          process.stdout.write(
+            formatDocument({ stats: byId(await sample()).map((s) => protoJson(ContainerStatsSchema, s, format)) }, format),
+          );
           return;
         }
         do {

@@ -19,6 +19,7 @@ import { createLogger, type Logger } from '../util/logger.ts';
 import { defineCommand } from './command.ts';
 import { openImageSubsystem } from './daemon-images.ts';
 import { openPodSubsystem, runtimeRoot } from './daemon-pods.ts';
+import { type ProbeResult, probeOciRuntime } from './daemon-runtime-probe.ts';
 
 const DEFAULT_CONFIG_FILE = '/etc/berth/config.toml';
 
@@ -59,6 +60,27 @@ async function claimPidFile(state: string): Promise<() => Promise<void>> {
   return () => rm(pidFile, { force: true });
 }
 
+/** The handlers to announce: the default one, and each other one whose runtime can run a container here. */
+async function runnableHandlers(config: Config, logger: Logger): Promise<string[]> {
+  const names = Object.keys(config.runtimes);
+  const probes = await Promise.all(
+    names.map((name) =>
+      name === config.default_runtime
+        ? ({ ok: true } as ProbeResult)
+        : probeOciRuntime(config.runtimes[name]!.binary, path.join(config.state, 'probes')),
+    ),
+  );
+  for (const [i, probe] of probes.entries()) {
+    if (probe.ok) continue;
+    const name = names[i]!;
+    logger.warn(
+      { handler: name, binary: config.runtimes[name]!.binary, reason: probe.message },
+      'runtime handler left out: it cannot run containers here',
+    );
+  }
+  return names.filter((_, i) => probes[i]!.ok);
+}
+
 export async function runDaemon(config: Config, logger: Logger, configFile?: string): Promise<number> {
   if (process.getuid?.() !== 0) throw failedPrecondition('not-root', 'berth daemon must run as root');
   await mkdir(config.root, { recursive: true, mode: 0o700 });
@@ -84,7 +106,16 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
     }),
   });
   const bindings = [
-    bindService(RuntimeService, runtimeServiceHandlers({ config, pods, cgroups: await detectCgroupLayout(), streaming })),
+    bindService(
+      RuntimeService,
+      runtimeServiceHandlers({
+        config,
+        pods,
+        cgroups: await detectCgroupLayout(),
+        streaming,
+        runtimeHandlers: await runnableHandlers(config, logger),
+      }),
+    ),
     bindService(ImageService, imageServiceHandlers(images.service, [config.sandbox_image])),
     bindService(
       Images,

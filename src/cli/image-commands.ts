@@ -1,15 +1,15 @@
 // crictl-style image commands: pull, images, inspecti, rmi, imagefsinfo — against any CRI endpoint.
 
 import path from 'node:path';
-import { toJson as protoToJson } from '@bufbuild/protobuf';
+import { type JsonObject, toJson as protoToJson } from '@bufbuild/protobuf';
 import type { CriClient } from '../cri/cri-client.ts';
 import { Images } from '../cri/gen/berth/v1/images_pb.js';
-import { FilesystemUsageSchema, type Image, ImageSchema } from '../cri/gen/runtime/v1/api_pb.js';
+import { type FilesystemUsage, FilesystemUsageSchema, type Image, ImageSchema } from '../cri/gen/runtime/v1/api_pb.js';
 import { makeClient } from '../cri/grpc-service.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { defineCommand, endpointsFrom, type GlobalValues } from './command.ts';
 import { withCri as withCriAt } from './container-cri.ts';
-import { formatStructured, parseOutputFormat } from './output/documents.ts';
+import { formatStructured, int64AsNumbers, type OutputFormat, parseOutputFormat } from './output/documents.ts';
 import { humanSize } from './output/human.ts';
 import { tabTable } from './output/tabwriter.ts';
 import { pullWithProgress } from './pull-progress.ts';
@@ -36,8 +36,10 @@ function splitTag(repoTag: string): [string, string] {
   return i > repoTag.lastIndexOf('/') ? [repoTag.slice(0, i), repoTag.slice(i + 1)] : [repoTag, '<none>'];
 }
 
-function imageJson(image: Image): unknown {
-  return protoToJson(ImageSchema, image);
+/** Protobuf JSON; for YAML with int64 (size) as a number. */
+function imageJson(image: Image, format: OutputFormat): unknown {
+  const json = protoToJson(ImageSchema, image) as JsonObject;
+  return format === 'yaml' ? int64AsNumbers(ImageSchema, json) : json;
 }
 
 const pullCommand = defineCommand({
@@ -91,7 +93,7 @@ const imagesCommand = defineCommand({
       return (await cri.image.listImages({ filter }, { timeoutMs })).images;
     });
     if (format !== 'table') {
-      process.stdout.write(formatStructured({ images: images.map(imageJson) }, format));
+      process.stdout.write(formatStructured({ images: images.map((i) => imageJson(i, format)) }, format));
       return 0;
     }
     if (values.quiet) {
@@ -148,7 +150,7 @@ const inspectiCommand = defineCommand({
             info[k] = v;
           }
         }
-        process.stdout.write(formatStructured({ status: imageJson(r.image), info }, format === 'table' ? 'json' : format));
+        process.stdout.write(formatStructured({ status: imageJson(r.image, format), info }, format === 'table' ? 'json' : format));
       }
     });
     return missing > 0 ? 1 : 0;
@@ -181,6 +183,11 @@ const rmiCommand = defineCommand({
   },
 });
 
+function usageJson(usage: FilesystemUsage, format: OutputFormat): JsonObject {
+  const json = protoToJson(FilesystemUsageSchema, usage) as JsonObject;
+  return format === 'yaml' ? int64AsNumbers(FilesystemUsageSchema, json) : json;
+}
+
 const imageFsInfoCommand = defineCommand({
   name: 'imagefsinfo',
   summary: 'Return image filesystem info',
@@ -190,8 +197,8 @@ const imageFsInfoCommand = defineCommand({
     const r = await withCri(globals, (cri, timeoutMs) => cri.image.imageFsInfo({}, { timeoutMs }));
     const out = {
       status: {
-        imageFilesystems: r.imageFilesystems.map((f) => protoToJson(FilesystemUsageSchema, f)),
-        containerFilesystems: r.containerFilesystems.map((f) => protoToJson(FilesystemUsageSchema, f)),
+        imageFilesystems: r.imageFilesystems.map((f) => usageJson(f, format)),
+        containerFilesystems: r.containerFilesystems.map((f) => usageJson(f, format)),
       },
     };
     process.stdout.write(formatStructured(out, format === 'table' ? 'json' : format));

@@ -1,5 +1,7 @@
 // berth version, berth info: what the runtime says of itself.
+import { toJson } from '@bufbuild/protobuf';
 import { connectCri } from '../cri/cri-client.ts';
+import { RuntimeHandlerFeaturesSchema } from '../cri/gen/runtime/v1/api_pb.js';
 import { defineCommand, endpointsFrom } from './command.ts';
 import { formatStructured, parseOutputFormat } from './output/documents.ts';
 
@@ -36,7 +38,10 @@ const infoCommand = defineCommand({
         status: {
           conditions: (s.status?.conditions ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
         },
-        runtimeHandlers: s.runtimeHandlers.map((h) => ({ name: h.name, features: h.features })),
+        runtimeHandlers: s.runtimeHandlers.map((h) => ({
+          name: h.name,
+          features: h.features === undefined ? null : toJson(RuntimeHandlerFeaturesSchema, h.features, { alwaysEmitImplicit: true }),
+        })),
       };
       for (const [k, v] of Object.entries(s.info)) {
         try {

@@ -9,7 +9,7 @@ import {
 import { invalidArgument } from '../errors/errors.ts';
 import { defineCommand, endpointsFrom } from './command.ts';
 import { parseLabels, resolvePodIds, withContext, withCri } from './container-cri.ts';
-import { formatDocument, parseOutputFormat, protoJson } from './output/documents.ts';
+import { formatDocument, type OutputFormat, parseOutputFormat, protoJson } from './output/documents.ts';
 import { createdAgo, truncateId } from './output/human.ts';
 import { tabTable } from './output/tabwriter.ts';
 import { goTimeString, rfc3339Nano } from './output/times.ts';
@@ -119,7 +119,7 @@ const podsCommand = defineCommand({
       last,
     );
     if (format !== 'table') {
-      const doc = { items: pods.map((p) => protoJson(PodSandboxSchema, p)) };
+      const doc = { items: pods.map((p) => protoJson(PodSandboxSchema, p, format)) };
       process.stdout.write(formatDocument(doc, format));
     } else if (values.quiet) {
       process.stdout.write(pods.map((p) => `${p.id}\n`).join(''));
@@ -227,9 +227,9 @@ const rmpCommand = defineCommand({
 });
 
 /** `crictl inspectp`'s status: protobuf JSON with createdAt as an RFC 3339 time, nested keys sorted. */
-export function podStatusJson(r: PodSandboxStatusResponse) {
+export function podStatusJson(r: PodSandboxStatusResponse, format?: OutputFormat) {
   const status = r.status!;
-  return statusJsonWithTimes(protoJson(PodSandboxStatusSchema, status), { createdAt: rfc3339Nano(status.createdAt) });
+  return statusJsonWithTimes(protoJson(PodSandboxStatusSchema, status, format), { createdAt: rfc3339Nano(status.createdAt) });
 }
 
 /** `inspectp -o table`: the short text form. */

@@ -69,7 +69,7 @@ export interface InspectSpec<R extends StatusResponse> {
   failedContext: (name: string) => string;
   noStatusMessage: (name: string) => string;
   text: (r: R, verbose: boolean) => string;
-  json: (r: R) => JsonObject;
+  json: (r: R, format: 'json' | 'yaml') => JsonObject;
 }
 
 /** An inspect command: each named resource's status as JSON/YAML (with its info) or as short text. */
@@ -96,7 +96,7 @@ export function inspectCommandFor<R extends StatusResponse>(spec: InspectSpec<R>
               throw withContext(e, spec.failedContext(name));
             });
             if (r.status === undefined) throw invalidArgument('no-status', spec.noStatusMessage(name));
-            process.stdout.write(format === 'table' ? spec.text(r, verbose) : formatStatusInfo(spec.json(r), r.info, format));
+            process.stdout.write(format === 'table' ? spec.text(r, verbose) : formatStatusInfo(spec.json(r, format), r.info, format));
           },
         ),
       );

@@ -39,6 +39,8 @@ export interface RuntimeServiceDeps {
   cgroups: CgroupLayout;
   /** Exec, Attach and PortForward answer UNIMPLEMENTED without it. */
   streaming?: StreamingUrls;
+  /** The runtime handlers Status announces (default: every configured one). */
+  runtimeHandlers?: string[];
 }
 
 function need(value: string, what: string): string {
@@ -69,7 +71,7 @@ export function runtimeServiceHandlers(deps: RuntimeServiceDeps): Partial<Servic
       return {
         status: { conditions },
         info,
-        runtimeHandlers: Object.keys(config.runtimes).map((name) => ({
+        runtimeHandlers: (deps.runtimeHandlers ?? Object.keys(config.runtimes)).map((name) => ({
           name,
           features: { recursiveReadOnlyMounts: false, userNamespaces: false },
         })),

@@ -1,7 +1,7 @@
 // Documents in the forms the commands offer besides tables: protobuf JSON as crictl's jsonpb writes
 // it (every field present), YAML converted from that JSON as sigs.k8s.io/yaml does, `inspect`'s
 // status + info document, and plain objects (the node API's pods, `info`) as JSON or YAML.
-import { type DescMessage, type JsonObject, type JsonValue, type MessageShape, toJson } from '@bufbuild/protobuf';
+import { type DescMessage, type JsonObject, type JsonValue, type MessageShape, ScalarType, toJson } from '@bufbuild/protobuf';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { invalidArgument } from '../../errors/errors.ts';
 
@@ -18,11 +18,41 @@ export function parseOutputFormat(value: string | undefined, fallback: OutputFor
 /**
  * A message as crictl's jsonpb (EmitDefaults) writes it: fields in declaration order under their
  * JSON names, scalars with their zero values, unset message fields as null, int64 as strings,
- * enums by name.
+ * enums by name. For YAML, `format` 'yaml' gives int64 as numbers (see int64AsNumbers).
  */
-export function protoJson<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): JsonObject {
-  const json = toJson(schema, message, { alwaysEmitImplicit: true }) as JsonObject;
-  return withDefaults(schema, json);
+export function protoJson<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, format?: OutputFormat): JsonObject {
+  const json = withDefaults(schema, toJson(schema, message, { alwaysEmitImplicit: true }) as JsonObject);
+  return format === 'yaml' ? int64AsNumbers(schema, json) : json;
+}
+
+const INT64_TYPES = new Set([ScalarType.INT64, ScalarType.UINT64, ScalarType.FIXED64, ScalarType.SFIXED64, ScalarType.SINT64]);
+
+const rawJson = (JSON as unknown as { rawJSON(text: string): JsonValue }).rawJSON;
+const isRawJson = (JSON as unknown as { isRawJSON(value: unknown): boolean }).isRawJSON;
+
+/**
+ * The int64 fields of a message's protobuf JSON (strings there, so that JavaScript readers keep
+ * every digit) as numbers, every digit kept: YAML readers take numbers as numbers.
+ */
+export function int64AsNumbers(desc: DescMessage, json: JsonObject): JsonObject {
+  const out: JsonObject = { ...json };
+  const number = (v: JsonValue) => (typeof v === 'string' && /^-?\d+$/.test(v) ? rawJson(v) : v);
+  for (const field of desc.fields) {
+    const value = json[field.jsonName];
+    if (value === undefined || value === null) continue;
+    if (field.fieldKind === 'scalar' && INT64_TYPES.has(field.scalar)) out[field.jsonName] = number(value);
+    else if (field.fieldKind === 'list' && field.listKind === 'scalar' && INT64_TYPES.has(field.scalar) && Array.isArray(value)) {
+      out[field.jsonName] = value.map(number);
+    } else if (field.fieldKind === 'message' && isObject(value)) out[field.jsonName] = int64AsNumbers(field.message, value);
+    else if (field.fieldKind === 'list' && field.listKind === 'message' && Array.isArray(value)) {
+      out[field.jsonName] = value.map((v) => (isObject(v) ? int64AsNumbers(field.message, v) : v));
+    } else if (field.fieldKind === 'map' && field.mapKind === 'message' && isObject(value)) {
+      out[field.jsonName] = Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, isObject(v) ? int64AsNumbers(field.message, v) : v]),
+      );
+    }
+  }
+  return out;
 }
 
 function withDefaults(desc: DescMessage, json: JsonObject): JsonObject {
@@ -47,7 +77,7 @@ function withDefaults(desc: DescMessage, json: JsonObject): JsonObject {
 }
 
 function isObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isRawJson(v);
 }
 
 /** Keys of every nested object sorted, as Go's encoding/json writes a map. */
@@ -151,8 +181,8 @@ export function toPlainJson(value: unknown): string {
   );
 }
 
-/** A plain object (not a protobuf message) as JSON, or as YAML in the `yaml` package's default style. */
+/** A plain object as JSON, or as YAML in the `yaml` package's default style (large integers keep every digit). */
 export function formatStructured(value: unknown, format: 'json' | 'yaml'): string {
   if (format === 'json') return toPlainJson(value);
-  return toYaml(JSON.parse(toPlainJson(value)));
+  return toYaml(parseYaml(toPlainJson(value), { intAsBigInt: true }));
 }

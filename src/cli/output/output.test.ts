@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { ContainerStatsSchema, PodSandboxSchema, PodSandboxState } from '../../cri/gen/runtime/v1/api_pb.js';
-import { formatDocument, formatStatusInfo, formatStructured, indentJson, parseOutputFormat, protoJson, sortKeysDeep } from './documents.ts';
+import {
+  formatDocument,
+  formatStatusInfo,
+  formatStructured,
+  indentJson,
+  int64AsNumbers,
+  parseOutputFormat,
+  protoJson,
+  sortKeysDeep,
+} from './documents.ts';
 import { createdAgo, humanSize, truncateId, wordyDuration } from './human.ts';
 import { tabTable } from './tabwriter.ts';
 import { goTimeString, rfc3339Nano } from './times.ts';
@@ -148,4 +157,16 @@ test('sizes read like crictl images (three digits)', () => {
 test('structured output turns bigints into numbers', () => {
   assert.equal(formatStructured({ a: 5n }, 'json'), '{\n  "a": 5\n}\n');
   assert.equal(formatStructured({ a: 5n }, 'yaml'), 'a: 5\n');
+});
+
+test('YAML gives int64 fields as numbers, every digit kept; JSON keeps them strings', () => {
+  const pod = create(PodSandboxSchema, { id: 'p1', createdAt: 1_796_321_203_703_000_001n, labels: { build: '123' } });
+  const yaml = formatDocument({ items: [protoJson(PodSandboxSchema, pod, 'yaml')] }, 'yaml');
+  assert.match(yaml, /^ {2}createdAt: 1796321203703000001$/m);
+  assert.match(yaml, /^ {4}build: "123"$/m, 'a string that looks like a number stays a string');
+  assert.match(formatDocument({ items: [protoJson(PodSandboxSchema, pod)] }, 'json'), /"createdAt": "1796321203703000001"/);
+  assert.equal(
+    formatStructured({ size: int64AsNumbers(PodSandboxSchema, { createdAt: '1796321203703000001' }) }, 'yaml'),
+    'size:\n  createdAt: 1796321203703000001\n',
+  );
 });
