@@ -63,13 +63,13 @@ async function claimPidFile(state: string): Promise<() => Promise<void>> {
 /** The handlers to announce: the default one, and each other one whose runtime can run a container here. */
 async function runnableHandlers(config: Config, logger: Logger): Promise<string[]> {
   const names = Object.keys(config.runtimes);
+  const probeDir = path.join(config.state, 'probes');
   const probes = await Promise.all(
     names.map((name) =>
-      name === config.default_runtime
-        ? ({ ok: true } as ProbeResult)
-        : probeOciRuntime(config.runtimes[name]!.binary, path.join(config.state, 'probes')),
+      name === config.default_runtime ? ({ ok: true } as ProbeResult) : probeOciRuntime(config.runtimes[name]!.binary, probeDir),
     ),
   );
+  await rm(probeDir, { recursive: true, force: true });
   for (const [i, probe] of probes.entries()) {
     if (probe.ok) continue;
     const name = names[i]!;
