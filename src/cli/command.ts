@@ -1,22 +1,66 @@
-// What every subcommand looks like, and the flags they all share (crictl's global flags).
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+// What a subcommand declares (its name, flags and arguments, from which the parser and the help are
+// made) and what it is handed when it runs; crictl's global flags and the CRI endpoints they name.
 import { invalidArgument } from '../errors/errors.ts';
+import { parseDuration } from '../util/duration.ts';
 
-export interface Command {
+export interface FlagSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** May be given more than once; the values come as a list. */
+  multiple?: boolean;
+  /** The value's name in the help (`--tail N`). */
+  value?: string;
+  help: string;
+}
+
+export type Flags = Record<string, FlagSpec>;
+
+type FlagValue<S extends FlagSpec> = S['type'] extends 'boolean' ? boolean : S extends { multiple: true } ? string[] : string;
+
+export type FlagValues<F extends Flags> = { [K in keyof F]?: FlagValue<F[K]> };
+
+/** crictl's global flags: before the command, or after it where the command's own flags leave their names free. */
+export const GLOBAL_FLAGS = {
+  'runtime-endpoint': {
+    type: 'string',
+    short: 'r',
+    value: 'URL',
+    help: 'CRI endpoint (default $CONTAINER_RUNTIME_ENDPOINT or unix:///run/berth/berth.sock)',
+  },
+  'image-endpoint': { type: 'string', short: 'i', value: 'URL', help: 'image service endpoint (default: the runtime endpoint)' },
+  timeout: { type: 'string', short: 't', value: 'DURATION', help: 'per-call timeout (default 2m)' },
+  debug: { type: 'boolean', short: 'D', help: 'print errors with their cause' },
+  help: { type: 'boolean', short: 'h', help: 'show the help' },
+} as const satisfies Flags;
+
+export type GlobalValues = FlagValues<typeof GLOBAL_FLAGS>;
+
+export interface Invocation<F extends Flags> {
+  flags: FlagValues<F>;
+  /** The positional arguments (for a command whose flags end at its first argument, all from there on). */
+  args: string[];
+  globals: GlobalValues;
+}
+
+export interface Command<F extends Flags = Flags> {
+  /** One word, or two for a command under another (`image import`). */
   name: string;
   aliases?: string[];
   summary: string;
-  usage: string;
-  run(argv: string[]): Promise<number | undefined>;
+  /** The positional arguments as the help shows them: `CONTAINER-ID...`. */
+  args?: string;
+  flags: F;
+  /** Flags end at the first positional argument: what follows is that argument's own (exec's COMMAND ARG...). */
+  flagsEndAtFirstArg?: boolean;
+  /** The kubectl-style form of the command, through the node API: run when the first argument names a pod (`pod/NAME`). */
+  podForm?: Command;
+  run(invocation: Invocation<F>): Promise<number | undefined>;
 }
 
-export const GLOBAL_OPTIONS = {
-  'runtime-endpoint': { type: 'string', short: 'r' },
-  'image-endpoint': { type: 'string', short: 'i' },
-  timeout: { type: 'string', short: 't' },
-  debug: { type: 'boolean', short: 'D' },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies ParseArgsConfig['options'];
+/** A command with its flag types kept, so that `run` sees typed values. */
+export function defineCommand<const F extends Flags>(command: Command<F>): Command {
+  return command as unknown as Command;
+}
 
 export const DEFAULT_ENDPOINT = 'unix:///run/berth/berth.sock';
 
@@ -26,24 +70,17 @@ export interface Endpoints {
   timeoutMs: number;
 }
 
+/** A Go duration ("30s", "1m30s", "500ms"); a bare number counts seconds. */
+function parseTimeout(text: string): number {
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : parseDuration(text);
+  if (ms === undefined) throw invalidArgument('bad-flag', `--timeout: expected a duration such as 30s, got "${text}"`);
+  return ms;
+}
+
 /** -r/--runtime-endpoint, then CONTAINER_RUNTIME_ENDPOINT, then berth's socket; the image endpoint defaults to the runtime's. */
 export function endpointsFrom(values: { 'runtime-endpoint'?: string; 'image-endpoint'?: string; timeout?: string }): Endpoints {
   const runtime = values['runtime-endpoint'] ?? process.env.CONTAINER_RUNTIME_ENDPOINT ?? DEFAULT_ENDPOINT;
   const image = values['image-endpoint'] ?? process.env.IMAGE_SERVICE_ENDPOINT ?? runtime;
-  let timeoutMs = 2 * 60_000;
-  if (values.timeout !== undefined) {
-    const m = /^(\d+)(ms|s|m)?$/.exec(values.timeout);
-    if (!m) throw invalidArgument('bad-flag', `--timeout: expected a duration such as 30s, got "${values.timeout}"`);
-    timeoutMs = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
-  }
+  const timeoutMs = values.timeout === undefined ? 2 * 60_000 : parseTimeout(values.timeout);
   return { runtime, image, timeoutMs };
-}
-
-/** parseArgs with the global flags mixed in, strict, positionals allowed. */
-export function parseCommandArgs<O extends ParseArgsConfig['options']>(argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw invalidArgument('bad-flag', (e as Error).message);
-  }
 }

@@ -2,14 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { ContainerSchema, ContainerState, ContainerStatusResponseSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
-import {
-  containerStatusJson,
-  containerStatusText,
-  containersTable,
-  containersVerbose,
-  displayImage,
-  splitExecArgs,
-} from './container-commands.ts';
+import { containerStatusJson, containerStatusText, containersTable, containersVerbose, displayImage } from './container-commands.ts';
 
 process.env.TZ = 'UTC';
 const NOW = 1_795_869_130_000;
@@ -32,13 +25,16 @@ const sidecar = create(ContainerSchema, {
   createdAt: BigInt(NOW - 90_000) * 1_000_000n,
 });
 
-test('berth ps prints the table crictl 1.26 prints, POD from the pod-name label', () => {
+test('berth ps prints the table crictl prints, POD from the pod-name label, else the pod name', () => {
   assert.equal(
     containersTable([main, sidecar], { now: NOW }),
     'CONTAINER           IMAGE                            CREATED              STATE               NAME                ATTEMPT             POD ID              POD\n' +
       '98d55eae498d4       docker.io/library/busybox:1.36   3 seconds ago        Running             main                0                   716dc2cf74680       web\n' +
       '4b3eab2e139d6       058e15f4da8ce                    About a minute ago   Exited              sidecar             2                   716dc2cf74680       unknown\n',
   );
+  // Without the label, the pod's own name (as the runtime lists the pod).
+  const named = containersTable([sidecar], { now: NOW, podNames: new Map([[sidecar.podSandboxId, 'web']]) });
+  assert.match(named, /716dc2cf74680 {7}web\n$/);
   const full = containersTable([sidecar], { now: NOW, noTrunc: true });
   assert.ok(full.includes(`${sidecar.id}   sha256:058e15f4da8ce1995d4e86a992c145189ff5da1e3eabe9a00031d6d1f70cfd0c   About a minute ago`));
   assert.equal(displayImage('busybox@sha256:abc', false), 'busybox@sha256:abc');
@@ -83,15 +79,4 @@ test('inspect: times as RFC 3339, and Go zero time for what has not happened', (
     containerStatusText(r, false, 1_795_869_130_000),
     `ID: ${main.id}\nName: main\nState: CONTAINER_EXITED\nCreated: 3 seconds ago\nStarted: 3 seconds ago\nFinished: 3 seconds ago\nExit Code: 137\n`,
   );
-});
-
-test('exec: flags end at the container ID, the rest is the command', () => {
-  assert.deepEqual(splitExecArgs(['-s', '--timeout', '5', 'abc', 'ls', '-l', '/']), {
-    flags: ['-s', '--timeout', '5'],
-    container: 'abc',
-    cmd: ['ls', '-l', '/'],
-  });
-  assert.deepEqual(splitExecArgs(['-s', 'abc', '--', 'sh', '-c', 'x']), { flags: ['-s'], container: 'abc', cmd: ['sh', '-c', 'x'] });
-  assert.deepEqual(splitExecArgs(['-s', '--', 'abc', 'true']), { flags: ['-s'], container: 'abc', cmd: ['true'] });
-  assert.deepEqual(splitExecArgs(['--timeout=3', '-s']), { flags: ['--timeout=3', '-s'], container: undefined, cmd: [] });
 });

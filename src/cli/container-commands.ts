@@ -12,34 +12,16 @@ import {
   ContainerStatusSchema,
 } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument, isBerthError } from '../errors/errors.ts';
-import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
-import {
-  endpointsFromGlobals,
-  intFlag,
-  parseLabels,
-  parseOwnArgs,
-  resolveContainerIds,
-  resolvePodIds,
-  resolvePrefix,
-  splitLeadingGlobals,
-  withContext,
-  withCri,
-} from './container-cri.ts';
+import { type Command, defineCommand, endpointsFrom } from './command.ts';
+import { intFlag, parseLabels, resolveContainerIds, resolvePodIds, resolvePrefix, withContext, withCri } from './container-cri.ts';
 import { parseSince, previousLogPath, readLogs } from './container-log.ts';
-import {
-  createdAgo,
-  formatDocument,
-  parseListFormat,
-  protoJson,
-  rfc3339Nano,
-  tabTable,
-  truncateId,
-  ZERO_TIME,
-} from './container-output.ts';
 import { byId, statsTable } from './container-stats.ts';
-import { podLogsCommand } from './kube-commands.ts';
+import { podExecCommand, podLogsCommand } from './kube-commands.ts';
+import { formatDocument, type OutputFormat, parseOutputFormat, protoJson } from './output/documents.ts';
+import { createdAgo, truncateId } from './output/human.ts';
+import { tabTable } from './output/tabwriter.ts';
+import { rfc3339Nano, ZERO_TIME } from './output/times.ts';
 import { loadContainerConfig, loadPodSandboxConfig } from './pod-config.ts';
-import { namesPod, podExecCommand } from './pod-stream-commands.ts';
 import {
   forEachResolved,
   infoMapLine,
@@ -73,10 +55,10 @@ export function displayImage(image: string, noTrunc: boolean): string {
   return m ? truncateId(m[1]!) : image;
 }
 
-/** The `berth ps` table, as crictl 1.26 lays it out (POD from the kubelet's pod-name label). */
+/** The `berth ps` table, as crictl lays it out: POD from the kubelet's pod-name label, else the pod's own name. */
 export function containersTable(
   containers: Container[],
-  options: { noTrunc?: boolean; now?: number; imageName?: (c: Container) => string } = {},
+  options: { noTrunc?: boolean; now?: number; imageName?: (c: Container) => string; podNames?: ReadonlyMap<string, string> } = {},
 ): string {
   const rows = [['CONTAINER', 'IMAGE', 'CREATED', 'STATE', 'NAME', 'ATTEMPT', 'POD ID', 'POD']];
   const noTrunc = options.noTrunc === true;
@@ -89,7 +71,7 @@ export function containersTable(
       c.metadata?.name ?? '',
       String(c.metadata?.attempt ?? 0),
       noTrunc ? c.podSandboxId : truncateId(c.podSandboxId),
-      c.labels[POD_NAME_LABEL] ?? 'unknown',
+      c.labels[POD_NAME_LABEL] ?? options.podNames?.get(c.podSandboxId) ?? 'unknown',
     ]);
   }
   return tabTable(rows);
@@ -142,37 +124,35 @@ function imageLookup(cri: CriClient, timeoutMs: number) {
   };
 }
 
-const psCommand: Command = {
+const psCommand = defineCommand({
   name: 'ps',
   summary: 'List containers',
-  usage:
-    'ps [-a] [--id ID] [-p POD-ID] [--name REGEX] [--image IMAGE] [-s STATE] [--label K=V]... [-l] [-n N] [-q] [-v] [--no-trunc] [--resolve-image-path] [-o table|json|yaml]',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      verbose: { type: 'boolean', short: 'v' },
-      id: { type: 'string' },
-      name: { type: 'string' },
-      pod: { type: 'string', short: 'p' },
-      image: { type: 'string' },
-      state: { type: 'string', short: 's' },
-      label: { type: 'string', multiple: true },
-      quiet: { type: 'boolean', short: 'q' },
-      output: { type: 'string', short: 'o' },
-      all: { type: 'boolean', short: 'a' },
-      latest: { type: 'boolean', short: 'l' },
-      last: { type: 'string', short: 'n' },
-      'no-trunc': { type: 'boolean' },
-      'resolve-image-path': { type: 'boolean' },
-    });
+  flags: {
+    all: { type: 'boolean', short: 'a', help: 'all containers (default: running ones)' },
+    id: { type: 'string', value: 'ID', help: 'only containers whose ID starts with this' },
+    pod: { type: 'string', short: 'p', value: 'POD-ID', help: 'only containers of pods whose ID starts with this' },
+    name: { type: 'string', value: 'REGEX', help: 'only containers whose name matches' },
+    image: { type: 'string', value: 'IMAGE', help: 'only containers of this image' },
+    state: { type: 'string', short: 's', value: 'STATE', help: 'only containers in this state: created, running, exited or unknown' },
+    label: { type: 'string', multiple: true, value: 'K=V', help: 'only containers with this label' },
+    latest: { type: 'boolean', short: 'l', help: 'only the newest container' },
+    last: { type: 'string', short: 'n', value: 'N', help: 'only the N newest containers' },
+    quiet: { type: 'boolean', short: 'q', help: 'IDs only' },
+    verbose: { type: 'boolean', short: 'v', help: 'one block of details per container' },
+    'no-trunc': { type: 'boolean', help: 'IDs in full' },
+    'resolve-image-path': { type: 'boolean', help: 'image names instead of the references the containers were created with' },
+    output: { type: 'string', short: 'o', value: 'FORMAT', help: 'table, json or yaml' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length > 0) throw invalidArgument('bad-flag', `ps takes no arguments (got "${positionals.join(' ')}")`);
-    const format = parseListFormat(values.output, 'table');
+    const format = parseOutputFormat(values.output, 'table');
     const last = intFlag(values.last, 'last', 0);
     let state: ContainerState | undefined;
     if (values.state !== undefined) state = parseContainerState(values.state);
     else if (!values.all) state = ContainerState.CONTAINER_RUNNING;
     if (values.latest || last > 0) state = undefined;
     const labelSelector = parseLabels(values.label);
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     const noTrunc = values['no-trunc'] === true;
     await withCri(ep, async (cri) => {
       const opts = { timeoutMs: ep.timeoutMs };
@@ -202,7 +182,7 @@ const psCommand: Command = {
         containers = keep;
       }
       if (format !== 'table') {
-        process.stdout.write(formatDocument({ containers: containers.map((c) => protoJson(ContainerSchema, c)) }, format));
+        process.stdout.write(formatDocument({ containers: containers.map((c) => protoJson(ContainerSchema, c, format)) }, format));
       } else if (values.quiet) {
         process.stdout.write(containers.map((c) => `${c.id}\n`).join(''));
       } else if (values.verbose) {
@@ -215,12 +195,17 @@ const psCommand: Command = {
             names.set(c.id, (await lookup(ref))?.repoTags[0] ?? ref);
           }
         }
-        process.stdout.write(containersTable(containers, { noTrunc, imageName: names.size > 0 ? (c) => names.get(c.id)! : undefined }));
+        const podNames = new Map<string, string>();
+        if (containers.some((c) => c.labels[POD_NAME_LABEL] === undefined)) {
+          for (const p of (await cri.runtime.listPodSandbox({}, opts)).items) podNames.set(p.id, p.metadata?.name ?? '');
+        }
+        const imageName = names.size > 0 ? (c: Container) => names.get(c.id)! : undefined;
+        process.stdout.write(containersTable(containers, { noTrunc, imageName, podNames }));
       }
     });
     return 0;
   },
-};
+});
 
 function authFrom(values: { creds?: string; auth?: string }): AuthConfig | undefined {
   if (values.auth !== undefined) return { auth: values.auth } as AuthConfig;
@@ -231,18 +216,18 @@ function authFrom(values: { creds?: string; auth?: string }): AuthConfig | undef
   return undefined;
 }
 
-const createCommand: Command = {
+const createCommand = defineCommand({
   name: 'create',
   summary: 'Create a new container (pulling its image first when it is missing)',
-  usage: 'create [--no-pull|--with-pull] [--creds USER[:PASSWORD]] [--auth BASE64] POD-ID CONTAINER-CONFIG POD-CONFIG',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      'no-pull': { type: 'boolean' },
-      'with-pull': { type: 'boolean' },
-      creds: { type: 'string' },
-      auth: { type: 'string' },
-      'cancel-timeout': { type: 'string', short: 'T' },
-    });
+  args: 'POD-ID CONTAINER-CONFIG POD-CONFIG',
+  flags: {
+    'no-pull': { type: 'boolean', help: 'do not pull the image' },
+    'with-pull': { type: 'boolean', help: 'pull the image even when it is there' },
+    creds: { type: 'string', value: 'USER[:PASSWORD]', help: 'registry credentials for the pull' },
+    auth: { type: 'string', value: 'BASE64', help: 'registry auth string for the pull' },
+    'cancel-timeout': { type: 'string', short: 'T', value: 'DURATION', help: 'timeout of the calls (instead of --timeout)' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length !== 3) throw invalidArgument('bad-flag', 'create needs POD-ID CONTAINER-CONFIG POD-CONFIG');
     if (values['no-pull'] && values['with-pull']) throw invalidArgument('bad-flag', 'conflict: --no-pull and --with-pull are both set');
     const [podArg, containerConfigPath, podConfigPath] = positionals as [string, string, string];
@@ -252,7 +237,7 @@ const createCommand: Command = {
     const sandboxConfig = await loadPodSandboxConfig(podConfigPath).catch((e: unknown) => {
       throw withContext(e, 'creating container');
     });
-    const ep = endpointsFrom({ ...values, timeout: values['cancel-timeout'] ?? values.timeout });
+    const ep = endpointsFrom({ ...globals, timeout: values['cancel-timeout'] ?? globals.timeout });
     const opts = { timeoutMs: ep.timeoutMs };
     const id = await withCri(ep, async (cri) => {
       const [podSandboxId] = await resolvePodIds(cri, [podArg], ep.timeoutMs);
@@ -279,16 +264,16 @@ const createCommand: Command = {
     process.stdout.write(`${id}\n`);
     return 0;
   },
-};
+});
 
-const startCommand: Command = {
+const startCommand = defineCommand({
   name: 'start',
   summary: 'Start one or more created containers',
-  usage: 'start CONTAINER-ID...',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {});
+  args: 'CONTAINER-ID...',
+  flags: {},
+  async run({ args: positionals, globals }) {
     if (positionals.length === 0) throw invalidArgument('bad-flag', 'ID cannot be empty');
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     await withCri(ep, (cri) =>
       forEachResolved(
         positionals,
@@ -303,26 +288,17 @@ const startCommand: Command = {
     );
     return 0;
   },
-};
+});
 
-/** Global flags that stay usable after a command whose own short flags take -t or -i. */
-const LONG_GLOBALS = {
-  'runtime-endpoint': { type: 'string', short: 'r' },
-  'image-endpoint': { type: 'string' },
-  debug: { type: 'boolean', short: 'D' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-const stopCommand: Command = {
+const stopCommand = defineCommand({
   name: 'stop',
   summary: 'Stop one or more running containers',
-  usage: 'stop [-t SECONDS] CONTAINER-ID...',
-  async run(argv) {
-    const { globals, own } = splitLeadingGlobals(argv, ['stop']);
-    const { values, positionals } = parseOwnArgs(own, { ...LONG_GLOBALS, timeout: { type: 'string', short: 't' } });
+  args: 'CONTAINER-ID...',
+  flags: { timeout: { type: 'string', short: 't', value: 'SECONDS', help: 'grace period before the container is killed' } },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length === 0) throw invalidArgument('bad-flag', 'ID cannot be empty');
     const grace = intFlag(values.timeout, 'timeout', 0);
-    const ep = endpointsFromGlobals(globals, values);
+    const ep = endpointsFrom(globals);
     await withCri(ep, (cri) =>
       forEachResolved(
         positionals,
@@ -339,19 +315,19 @@ const stopCommand: Command = {
     );
     return 0;
   },
-};
+});
 
-const rmCommand: Command = {
+const rmCommand = defineCommand({
   name: 'rm',
   summary: 'Remove one or more containers',
-  usage: 'rm [-f] [-a] CONTAINER-ID...',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      force: { type: 'boolean', short: 'f' },
-      all: { type: 'boolean', short: 'a' },
-    });
+  args: 'CONTAINER-ID...',
+  flags: {
+    force: { type: 'boolean', short: 'f', help: 'stop running containers first' },
+    all: { type: 'boolean', short: 'a', help: 'all containers' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length === 0 && !values.all) throw invalidArgument('bad-flag', 'rm needs at least one container ID, or --all');
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     const opts = { timeoutMs: ep.timeoutMs };
     let failed = false;
     await withCri(ep, async (cri) => {
@@ -383,14 +359,14 @@ const rmCommand: Command = {
     if (failed) throw invalidArgument('rm-failed', 'unable to remove container(s)');
     return 0;
   },
-};
+});
 
 /** `crictl inspect`'s status: protobuf JSON with its times in RFC 3339 (Go's zero time when not yet), nested keys sorted. */
-export function containerStatusJson(r: ContainerStatusResponse) {
+export function containerStatusJson(r: ContainerStatusResponse, format?: OutputFormat) {
   const s = r.status!;
   const started = s.state !== ContainerState.CONTAINER_CREATED;
   const finished = s.state === ContainerState.CONTAINER_EXITED || (s.state === ContainerState.CONTAINER_UNKNOWN && s.finishedAt > 0n);
-  return statusJsonWithTimes(protoJson(ContainerStatusSchema, s), {
+  return statusJsonWithTimes(protoJson(ContainerStatusSchema, s, format), {
     createdAt: rfc3339Nano(s.createdAt),
     startedAt: started ? rfc3339Nano(s.startedAt) : ZERO_TIME,
     finishedAt: finished ? rfc3339Nano(s.finishedAt) : ZERO_TIME,
@@ -421,7 +397,7 @@ export function containerStatusText(r: ContainerStatusResponse, verbose: boolean
 const inspectCommand = inspectCommandFor({
   name: 'inspect',
   summary: 'Display the status of one or more containers',
-  usage: 'inspect [-o json|yaml|table] [-q] CONTAINER-ID...',
+  args: 'CONTAINER-ID...',
   noIdsMessage: 'ID cannot be empty',
   resolve: resolveContainerIds,
   status: (cri, id, verbose, timeoutMs) => cri.runtime.containerStatus({ containerId: id, verbose }, { timeoutMs }),
@@ -431,31 +407,26 @@ const inspectCommand = inspectCommandFor({
   json: containerStatusJson,
 });
 
-const logsCommand: Command = {
+const logsCommand = defineCommand({
   name: 'logs',
   summary: 'Fetch the logs of a container',
-  usage:
-    'logs [-f] [--tail N] [-t|--timestamps] [--since TIME] [--limit-bytes N] [-p|--previous] CONTAINER-ID | logs pod/NAME [-c CONTAINER] [-f]',
-  async run(argv) {
-    // `logs pod/NAME` is kubectl-style, through the node API.
-    if (argv.some((a) => a.startsWith('pod/'))) return podLogsCommand.run(argv);
-    const { globals, own } = splitLeadingGlobals(argv, ['logs']);
-    const { values, positionals } = parseOwnArgs(own, {
-      ...LONG_GLOBALS,
-      timeout: { type: 'string' },
-      follow: { type: 'boolean', short: 'f' },
-      previous: { type: 'boolean', short: 'p' },
-      tail: { type: 'string' },
-      'limit-bytes': { type: 'string' },
-      since: { type: 'string' },
-      timestamps: { type: 'boolean', short: 't' },
-    });
+  args: 'CONTAINER-ID',
+  flags: {
+    follow: { type: 'boolean', short: 'f', help: 'follow the log until the container stops' },
+    previous: { type: 'boolean', short: 'p', help: 'the log of the previous attempt' },
+    tail: { type: 'string', value: 'N', help: 'only the last N lines' },
+    'limit-bytes': { type: 'string', value: 'N', help: 'at most N bytes' },
+    since: { type: 'string', value: 'TIME', help: 'only lines since: a duration before now (42m), an RFC 3339 time or Unix seconds' },
+    timestamps: { type: 'boolean', short: 't', help: 'each line with its timestamp' },
+  },
+  podForm: podLogsCommand,
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length === 0) throw invalidArgument('bad-flag', 'ID cannot be empty');
     if (positionals.length > 1) throw invalidArgument('bad-flag', 'logs takes one container ID');
     const tail = intFlag(values.tail, 'tail', -1);
     const limitBytes = intFlag(values['limit-bytes'], 'limit-bytes', -1);
     const sinceNanos = values.since === undefined || values.since === '' ? undefined : parseSince(values.since);
-    const ep = endpointsFromGlobals(globals, values);
+    const ep = endpointsFrom(globals);
     const abort = new AbortController();
     const onSigint = () => abort.abort();
     const onStdoutError = (e: NodeJS.ErrnoException) => {
@@ -503,61 +474,28 @@ const logsCommand: Command = {
     }
     return 0;
   },
-};
+});
 
-/** Exec's own flags that take a value (everything up to the container ID is a flag). */
-const EXEC_VALUE_FLAGS = new Set(['--timeout', '-r', '--runtime-endpoint', '--image-endpoint']);
-
-/** `[flags] CONTAINER CMD...`: flags end at the container ID; the rest is the command (a leading `--` dropped). */
-export function splitExecArgs(own: string[]): { flags: string[]; container?: string; cmd: string[] } {
-  const flags: string[] = [];
-  let i = 0;
-  for (; i < own.length; i++) {
-    const token = own[i]!;
-    if (token === '--') {
-      i++;
-      break;
-    }
-    if (!token.startsWith('-') || token === '-') break;
-    flags.push(token);
-    if (EXEC_VALUE_FLAGS.has(token) && i + 1 < own.length) flags.push(own[++i]!);
-  }
-  const container = own[i];
-  let cmd = own.slice(i + 1);
-  if (cmd[0] === '--') cmd = cmd.slice(1);
-  return { flags, container, cmd };
-}
-
-const execCommand: Command = {
+const execCommand = defineCommand({
   name: 'exec',
   summary: 'Run a command in a running container (-i: with stdin, -t: on a terminal; -s: synchronously, collecting its output)',
-  usage:
-    'exec [-i] [-t] CONTAINER-ID COMMAND [ARG...] | exec -s [--timeout SECONDS] CONTAINER-ID COMMAND [ARG...] | exec pod/NAME [-c CONTAINER] [-i] [-t] -- COMMAND [ARG...]',
-  async run(argv) {
-    // `exec pod/NAME` is kubectl-style, through the node API.
-    if (namesPod(argv)) return podExecCommand.run(argv);
-    const { globals, own } = splitLeadingGlobals(argv, ['exec']);
-    const split = splitExecArgs(own);
-    const { values } = parseOwnArgs(split.flags, {
-      ...LONG_GLOBALS,
-      sync: { type: 'boolean', short: 's' },
-      timeout: { type: 'string' },
-      tty: { type: 'boolean', short: 't' },
-      interactive: { type: 'boolean', short: 'i' },
-    });
-    if (split.container === undefined || split.cmd.length === 0)
-      throw invalidArgument('bad-flag', 'exec needs CONTAINER-ID COMMAND [ARG...]');
-    if (!values.sync) {
-      return streamingExec(endpointsFromGlobals(globals, values), split.container, split.cmd, {
-        stdin: values.interactive === true,
-        tty: values.tty === true,
-      });
-    }
+  args: 'CONTAINER-ID COMMAND [ARG...]',
+  flags: {
+    sync: { type: 'boolean', short: 's', help: 'run synchronously and print what the command wrote' },
+    timeout: { type: 'string', value: 'SECONDS', help: 'with -s: stop the command after this long' },
+    interactive: { type: 'boolean', short: 'i', help: 'pass stdin to the command' },
+    tty: { type: 'boolean', short: 't', help: 'on a terminal' },
+  },
+  flagsEndAtFirstArg: true,
+  podForm: podExecCommand,
+  async run({ flags: values, args, globals }) {
+    const [container, ...cmd] = args;
+    if (container === undefined || cmd.length === 0) throw invalidArgument('bad-flag', 'exec needs CONTAINER-ID COMMAND [ARG...]');
+    const ep = endpointsFrom(globals);
+    if (!values.sync) return streamingExec(ep, container, cmd, { stdin: values.interactive === true, tty: values.tty === true });
     const seconds = intFlag(values.timeout, 'timeout', 0);
-    const ep = endpointsFromGlobals(globals, values);
-    const cmd = split.cmd;
     const r = await withCri(ep, async (cri) => {
-      const [id] = await resolveContainerIds(cri, [split.container!], ep.timeoutMs);
+      const [id] = await resolveContainerIds(cri, [container], ep.timeoutMs);
       return cri.runtime
         .execSync(
           { containerId: id, cmd, timeout: BigInt(seconds) },
@@ -573,28 +511,28 @@ const execCommand: Command = {
     await new Promise<void>((resolve) => process.stderr.write(r.stderr, () => resolve()));
     return r.exitCode;
   },
-};
+});
 
-const statsCommand: Command = {
+const statsCommand = defineCommand({
   name: 'stats',
   summary: 'List container resource usage statistics',
-  usage: 'stats [-a] [--id ID] [-p POD-ID] [--label K=V]... [-s SECONDS] [-w] [-o table|json|yaml] [ID]',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      all: { type: 'boolean', short: 'a' },
-      id: { type: 'string' },
-      pod: { type: 'string', short: 'p' },
-      label: { type: 'string', multiple: true },
-      output: { type: 'string', short: 'o' },
-      seconds: { type: 'string', short: 's' },
-      watch: { type: 'boolean', short: 'w' },
-    });
+  args: '[CONTAINER-ID]',
+  flags: {
+    all: { type: 'boolean', short: 'a', help: 'all containers (default: running ones)' },
+    id: { type: 'string', value: 'ID', help: 'only the container of this ID' },
+    pod: { type: 'string', short: 'p', value: 'POD-ID', help: 'only the containers of this pod' },
+    label: { type: 'string', multiple: true, value: 'K=V', help: 'only containers with this label' },
+    seconds: { type: 'string', short: 's', value: 'N', help: 'seconds between the two samples (default 1)' },
+    watch: { type: 'boolean', short: 'w', help: 'sample again and again' },
+    output: { type: 'string', short: 'o', value: 'FORMAT', help: 'table, json or yaml' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length > 1) throw invalidArgument('bad-flag', 'stats takes at most one container ID');
-    const format = parseListFormat(values.output, 'table');
+    const format = parseOutputFormat(values.output, 'table');
     const seconds = intFlag(values.seconds, 'seconds', 1);
     const labelSelector = parseLabels(values.label);
     const idArg = values.id ?? positionals[0];
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     const opts = { timeoutMs: ep.timeoutMs };
     const abort = new AbortController();
     const onSigint = () => abort.abort();
@@ -617,7 +555,9 @@ const statsCommand: Command = {
             })
           ).stats;
         if (format !== 'table') {
-          process.stdout.write(formatDocument({ stats: byId(await sample()).map((s) => protoJson(ContainerStatsSchema, s)) }, format));
+          process.stdout.write(
+            formatDocument({ stats: byId(await sample()).map((s) => protoJson(ContainerStatsSchema, s, format)) }, format),
+          );
           return;
         }
         do {
@@ -633,24 +573,23 @@ const statsCommand: Command = {
     }
     return 0;
   },
-};
+});
 
-const updateCommand: Command = {
+const updateCommand = defineCommand({
   name: 'update',
   summary: 'Update the resources of one or more running containers',
-  usage:
-    'update [--cpu-share N] [--cpu-quota N] [--cpu-period N] [--cpuset-cpus LIST] [--cpuset-mems LIST] [--memory BYTES] CONTAINER-ID...',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      'cpu-count': { type: 'string' },
-      'cpu-maximum': { type: 'string' },
-      'cpu-period': { type: 'string' },
-      'cpu-quota': { type: 'string' },
-      'cpu-share': { type: 'string' },
-      memory: { type: 'string' },
-      'cpuset-cpus': { type: 'string' },
-      'cpuset-mems': { type: 'string' },
-    });
+  args: 'CONTAINER-ID...',
+  flags: {
+    'cpu-share': { type: 'string', value: 'N', help: 'CPU shares (relative weight)' },
+    'cpu-quota': { type: 'string', value: 'N', help: 'CPU CFS quota' },
+    'cpu-period': { type: 'string', value: 'N', help: 'CPU CFS period' },
+    'cpuset-cpus': { type: 'string', value: 'LIST', help: 'CPUs the container may use (0-3, 0,1)' },
+    'cpuset-mems': { type: 'string', value: 'LIST', help: 'memory nodes the container may use' },
+    memory: { type: 'string', value: 'BYTES', help: 'memory limit' },
+    'cpu-count': { type: 'string', value: 'N', help: 'Windows containers only' },
+    'cpu-maximum': { type: 'string', value: 'N', help: 'Windows containers only' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length === 0) throw invalidArgument('bad-flag', 'ID cannot be empty');
     if (values['cpu-count'] !== undefined || values['cpu-maximum'] !== undefined) {
       throw invalidArgument('bad-flag', '--cpu-count and --cpu-maximum apply to Windows containers only');
@@ -663,7 +602,7 @@ const updateCommand: Command = {
       cpusetCpus: values['cpuset-cpus'] ?? '',
       cpusetMems: values['cpuset-mems'] ?? '',
     };
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     await withCri(ep, (cri) =>
       forEachResolved(
         positionals,
@@ -678,7 +617,7 @@ const updateCommand: Command = {
     );
     return 0;
   },
-};
+});
 
 export const containerCommands: Command[] = [
   psCommand,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isBerthError } from '../errors/errors.ts';
-import { endpointsFromGlobals, intFlag, parseLabels, resolvePrefix, splitLeadingGlobals, withContext } from './container-cri.ts';
+import { intFlag, parseLabels, resolvePrefix, withContext } from './container-cri.ts';
 
 const ids = ['716dc2cf74680bb8', '716e000000000000', '98d55eae498d40fa'];
 
@@ -21,26 +21,6 @@ test('an ambiguous prefix is an error naming the candidates; an unknown one goes
   );
   assert.equal(resolvePrefix('abc', ids, 'container'), 'abc');
   assert.equal(resolvePrefix('', ids, 'container'), '');
-});
-
-test('global flags written before the command are told apart from its own', () => {
-  // berth -r unix:///x -t 5s stop -t 3 ID  reaches stop as: -t 3 ID -r unix:///x -t 5s
-  const processArgv = ['-r', 'unix:///x', '-t', '5s', 'stop', '-t', '3', 'ID'];
-  assert.deepEqual(splitLeadingGlobals(['-t', '3', 'ID', '-r', 'unix:///x', '-t', '5s'], ['stop'], processArgv), {
-    globals: ['-r', 'unix:///x', '-t', '5s'],
-    own: ['-t', '3', 'ID'],
-  });
-  // Nothing before the command: all its own.
-  assert.deepEqual(splitLeadingGlobals(['-t', '3', 'ID'], ['stop'], ['stop', '-t', '3', 'ID']), { globals: [], own: ['-t', '3', 'ID'] });
-  // Called from elsewhere (process arguments unrelated): all its own.
-  assert.deepEqual(splitLeadingGlobals(['ID', '-D'], ['exec'], ['--test', 'file.ts']), { globals: [], own: ['ID', '-D'] });
-  // An exec command line that ends like the global flags is not mistaken for them.
-  assert.deepEqual(splitLeadingGlobals(['-s', 'C', 'ls', '-D'], ['exec'], ['exec', '-s', 'C', 'ls', '-D']), {
-    globals: [],
-    own: ['-s', 'C', 'ls', '-D'],
-  });
-  const ep = endpointsFromGlobals(['-r', 'unix:///x', '-t', '5s'], { 'image-endpoint': 'unix:///img' });
-  assert.deepEqual(ep, { runtime: 'unix:///x', image: 'unix:///img', timeoutMs: 5000 });
 });
 
 test('labels, integers and error context', () => {

@@ -2,7 +2,11 @@
 // CPU time used between them over the time between their timestamps.
 import type { ContainerStats } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
-import { goHumanSize, tabTable, truncateId } from './container-output.ts';
+import { humanSize, truncateId } from './output/human.ts';
+import { tabTable } from './output/tabwriter.ts';
+
+/** go-units' default precision, which crictl stats prints with. */
+const STATS_SIZE_PRECISION = 4;
 
 /** By container ID, as crictl sorts them. */
 export function byId(stats: ContainerStats[]): ContainerStats[] {
@@ -39,8 +43,8 @@ export function statsTable(first: ContainerStats[], second: ContainerStats[], op
       truncateId(id),
       s.attributes?.metadata?.name ?? '',
       cpuPercent.toFixed(2),
-      goHumanSize(Number(mem)),
-      goHumanSize(Number(disk)),
+      humanSize(Number(mem), STATS_SIZE_PRECISION),
+      humanSize(Number(disk), STATS_SIZE_PRECISION),
       inodes.toString(),
     ]);
   }

@@ -2,12 +2,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { type Config, loadConfig } from '../config/config.ts';
 import { berthImagesHandlers } from '../cri/berth-images-service.ts';
 import { bindService, criBindings, startCriServer } from '../cri/server.ts';
 import { Images } from '../cri-api/gen/berth/v1/images_pb.js';
-import { failedPrecondition, invalidArgument } from '../errors/errors.ts';
+import { failedPrecondition } from '../errors/errors.ts';
 import { detectCgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 import { importImages } from '../services/image-import.ts';
 import { berthImageOperations } from '../services/image-operations.ts';
@@ -16,33 +15,28 @@ import { berthRuntimeOperations } from '../services/runtime-operations.ts';
 import { PodStreamBackend } from '../streaming/daemon/stream-backend.ts';
 import { StreamingServer } from '../streaming/daemon/streaming-server.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
-import type { Command } from './command.ts';
+import { defineCommand } from './command.ts';
 import { openImageSubsystem } from './daemon-images.ts';
 import { openPodSubsystem, runtimeRoot } from './daemon-pods.ts';
+import { type ProbeResult, probeOciRuntime } from './daemon-runtime-probe.ts';
 
 const DEFAULT_CONFIG_FILE = '/etc/berth/config.toml';
 
-export const daemonCommand: Command = {
+export const daemonCommand = defineCommand({
   name: 'daemon',
   summary: 'Run the CRI runtime daemon',
-  usage: 'daemon [--config FILE] [--log-level LEVEL]',
-  async run(argv) {
-    let values: { config?: string; 'log-level'?: string };
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string', short: 'l' } },
-      }));
-    } catch (e) {
-      throw invalidArgument('bad-flag', (e as Error).message);
-    }
+  flags: {
+    config: { type: 'string', short: 'c', value: 'FILE', help: `the config file (default ${DEFAULT_CONFIG_FILE} when it exists)` },
+    'log-level': { type: 'string', short: 'l', value: 'LEVEL', help: "trace, debug, info, warn or error (default: the config's)" },
+  },
+  async run({ flags: values }) {
     const file = values.config ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
     const config = await loadConfig(file);
     if (values['log-level']) config.log_level = values['log-level'] as Config['log_level'];
     const logger = createLogger(config.log_level);
     return runDaemon(config, logger, file);
   },
-};
+});
 
 async function claimPidFile(state: string): Promise<() => Promise<void>> {
   const pidFile = path.join(state, 'berth.pid');
@@ -63,6 +57,27 @@ async function claimPidFile(state: string): Promise<() => Promise<void>> {
   }
   await writeFile(pidFile, `${process.pid}\n`);
   return () => rm(pidFile, { force: true });
+}
+
+/** The handlers to announce: the default one, and each other one whose runtime can run a container here. */
+async function runnableHandlers(config: Config, logger: Logger): Promise<string[]> {
+  const names = Object.keys(config.runtimes);
+  const probeDir = path.join(config.state, 'probes');
+  const probes = await Promise.all(
+    names.map((name) =>
+      name === config.default_runtime ? ({ ok: true } as ProbeResult) : probeOciRuntime(config.runtimes[name]!.binary, probeDir),
+    ),
+  );
+  await rm(probeDir, { recursive: true, force: true });
+  for (const [i, probe] of probes.entries()) {
+    if (probe.ok) continue;
+    const name = names[i]!;
+    logger.warn(
+      { handler: name, binary: config.runtimes[name]!.binary, reason: probe.message },
+      'runtime handler left out: it cannot run containers here',
+    );
+  }
+  return names.filter((_, i) => probes[i]!.ok);
 }
 
 export async function runDaemon(config: Config, logger: Logger, configFile?: string): Promise<number> {
@@ -93,7 +108,13 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
   });
   const bindings = [
     ...criBindings({
-      runtime: berthRuntimeOperations({ config, pods, cgroups: await detectCgroupLayout(), streaming }),
+      runtime: berthRuntimeOperations({
+        config,
+        pods,
+        cgroups: await detectCgroupLayout(),
+        streaming,
+        runtimeHandlers: await runnableHandlers(config, logger),
+      }),
       image: berthImageOperations(images.service, [config.sandbox_image]),
     }),
     bindService(

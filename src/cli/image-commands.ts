@@ -1,32 +1,34 @@
 // crictl-style image commands: pull, images, inspecti, rmi, imagefsinfo — against any CRI endpoint.
 
 import path from 'node:path';
-import { toJson as protoToJson } from '@bufbuild/protobuf';
-import { type CriClient, connectCri } from '../cri/cri-client.ts';
+import { type JsonObject, toJson as protoToJson } from '@bufbuild/protobuf';
+import type { CriClient } from '../cri/cri-client.ts';
 import { makeClient } from '../cri/grpc-service.ts';
 import { Images } from '../cri-api/gen/berth/v1/images_pb.js';
-import { FilesystemUsageSchema, type Image, ImageSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
+import { type FilesystemUsage, FilesystemUsageSchema, type Image, ImageSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
-import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
-import { formatStructured, formatTable, humanSize, parseOutputFormat } from './output.ts';
+import { defineCommand, endpointsFrom, type GlobalValues } from './command.ts';
+import { withCri as withCriAt } from './container-cri.ts';
+import { formatStructured, int64AsNumbers, type OutputFormat, parseOutputFormat } from './output/documents.ts';
+import { humanSize } from './output/human.ts';
+import { tabTable } from './output/tabwriter.ts';
 import { pullWithProgress } from './pull-progress.ts';
 
-async function withCri<T>(
-  values: Parameters<typeof endpointsFrom>[0],
-  body: (cri: CriClient, timeoutMs: number) => Promise<T>,
-): Promise<T> {
-  const ep = endpointsFrom(values);
-  const cri = connectCri(ep.runtime, ep.image);
-  try {
-    return await body(cri, ep.timeoutMs);
-  } finally {
-    cri.close();
-  }
+function withCri<T>(globals: GlobalValues, body: (cri: CriClient, timeoutMs: number) => Promise<T>): Promise<T> {
+  const ep = endpointsFrom(globals);
+  return withCriAt(ep, (cri) => body(cri, ep.timeoutMs));
 }
 
-function truncateId(id: string): string {
+/** An image ID without its algorithm, cut to 13 characters. */
+function truncateImageId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 13);
 }
+
+/** crictl's image sizes: three significant digits. */
+const IMAGE_SIZE_PRECISION = 3;
+
+/** The images table: columns three spaces apart. */
+const IMAGES_TABLE = { minWidth: 0, padding: 3 };
 
 /** crictl splits `name:tag` at the last colon after the last slash. */
 function splitTag(repoTag: string): [string, string] {
@@ -34,21 +36,23 @@ function splitTag(repoTag: string): [string, string] {
   return i > repoTag.lastIndexOf('/') ? [repoTag.slice(0, i), repoTag.slice(i + 1)] : [repoTag, '<none>'];
 }
 
-function imageJson(image: Image): unknown {
-  return protoToJson(ImageSchema, image);
+/** Protobuf JSON; for YAML with int64 (size) as a number. */
+function imageJson(image: Image, format: OutputFormat): unknown {
+  const json = protoToJson(ImageSchema, image) as JsonObject;
+  return format === 'yaml' ? int64AsNumbers(ImageSchema, json) : json;
 }
 
-const pullCommand: Command = {
+const pullCommand = defineCommand({
   name: 'pull',
   summary: 'Pull an image from a registry',
-  usage: 'pull [--creds USER[:PASSWORD]] [--auth BASE64] [--quiet] IMAGE',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      creds: { type: 'string' },
-      auth: { type: 'string' },
-      username: { type: 'string', short: 'u' },
-      quiet: { type: 'boolean', short: 'q' },
-    });
+  args: 'IMAGE',
+  flags: {
+    creds: { type: 'string', value: 'USER[:PASSWORD]', help: 'registry credentials' },
+    auth: { type: 'string', value: 'BASE64', help: 'registry auth string' },
+    username: { type: 'string', short: 'u', value: 'USER', help: 'registry user name' },
+    quiet: { type: 'boolean', short: 'q', help: 'no progress bars' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length !== 1) throw invalidArgument('bad-flag', 'pull needs exactly one image name');
     const auth: { username?: string; password?: string; auth?: string } = {};
     if (values.creds !== undefined) {
@@ -58,7 +62,7 @@ const pullCommand: Command = {
     }
     if (values.username !== undefined) auth.username = values.username;
     if (values.auth !== undefined) auth.auth = values.auth;
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     const imageRef = await pullWithProgress(
       ep,
       positionals[0]!,
@@ -68,28 +72,28 @@ const pullCommand: Command = {
     process.stdout.write(`Image is up to date for ${imageRef}\n`);
     return 0;
   },
-};
+});
 
-const imagesCommand: Command = {
+const imagesCommand = defineCommand({
   name: 'images',
-  aliases: ['img'],
+  aliases: ['img', 'image'],
   summary: 'List images',
-  usage: 'images [-q] [--digests] [--no-trunc] [-o table|json|yaml] [IMAGE]',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      quiet: { type: 'boolean', short: 'q' },
-      digests: { type: 'boolean' },
-      'no-trunc': { type: 'boolean' },
-      verbose: { type: 'boolean', short: 'v' },
-      output: { type: 'string', short: 'o' },
-    });
-    const format = parseOutputFormat(values.output);
-    const images = await withCri(values, async (cri, timeoutMs) => {
+  args: '[IMAGE]',
+  flags: {
+    quiet: { type: 'boolean', short: 'q', help: 'IDs only' },
+    digests: { type: 'boolean', help: 'a DIGEST column' },
+    'no-trunc': { type: 'boolean', help: 'IDs and digests in full' },
+    verbose: { type: 'boolean', short: 'v', help: 'accepted, as by crictl' },
+    output: { type: 'string', short: 'o', value: 'FORMAT', help: 'table, json or yaml' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
+    const format = parseOutputFormat(values.output, 'table');
+    const images = await withCri(globals, async (cri, timeoutMs) => {
       const filter = positionals[0] ? { image: { image: positionals[0] } } : undefined;
       return (await cri.image.listImages({ filter }, { timeoutMs })).images;
     });
     if (format !== 'table') {
-      process.stdout.write(formatStructured({ images: images.map(imageJson) }, format));
+      process.stdout.write(formatStructured({ images: images.map((i) => imageJson(i, format)) }, format));
       return 0;
     }
     if (values.quiet) {
@@ -99,7 +103,7 @@ const imagesCommand: Command = {
     const header = ['IMAGE', 'TAG', ...(values.digests ? ['DIGEST'] : []), 'IMAGE ID', 'SIZE'];
     const rows: string[][] = [];
     for (const image of images) {
-      const id = values['no-trunc'] ? image.id : truncateId(image.id);
+      const id = values['no-trunc'] ? image.id : truncateImageId(image.id);
       const digest = image.repoDigests[0]?.split('@')[1] ?? '<none>';
       const tags = image.repoTags.length > 0 ? image.repoTags : [`${image.repoDigests[0]?.split('@')[0] ?? '<none>'}:<none>`];
       for (const repoTag of tags) {
@@ -107,30 +111,30 @@ const imagesCommand: Command = {
         rows.push([
           name,
           tag,
-          ...(values.digests ? [values['no-trunc'] ? digest : truncateId(digest)] : []),
+          ...(values.digests ? [values['no-trunc'] ? digest : truncateImageId(digest)] : []),
           id,
-          humanSize(Number(image.size)),
+          humanSize(Number(image.size), IMAGE_SIZE_PRECISION),
         ]);
       }
     }
-    process.stdout.write(formatTable(header, rows));
+    process.stdout.write(tabTable([header, ...rows], IMAGES_TABLE));
     return 0;
   },
-};
+});
 
-const inspectiCommand: Command = {
+const inspectiCommand = defineCommand({
   name: 'inspecti',
   summary: 'Return the status of one or more images',
-  usage: 'inspecti [-o json|yaml] IMAGE...',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      output: { type: 'string', short: 'o' },
-      quiet: { type: 'boolean', short: 'q' },
-    });
+  args: 'IMAGE...',
+  flags: {
+    output: { type: 'string', short: 'o', value: 'FORMAT', help: 'json (default) or yaml' },
+    quiet: { type: 'boolean', short: 'q', help: 'the status only, without the verbose info' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length === 0) throw invalidArgument('bad-flag', 'inspecti needs an image');
     const format = parseOutputFormat(values.output, 'json');
     let missing = 0;
-    await withCri(values, async (cri, timeoutMs) => {
+    await withCri(globals, async (cri, timeoutMs) => {
       for (const ref of positionals) {
         const r = await cri.image.imageStatus({ image: { image: ref }, verbose: !values.quiet }, { timeoutMs });
         if (!r.image) {
@@ -146,22 +150,22 @@ const inspectiCommand: Command = {
             info[k] = v;
           }
         }
-        process.stdout.write(formatStructured({ status: imageJson(r.image), info }, format === 'table' ? 'json' : format));
+        process.stdout.write(formatStructured({ status: imageJson(r.image, format), info }, format === 'table' ? 'json' : format));
       }
     });
     return missing > 0 ? 1 : 0;
   },
-};
+});
 
-const rmiCommand: Command = {
+const rmiCommand = defineCommand({
   name: 'rmi',
   summary: 'Remove one or more images',
-  usage: 'rmi [-a] IMAGE...',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { all: { type: 'boolean', short: 'a' } });
+  args: 'IMAGE...',
+  flags: { all: { type: 'boolean', short: 'a', help: 'all images' } },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length === 0 && !values.all) throw invalidArgument('bad-flag', 'rmi needs an image, or --all');
     let failed = 0;
-    await withCri(values, async (cri, timeoutMs) => {
+    await withCri(globals, async (cri, timeoutMs) => {
       const targets = values.all ? (await cri.image.listImages({}, { timeoutMs })).images.map((i) => i.id) : positionals;
       for (const ref of targets) {
         const status = await cri.image.imageStatus({ image: { image: ref } }, { timeoutMs });
@@ -177,36 +181,41 @@ const rmiCommand: Command = {
     });
     return failed > 0 ? 1 : 0;
   },
-};
+});
 
-const imageFsInfoCommand: Command = {
+function usageJson(usage: FilesystemUsage, format: OutputFormat): JsonObject {
+  const json = protoToJson(FilesystemUsageSchema, usage) as JsonObject;
+  return format === 'yaml' ? int64AsNumbers(FilesystemUsageSchema, json) : json;
+}
+
+const imageFsInfoCommand = defineCommand({
   name: 'imagefsinfo',
   summary: 'Return image filesystem info',
-  usage: 'imagefsinfo [-o json|yaml]',
-  async run(argv) {
-    const { values } = parseCommandArgs(argv, { output: { type: 'string', short: 'o' } });
+  flags: { output: { type: 'string', short: 'o', value: 'FORMAT', help: 'json (default) or yaml' } },
+  async run({ flags: values, globals }) {
     const format = parseOutputFormat(values.output, 'json');
-    const r = await withCri(values, (cri, timeoutMs) => cri.image.imageFsInfo({}, { timeoutMs }));
+    const r = await withCri(globals, (cri, timeoutMs) => cri.image.imageFsInfo({}, { timeoutMs }));
     const out = {
       status: {
-        imageFilesystems: r.imageFilesystems.map((f) => protoToJson(FilesystemUsageSchema, f)),
-        containerFilesystems: r.containerFilesystems.map((f) => protoToJson(FilesystemUsageSchema, f)),
+        imageFilesystems: r.imageFilesystems.map((f) => usageJson(f, format)),
+        containerFilesystems: r.containerFilesystems.map((f) => usageJson(f, format)),
       },
     };
     process.stdout.write(formatStructured(out, format === 'table' ? 'json' : format));
     return 0;
   },
-};
+});
 
-const imageCommand: Command = {
-  name: 'image',
-  summary: 'Manage images: "image import FILE" loads an archive; "image" alone lists images',
-  usage: 'image import [--base-name NAME] FILE | image [images flags]',
-  async run(argv) {
-    if (argv[0] !== 'import') return imagesCommand.run(argv);
-    const { values, positionals } = parseCommandArgs(argv.slice(1), { 'base-name': { type: 'string' } });
+const imageImportCommand = defineCommand({
+  name: 'image import',
+  summary: 'Import the images of an archive (docker save or OCI layout) on the daemon host',
+  args: 'FILE',
+  flags: {
+    'base-name': { type: 'string', value: 'NAME', help: 'repository for OCI entries named by a tag only (as ctr import --base-name)' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length !== 1) throw invalidArgument('bad-flag', 'image import needs exactly one archive file');
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     const client = makeClient(Images, ep.image);
     try {
       const r = await client.import(
@@ -222,6 +231,6 @@ const imageCommand: Command = {
     }
     return 0;
   },
-};
+});
 
-export const imageCommands: Command[] = [pullCommand, imagesCommand, imageCommand, inspectiCommand, rmiCommand, imageFsInfoCommand];
+export const imageCommands = [pullCommand, imagesCommand, imageImportCommand, inspectiCommand, rmiCommand, imageFsInfoCommand];

@@ -1,15 +1,16 @@
 // berth version, berth info: what the runtime says of itself.
+import { toJson } from '@bufbuild/protobuf';
 import { connectCri } from '../cri/cri-client.ts';
-import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
-import { formatStructured, parseOutputFormat } from './output.ts';
+import { RuntimeHandlerFeaturesSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
+import { defineCommand, endpointsFrom } from './command.ts';
+import { formatStructured, parseOutputFormat } from './output/documents.ts';
 
-const versionCommand: Command = {
+const versionCommand = defineCommand({
   name: 'version',
   summary: 'Show the runtime version information',
-  usage: 'version',
-  async run(argv) {
-    const { values } = parseCommandArgs(argv, {});
-    const ep = endpointsFrom(values);
+  flags: {},
+  async run({ globals }) {
+    const ep = endpointsFrom(globals);
     const cri = connectCri(ep.runtime, ep.image);
     try {
       const v = await cri.runtime.version({ version: 'v1' }, { timeoutMs: ep.timeoutMs });
@@ -21,16 +22,15 @@ const versionCommand: Command = {
     }
     return 0;
   },
-};
+});
 
-const infoCommand: Command = {
+const infoCommand = defineCommand({
   name: 'info',
   summary: 'Display information of the container runtime',
-  usage: 'info [-o json|yaml]',
-  async run(argv) {
-    const { values } = parseCommandArgs(argv, { output: { type: 'string', short: 'o' } });
+  flags: { output: { type: 'string', short: 'o', value: 'FORMAT', help: 'json (default) or yaml' } },
+  async run({ flags: values, globals }) {
     const format = parseOutputFormat(values.output, 'json');
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     const cri = connectCri(ep.runtime, ep.image);
     try {
       const s = await cri.runtime.status({ verbose: true }, { timeoutMs: ep.timeoutMs });
@@ -38,7 +38,10 @@ const infoCommand: Command = {
         status: {
           conditions: (s.status?.conditions ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
         },
-        runtimeHandlers: s.runtimeHandlers.map((h) => ({ name: h.name, features: h.features })),
+        runtimeHandlers: s.runtimeHandlers.map((h) => ({
+          name: h.name,
+          features: h.features === undefined ? null : toJson(RuntimeHandlerFeaturesSchema, h.features, { alwaysEmitImplicit: true }),
+        })),
       };
       for (const [k, v] of Object.entries(s.info)) {
         try {
@@ -53,6 +56,6 @@ const infoCommand: Command = {
     }
     return 0;
   },
-};
+});
 
-export const infoCommands: Command[] = [versionCommand, infoCommand];
+export const infoCommands = [versionCommand, infoCommand];

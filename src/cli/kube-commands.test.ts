@@ -6,17 +6,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import type { ContainerStatus, Pod } from '../agent/k8s-types.ts';
-import {
-  describePod,
-  describeProbe,
-  humanDuration,
-  logsContainer,
-  nodeApiUrl,
-  podRow,
-  podTable,
-  rfc1123z,
-  tabwrite,
-} from './kube-commands.ts';
+import { nodeApiUrl } from './kube/node-api-client.ts';
+import { describePod, describeProbe } from './kube/pod-describer.ts';
+import { podRow, podTable } from './kube/pod-printer.ts';
+import { logsContainer } from './kube-commands.ts';
+import { shortDuration } from './output/human.ts';
+import { tabwrite } from './output/tabwriter.ts';
+import { rfc1123z } from './output/times.ts';
 
 const run = promisify(execFile);
 const BERTH = path.resolve(import.meta.dirname, '..', '..', 'bin', 'berth');
@@ -52,11 +48,11 @@ test("Go's tabwriter: a column is as wide as its widest cell in a run of lines t
 test('human durations as kubectl prints ages', () => {
   const s = 1000;
   assert.deepEqual(
-    [0, 59, 119, 120, 125, 600, 3600, 3660, 8 * 3600, 49 * 3600, 9 * 86400, 800 * 86400, 3000 * 86400].map((n) => humanDuration(n * s)),
+    [0, 59, 119, 120, 125, 600, 3600, 3660, 8 * 3600, 49 * 3600, 9 * 86400, 800 * 86400, 3000 * 86400].map((n) => shortDuration(n * s)),
     ['0s', '59s', '119s', '2m', '2m5s', '10m', '60m', '61m', '8h', '2d1h', '9d', '2y70d', '8y'],
   );
-  assert.equal(humanDuration(-1500), '0s');
-  assert.equal(humanDuration(-5000), '<invalid>');
+  assert.equal(shortDuration(-1500), '0s');
+  assert.equal(shortDuration(-5000), '<invalid>');
 });
 
 test('RFC 1123 times with a numeric zone, as describe prints them', () => {

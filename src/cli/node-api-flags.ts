@@ -9,21 +9,26 @@ import { servingCertificate } from '../agent/node-api-tls.ts';
 import type { NodeApiListener } from '../agent/node-http-api.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import type { Logger } from '../util/logger.ts';
+import type { Flags } from './command.ts';
 
 /** The kubelet's authenticated port. */
 export const DEFAULT_NODE_API_PORT = 10250;
 
 export const NODE_API_FLAGS = {
-  port: { type: 'string' },
-  'read-only-port': { type: 'string' },
-  address: { type: 'string' },
-  'tls-cert-file': { type: 'string' },
-  'tls-private-key-file': { type: 'string' },
-  'client-ca-file': { type: 'string' },
-  'anonymous-auth': { type: 'string' },
-  'cert-dir': { type: 'string' },
-  'api-socket': { type: 'string' },
-} as const;
+  port: { type: 'string', value: 'N', help: 'the authenticated HTTPS port of the node API (default 10250; 0: off)' },
+  'read-only-port': { type: 'string', value: 'N', help: 'the read-only port: /pods, /healthz, /metrics, /stats/summary (default 0: off)' },
+  address: { type: 'string', value: 'IP', help: 'where the ports listen (default 0.0.0.0)' },
+  'tls-cert-file': { type: 'string', value: 'FILE', help: 'the serving certificate (default: self-signed in --cert-dir)' },
+  'tls-private-key-file': { type: 'string', value: 'FILE', help: "the serving certificate's key" },
+  'client-ca-file': { type: 'string', value: 'FILE', help: 'client certificates signed by this CA are authenticated' },
+  'anonymous-auth': { type: 'string', value: 'true|false', help: 'let unauthenticated requests in as system:anonymous (default false)' },
+  'cert-dir': { type: 'string', value: 'DIR', help: 'where the self-signed certificate is kept (default <root-dir>/pki)' },
+  'api-socket': {
+    type: 'string',
+    value: 'PATH',
+    help: 'the full API on a socket only root can open (default <root-dir>/node.sock; "": none)',
+  },
+} as const satisfies Flags;
 
 export const NODE_API_USAGE =
   '[--port N (HTTPS, default 10250; 0: off)] [--read-only-port N (default 0: off)] [--address IP (default 0.0.0.0)] [--tls-cert-file FILE --tls-private-key-file FILE (default: self-signed in --cert-dir)] [--cert-dir DIR (default <root-dir>/pki)] [--client-ca-file FILE] [--anonymous-auth=true|false (default false)] [--api-socket PATH (default <root-dir>/node.sock; "": none)]';

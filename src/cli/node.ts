@@ -1,7 +1,6 @@
 // berth node: the node agent (kubelet / Virtual Kubelet) on a provider; pods from a manifest folder
 // and, with --kubeconfig, from a Kubernetes API server.
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import { ApiEventRecorder } from '../agent/apiserver/api-events.ts';
 import { ApiConfigMapSource, ApiSecretSource } from '../agent/apiserver/api-object-sources.ts';
 import { ApiServiceSource } from '../agent/apiserver/api-service-source.ts';
@@ -17,9 +16,8 @@ import { invalidArgument } from '../errors/errors.ts';
 import { DEFAULT_ROOT_DIR } from '../providers/cri/index.ts';
 import { loadProvider } from '../providers/load-provider.ts';
 import { createLogger } from '../util/logger.ts';
-import type { Command } from './command.ts';
-import { DEFAULT_ENDPOINT } from './command.ts';
-import { NODE_API_FLAGS, NODE_API_USAGE, nodeApiListeners } from './node-api-flags.ts';
+import { DEFAULT_ENDPOINT, defineCommand } from './command.ts';
+import { NODE_API_FLAGS, nodeApiListeners } from './node-api-flags.ts';
 
 /** `--image-gc-high-threshold 90` as `{ imageGCHighThresholdPercent: 90 }`; nothing when the flag is absent. */
 function percentFlag(values: Record<string, string | undefined>, flag: string, key: string): Record<string, number> {
@@ -31,37 +29,36 @@ function percentFlag(values: Record<string, string | undefined>, flag: string, k
   return { [key]: n };
 }
 
-export const nodeCommand: Command = {
+export const nodeCommand = defineCommand({
   name: 'node',
   summary: 'Run the node agent: pods from a manifest folder or an API server, through a provider (default: any CRI runtime)',
-  usage: `node [--runtime-endpoint URL] [--manifests DIR] [--kubeconfig FILE] [--node-name NAME] [--node-ip IP] ${NODE_API_USAGE} [--provider NAME|PATH] [--pod-logs-dir DIR] [--root-dir DIR (pod volumes; default /var/lib/berth/node)] [--cgroup-root PATH] [--image-gc-high-threshold PERCENT (default 85)] [--image-gc-low-threshold PERCENT (default 80)] [--container-log-max-size QUANTITY (default 10Mi)] [--container-log-max-files N (default 5)] [--log-level LEVEL]`,
-  async run(argv) {
-    let values: Record<string, string | undefined>;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          'runtime-endpoint': { type: 'string', short: 'r' },
-          'image-endpoint': { type: 'string', short: 'i' },
-          manifests: { type: 'string' },
-          'node-name': { type: 'string' },
-          'node-ip': { type: 'string' },
-          ...NODE_API_FLAGS,
-          provider: { type: 'string' },
-          kubeconfig: { type: 'string' },
-          'pod-logs-dir': { type: 'string' },
-          'root-dir': { type: 'string' },
-          'cgroup-root': { type: 'string' },
-          'image-gc-high-threshold': { type: 'string' },
-          'image-gc-low-threshold': { type: 'string' },
-          'container-log-max-size': { type: 'string' },
-          'container-log-max-files': { type: 'string' },
-          'log-level': { type: 'string' },
-        },
-      }));
-    } catch (e) {
-      throw invalidArgument('bad-flag', (e as Error).message);
-    }
+  flags: {
+    manifests: {
+      type: 'string',
+      value: 'DIR',
+      help: 'static pods (and, without --kubeconfig, their ConfigMaps and Secrets) from this folder',
+    },
+    kubeconfig: { type: 'string', value: 'FILE', help: 'pods from the API server this kubeconfig names' },
+    'node-name': { type: 'string', value: 'NAME', help: 'the node name (default: the host name)' },
+    'node-ip': { type: 'string', value: 'IP', help: "the node's address (default: detected)" },
+    ...NODE_API_FLAGS,
+    provider: { type: 'string', value: 'NAME|PATH', help: 'the provider (default cri)' },
+    'pod-logs-dir': { type: 'string', value: 'DIR', help: 'container logs (default /var/log/pods)' },
+    'root-dir': { type: 'string', value: 'DIR', help: 'pod volumes (default /var/lib/berth/node)' },
+    'cgroup-root': { type: 'string', value: 'PATH', help: "the pods' cgroup parent" },
+    'image-gc-high-threshold': { type: 'string', value: 'PERCENT', help: 'disk use that starts image garbage collection (default 85)' },
+    'image-gc-low-threshold': { type: 'string', value: 'PERCENT', help: 'disk use image garbage collection brings back to (default 80)' },
+    'container-log-max-size': { type: 'string', value: 'QUANTITY', help: 'a container log this large is rotated (default 10Mi)' },
+    'container-log-max-files': { type: 'string', value: 'N', help: 'files kept per container log, the live one included (default 5)' },
+    'log-level': { type: 'string', value: 'LEVEL', help: 'trace, debug, info, warn or error (default info)' },
+  },
+  async run({ flags, globals }) {
+    // The CRI endpoints are crictl's global flags (-r, -i), given before or after `node`.
+    const values: Record<string, string | undefined> = {
+      ...flags,
+      'runtime-endpoint': globals['runtime-endpoint'],
+      'image-endpoint': globals['image-endpoint'],
+    };
     const logger = createLogger(values['log-level'] ?? 'info');
     const nodeName = values['node-name'] ?? os.hostname().toLowerCase();
     const nodeIP = values['node-ip'] ?? defaultNodeAddress();
@@ -139,4 +136,4 @@ export const nodeCommand: Command = {
     logger.flush();
     return 0;
   },
-};
+});

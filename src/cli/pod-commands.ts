@@ -7,18 +7,12 @@ import {
   PodSandboxStatusSchema,
 } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { invalidArgument } from '../errors/errors.ts';
-import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
+import { defineCommand, endpointsFrom } from './command.ts';
 import { parseLabels, resolvePodIds, withContext, withCri } from './container-cri.ts';
-import {
-  createdAgo,
-  formatDocument,
-  goTimeString,
-  parseListFormat,
-  protoJson,
-  rfc3339Nano,
-  tabTable,
-  truncateId,
-} from './container-output.ts';
+import { formatDocument, type OutputFormat, parseOutputFormat, protoJson } from './output/documents.ts';
+import { createdAgo, truncateId } from './output/human.ts';
+import { tabTable } from './output/tabwriter.ts';
+import { goTimeString, rfc3339Nano } from './output/times.ts';
 import { loadPodSandboxConfig } from './pod-config.ts';
 import {
   forEachResolved,
@@ -76,27 +70,25 @@ export function podsVerbose(pods: PodSandbox[]): string {
   return out;
 }
 
-const podsCommand: Command = {
+const podsCommand = defineCommand({
   name: 'pods',
   summary: 'List pods',
-  usage:
-    'pods [--id ID] [--name REGEX] [--namespace REGEX] [--state ready|notready] [--label K=V]... [-l] [-n N] [-q] [-v] [--no-trunc] [-o table|json|yaml]',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      id: { type: 'string' },
-      name: { type: 'string' },
-      namespace: { type: 'string' },
-      state: { type: 'string', short: 's' },
-      label: { type: 'string', multiple: true },
-      verbose: { type: 'boolean', short: 'v' },
-      quiet: { type: 'boolean', short: 'q' },
-      output: { type: 'string', short: 'o' },
-      latest: { type: 'boolean', short: 'l' },
-      last: { type: 'string', short: 'n' },
-      'no-trunc': { type: 'boolean' },
-    });
+  flags: {
+    id: { type: 'string', value: 'ID', help: 'only pods whose ID starts with this' },
+    name: { type: 'string', value: 'REGEX', help: 'only pods whose name matches' },
+    namespace: { type: 'string', value: 'REGEX', help: 'only pods whose namespace matches' },
+    state: { type: 'string', short: 's', value: 'STATE', help: 'only pods in this state: ready or notready' },
+    label: { type: 'string', multiple: true, value: 'K=V', help: 'only pods with this label' },
+    latest: { type: 'boolean', short: 'l', help: 'only the newest pod' },
+    last: { type: 'string', short: 'n', value: 'N', help: 'only the N newest pods' },
+    quiet: { type: 'boolean', short: 'q', help: 'IDs only' },
+    verbose: { type: 'boolean', short: 'v', help: 'one block of details per pod' },
+    'no-trunc': { type: 'boolean', help: 'IDs in full' },
+    output: { type: 'string', short: 'o', value: 'FORMAT', help: 'table, json or yaml' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length > 0) throw invalidArgument('bad-flag', `pods takes no arguments (got "${positionals.join(' ')}")`);
-    const format = parseListFormat(values.output, 'table');
+    const format = parseOutputFormat(values.output, 'table');
     let state: PodSandboxState | undefined;
     if (values.state !== undefined) {
       const s = values.state.toLowerCase();
@@ -107,7 +99,7 @@ const podsCommand: Command = {
     const labelSelector = parseLabels(values.label);
     const last = Number(values.last ?? 0);
     if (!Number.isInteger(last)) throw invalidArgument('bad-flag', `--last: expected an integer, got "${values.last}"`);
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     const items = await withCri(ep, async (cri) => {
       const r = await cri.runtime
         .listPodSandbox({ filter: { state: state === undefined ? undefined : { state }, labelSelector } }, { timeoutMs: ep.timeoutMs })
@@ -127,7 +119,7 @@ const podsCommand: Command = {
       last,
     );
     if (format !== 'table') {
-      const doc = { items: pods.map((p) => protoJson(PodSandboxSchema, p)) };
+      const doc = { items: pods.map((p) => protoJson(PodSandboxSchema, p, format)) };
       process.stdout.write(formatDocument(doc, format));
     } else if (values.quiet) {
       process.stdout.write(pods.map((p) => `${p.id}\n`).join(''));
@@ -138,22 +130,22 @@ const podsCommand: Command = {
     }
     return 0;
   },
-};
+});
 
-const runpCommand: Command = {
+const runpCommand = defineCommand({
   name: 'runp',
   summary: 'Run a new pod',
-  usage: 'runp [--runtime HANDLER] POD-CONFIG.(json|yaml)',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      runtime: { type: 'string' },
-      'cancel-timeout': { type: 'string', short: 'T' },
-    });
+  args: 'POD-CONFIG.(json|yaml)',
+  flags: {
+    runtime: { type: 'string', value: 'HANDLER', help: 'the runtime handler (RuntimeClass) to run the pod with' },
+    'cancel-timeout': { type: 'string', short: 'T', value: 'DURATION', help: 'timeout of the call (instead of --timeout)' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length !== 1) throw invalidArgument('bad-flag', 'runp needs exactly one pod config file');
     const config = await loadPodSandboxConfig(positionals[0]!).catch((e: unknown) => {
       throw withContext(e, 'load podSandboxConfig');
     });
-    const ep = endpointsFrom({ ...values, timeout: values['cancel-timeout'] ?? values.timeout });
+    const ep = endpointsFrom({ ...globals, timeout: values['cancel-timeout'] ?? globals.timeout });
     const r = await withCri(ep, (cri) =>
       cri.runtime.runPodSandbox({ config, runtimeHandler: values.runtime ?? '' }, { timeoutMs: ep.timeoutMs }),
     ).catch((e: unknown) => {
@@ -162,16 +154,16 @@ const runpCommand: Command = {
     process.stdout.write(`${r.podSandboxId}\n`);
     return 0;
   },
-};
+});
 
-const stoppCommand: Command = {
+const stoppCommand = defineCommand({
   name: 'stopp',
   summary: 'Stop one or more running pods',
-  usage: 'stopp POD-ID...',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {});
+  args: 'POD-ID...',
+  flags: {},
+  async run({ args: positionals, globals }) {
     if (positionals.length === 0) throw invalidArgument('bad-flag', 'stopp needs at least one pod ID');
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     await withCri(ep, (cri) =>
       forEachResolved(
         positionals,
@@ -186,19 +178,19 @@ const stoppCommand: Command = {
     );
     return 0;
   },
-};
+});
 
-const rmpCommand: Command = {
+const rmpCommand = defineCommand({
   name: 'rmp',
   summary: 'Remove one or more pods',
-  usage: 'rmp [-f] [-a] POD-ID...',
-  async run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, {
-      force: { type: 'boolean', short: 'f' },
-      all: { type: 'boolean', short: 'a' },
-    });
+  args: 'POD-ID...',
+  flags: {
+    force: { type: 'boolean', short: 'f', help: 'stop running pods first' },
+    all: { type: 'boolean', short: 'a', help: 'all pods' },
+  },
+  async run({ flags: values, args: positionals, globals }) {
     if (positionals.length === 0 && !values.all) throw invalidArgument('bad-flag', 'rmp needs at least one pod ID, or --all');
-    const ep = endpointsFrom(values);
+    const ep = endpointsFrom(globals);
     const opts = { timeoutMs: ep.timeoutMs };
     const errors: string[] = [];
     await withCri(ep, async (cri) => {
@@ -232,12 +224,12 @@ const rmpCommand: Command = {
     if (errors.length > 1) throw invalidArgument('rmp-failed', `[${errors.join(', ')}]`);
     return 0;
   },
-};
+});
 
 /** `crictl inspectp`'s status: protobuf JSON with createdAt as an RFC 3339 time, nested keys sorted. */
-export function podStatusJson(r: PodSandboxStatusResponse) {
+export function podStatusJson(r: PodSandboxStatusResponse, format?: OutputFormat) {
   const status = r.status!;
-  return statusJsonWithTimes(protoJson(PodSandboxStatusSchema, status), { createdAt: rfc3339Nano(status.createdAt) });
+  return statusJsonWithTimes(protoJson(PodSandboxStatusSchema, status, format), { createdAt: rfc3339Nano(status.createdAt) });
 }
 
 /** `inspectp -o table`: the short text form. */
@@ -266,7 +258,7 @@ export function podStatusText(r: PodSandboxStatusResponse, verbose: boolean): st
 const inspectpCommand = inspectCommandFor({
   name: 'inspectp',
   summary: 'Display the status of one or more pods',
-  usage: 'inspectp [-o json|yaml|table] [-q] POD-ID...',
+  args: 'POD-ID...',
   noIdsMessage: 'inspectp needs at least one pod ID',
   resolve: resolvePodIds,
   status: (cri, id, verbose, timeoutMs) => cri.runtime.podSandboxStatus({ podSandboxId: id, verbose }, { timeoutMs }),
@@ -276,4 +268,4 @@ const inspectpCommand = inspectCommandFor({
   json: podStatusJson,
 });
 
-export const podCommands: Command[] = [podsCommand, runpCommand, stoppCommand, rmpCommand, inspectpCommand];
+export const podCommands = [podsCommand, runpCommand, stoppCommand, rmpCommand, inspectpCommand];

@@ -5,7 +5,7 @@ import { makeClient } from '../cri/grpc-service.ts';
 import { Images } from '../cri-api/gen/berth/v1/images_pb.js';
 import { isBerthError } from '../errors/errors.ts';
 import type { Endpoints } from './command.ts';
-import { humanSize } from './output.ts';
+import { humanSize } from './output/human.ts';
 
 export interface PullAuth {
   username?: string;
@@ -27,7 +27,8 @@ function renderLine(l: LayerLine): string {
   const fraction = l.phase === 'downloading' && l.total > 0 ? Math.min(1, l.written / l.total) : ['waiting'].includes(l.phase) ? 0 : 1;
   const filled = Math.round(fraction * BAR_WIDTH);
   const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? (fraction < 1 ? '>' : '=') : '') + ' '.repeat(BAR_WIDTH - filled);
-  const amount = l.phase === 'downloading' ? `${humanSize(l.written)}/${humanSize(l.total)}` : humanSize(l.total);
+  const size = (n: number) => humanSize(n, 3);
+  const amount = l.phase === 'downloading' ? `${size(l.written)}/${size(l.total)}` : size(l.total);
   return `${short}: [${bar}] ${amount.padEnd(17)} ${l.phase}`;
 }
 

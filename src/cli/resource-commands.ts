@@ -3,9 +3,9 @@
 import type { JsonObject } from '@bufbuild/protobuf';
 import type { CriClient } from '../cri/cri-client.ts';
 import { invalidArgument } from '../errors/errors.ts';
-import { type Command, endpointsFrom, parseCommandArgs } from './command.ts';
+import { type Command, defineCommand, endpointsFrom } from './command.ts';
 import { withContext, withCri } from './container-cri.ts';
-import { formatStatusInfo, parseListFormat, sortKeysDeep } from './container-output.ts';
+import { formatStatusInfo, parseOutputFormat, sortKeysDeep } from './output/documents.ts';
 
 /** An unset or empty pattern matches everything; an invalid one matches nothing. */
 export function matchesRegex(pattern: string | undefined, target: string): boolean {
@@ -62,30 +62,30 @@ type StatusResponse = { status?: unknown; info: Record<string, string> };
 export interface InspectSpec<R extends StatusResponse> {
   name: string;
   summary: string;
-  usage: string;
+  args: string;
   noIdsMessage: string;
   resolve: (cri: CriClient, prefixes: string[], timeoutMs: number) => Promise<string[]>;
   status: (cri: CriClient, id: string, verbose: boolean, timeoutMs: number) => Promise<R>;
   failedContext: (name: string) => string;
   noStatusMessage: (name: string) => string;
   text: (r: R, verbose: boolean) => string;
-  json: (r: R) => JsonObject;
+  json: (r: R, format: 'json' | 'yaml') => JsonObject;
 }
 
 /** An inspect command: each named resource's status as JSON/YAML (with its info) or as short text. */
 export function inspectCommandFor<R extends StatusResponse>(spec: InspectSpec<R>): Command {
-  return {
+  return defineCommand({
     name: spec.name,
     summary: spec.summary,
-    usage: spec.usage,
-    async run(argv) {
-      const { values, positionals } = parseCommandArgs(argv, {
-        output: { type: 'string', short: 'o' },
-        quiet: { type: 'boolean', short: 'q' },
-      });
+    args: spec.args,
+    flags: {
+      output: { type: 'string', short: 'o', value: 'FORMAT', help: 'json (default), yaml or table' },
+      quiet: { type: 'boolean', short: 'q', help: 'the status only, without the verbose info' },
+    },
+    async run({ flags: values, args: positionals, globals }) {
       if (positionals.length === 0) throw invalidArgument('bad-flag', spec.noIdsMessage);
-      const format = parseListFormat(values.output, 'json');
-      const ep = endpointsFrom(values);
+      const format = parseOutputFormat(values.output, 'json');
+      const ep = endpointsFrom(globals);
       const verbose = !values.quiet;
       await withCri(ep, (cri) =>
         forEachResolved(
@@ -96,11 +96,11 @@ export function inspectCommandFor<R extends StatusResponse>(spec: InspectSpec<R>
               throw withContext(e, spec.failedContext(name));
             });
             if (r.status === undefined) throw invalidArgument('no-status', spec.noStatusMessage(name));
-            process.stdout.write(format === 'table' ? spec.text(r, verbose) : formatStatusInfo(spec.json(r), r.info, format));
+            process.stdout.write(format === 'table' ? spec.text(r, verbose) : formatStatusInfo(spec.json(r, format), r.info, format));
           },
         ),
       );
       return 0;
     },
-  };
+  });
 }

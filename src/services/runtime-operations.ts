@@ -40,6 +40,8 @@ export interface BerthRuntimeDeps {
   cgroups: CgroupLayout;
   /** Exec, Attach and PortForward answer UNIMPLEMENTED without it. */
   streaming?: StreamingUrls;
+  /** The runtime handlers Status announces (default: every configured one). */
+  runtimeHandlers?: string[];
 }
 
 function need(value: string, what: string): string {
@@ -70,7 +72,7 @@ export function berthRuntimeOperations(deps: BerthRuntimeDeps): RuntimeOperation
       return {
         status: { conditions },
         info,
-        runtimeHandlers: Object.keys(config.runtimes).map((name) => ({
+        runtimeHandlers: (deps.runtimeHandlers ?? Object.keys(config.runtimes)).map((name) => ({
           name,
           features: handlerFeatures(),
         })),

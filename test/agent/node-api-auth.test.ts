@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Pod, PodList } from '../../src/agent/k8s-types.ts';
-import { nodeApiFetch } from '../../src/cli/node-api-client.ts';
+import { nodeApiFetch } from '../../src/cli/kube/node-api-endpoint.ts';
 import { freePort } from '../support/ports.ts';
 import { startBerthRuntime } from './support/berth-runtime.ts';
 import { BERTH, makeNodeDirs, removeDir, runtimeLogTail, startRuntimeWithRegistry } from './support/node-harness.ts';

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Pod, Volume } from '../../src/agent/k8s-types.ts';
 import type { RunningNode } from '../../src/agent/node.ts';
 import type { PodProvider } from '../../src/agent/provider.ts';
-import { nodeApiFetch } from '../../src/cli/node-api-client.ts';
+import { nodeApiFetch } from '../../src/cli/kube/node-api-endpoint.ts';
 import { listMountPoints } from '../../src/snapshot/mount.ts';
 import { freePort } from '../support/ports.ts';
 import type { TestRegistry } from '../support/registry.ts';

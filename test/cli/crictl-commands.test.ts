@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { tabTable } from '../../src/cli/container-output.ts';
+import { tabTable } from '../../src/cli/output/tabwriter.ts';
 import { startContainerd, type TestContainerd } from '../support/containerd.ts';
 import { busyboxLikeImage, type ImageSpec, pushImage } from '../support/image-builder.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';

@@ -8,7 +8,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
-import { nodeApiFetch } from '../../../src/cli/node-api-client.ts';
+import { nodeApiFetch } from '../../../src/cli/kube/node-api-endpoint.ts';
 import { connectCri } from '../../../src/cri/cri-client.ts';
 import { freePort } from '../../support/ports.ts';
 import type { TestRegistry } from '../../support/registry.ts';

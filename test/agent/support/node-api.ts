@@ -1,9 +1,9 @@
 // The node API as tests reach it: the full API on the root-only socket in the work folder, the
-// read-only port on loopback; requests through the CLI's own client (src/cli/node-api-client.ts).
+// read-only port on loopback; requests through the CLI's own client (src/cli/kube/node-api-endpoint.ts).
 import path from 'node:path';
 import { alwaysAllow, anonymousAuthenticator, type NodeApiAccess, SOCKET_ACCESS } from '../../../src/agent/node-api-auth.ts';
 import type { NodeApiListener } from '../../../src/agent/node-http-api.ts';
-import { nodeApiFetch } from '../../../src/cli/node-api-client.ts';
+import { nodeApiFetch } from '../../../src/cli/kube/node-api-endpoint.ts';
 
 /** Anyone may call (the kubelet's --anonymous-auth=true with AlwaysAllow), for tests about what the API does, not who may call it. */
 export const OPEN_ACCESS: NodeApiAccess = { authenticator: anonymousAuthenticator, authorizer: alwaysAllow };

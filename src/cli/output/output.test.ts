@@ -1,22 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { ContainerStatsSchema, PodSandboxSchema, PodSandboxState } from '../cri-api/gen/runtime/v1/api_pb.js';
+import { ContainerStatsSchema, PodSandboxSchema, PodSandboxState } from '../../cri-api/gen/runtime/v1/api_pb.js';
 import {
-  createdAgo,
   formatDocument,
   formatStatusInfo,
-  goHumanSize,
-  goTimeString,
-  humanDuration,
+  formatStructured,
   indentJson,
-  parseListFormat,
+  int64AsNumbers,
+  parseOutputFormat,
   protoJson,
-  rfc3339Nano,
   sortKeysDeep,
-  tabTable,
-  truncateId,
-} from './container-output.ts';
+} from './documents.ts';
+import { createdAgo, humanSize, truncateId, wordyDuration } from './human.ts';
+import { tabTable } from './tabwriter.ts';
+import { goTimeString, rfc3339Nano } from './times.ts';
 
 process.env.TZ = 'UTC';
 
@@ -43,31 +41,31 @@ test('tables are laid out as Go tabwriter(minwidth 20, padding 3) does for crict
 });
 
 test('durations read like go-units HumanDuration', () => {
-  assert.equal(humanDuration(500), 'Less than a second');
-  assert.equal(humanDuration(1000), '1 second');
-  assert.equal(humanDuration(59_000), '59 seconds');
-  assert.equal(humanDuration(60_000), 'About a minute');
-  assert.equal(humanDuration(119_000), 'About a minute');
-  assert.equal(humanDuration(120_000), '2 minutes');
-  assert.equal(humanDuration(3_599_000), '59 minutes');
-  assert.equal(humanDuration(3_600_000), 'About an hour');
-  assert.equal(humanDuration(5_400_000), '2 hours'); // 1.5 h rounds up
-  assert.equal(humanDuration(47 * 3_600_000), '47 hours');
-  assert.equal(humanDuration(48 * 3_600_000), '2 days');
-  assert.equal(humanDuration(15 * 86_400_000), '2 weeks');
-  assert.equal(humanDuration(70 * 86_400_000), '2 months');
-  assert.equal(humanDuration(800 * 86_400_000), '2 years');
+  assert.equal(wordyDuration(500), 'Less than a second');
+  assert.equal(wordyDuration(1000), '1 second');
+  assert.equal(wordyDuration(59_000), '59 seconds');
+  assert.equal(wordyDuration(60_000), 'About a minute');
+  assert.equal(wordyDuration(119_000), 'About a minute');
+  assert.equal(wordyDuration(120_000), '2 minutes');
+  assert.equal(wordyDuration(3_599_000), '59 minutes');
+  assert.equal(wordyDuration(3_600_000), 'About an hour');
+  assert.equal(wordyDuration(5_400_000), '2 hours'); // 1.5 h rounds up
+  assert.equal(wordyDuration(47 * 3_600_000), '47 hours');
+  assert.equal(wordyDuration(48 * 3_600_000), '2 days');
+  assert.equal(wordyDuration(15 * 86_400_000), '2 weeks');
+  assert.equal(wordyDuration(70 * 86_400_000), '2 months');
+  assert.equal(wordyDuration(800 * 86_400_000), '2 years');
   const now = 1_700_000_000_000;
   assert.equal(createdAgo(BigInt(now - 5000) * 1_000_000n, now), '5 seconds ago');
 });
 
 test('sizes read like go-units HumanSize (four digits)', () => {
-  assert.equal(goHumanSize(0), '0B');
-  assert.equal(goHumanSize(999), '999B');
-  assert.equal(goHumanSize(8192), '8.192kB');
-  assert.equal(goHumanSize(360448), '360.4kB');
-  assert.equal(goHumanSize(725000), '725kB');
-  assert.equal(goHumanSize(1_234_567_890), '1.235GB');
+  assert.equal(humanSize(0, 4), '0B');
+  assert.equal(humanSize(999, 4), '999B');
+  assert.equal(humanSize(8192, 4), '8.192kB');
+  assert.equal(humanSize(360448, 4), '360.4kB');
+  assert.equal(humanSize(725000, 4), '725kB');
+  assert.equal(humanSize(1_234_567_890, 4), '1.235GB');
 });
 
 test('times print as Go prints them', () => {
@@ -132,7 +130,43 @@ test('indentJson lays out JSON as Go json.Indent does', () => {
 test('documents: JSON indented by two, YAML with sorted keys and unindented lists', () => {
   assert.equal(formatDocument({ b: [1], a: 'yes' }, 'json'), '{\n  "b": [\n    1\n  ],\n  "a": "yes"\n}\n');
   assert.equal(formatDocument({ b: [1], a: 'yes' }, 'yaml'), 'a: "yes"\nb:\n- 1\n\n');
-  assert.equal(parseListFormat(undefined, 'json'), 'json');
-  assert.throws(() => parseListFormat('go-template', 'json'), /not supported/);
-  assert.throws(() => parseListFormat('xml', 'json'), /unsupported output format/);
+  assert.equal(parseOutputFormat(undefined, 'json'), 'json');
+  assert.throws(() => parseOutputFormat('go-template', 'json'), /not supported/);
+  assert.throws(() => parseOutputFormat('xml', 'json'), /unsupported output format/);
+});
+
+test('image tables: columns three spaces apart', () => {
+  assert.equal(
+    tabTable(
+      [
+        ['IMAGE', 'TAG'],
+        ['busybox', 'latest'],
+        ['a', 'b'],
+      ],
+      { minWidth: 0, padding: 3 },
+    ),
+    'IMAGE     TAG\nbusybox   latest\na         b\n',
+  );
+});
+
+test('sizes read like crictl images (three digits)', () => {
+  assert.equal(humanSize(999, 3), '999B');
+  assert.equal(humanSize(1_234_567, 3), '1.23MB');
+});
+
+test('structured output turns bigints into numbers', () => {
+  assert.equal(formatStructured({ a: 5n }, 'json'), '{\n  "a": 5\n}\n');
+  assert.equal(formatStructured({ a: 5n }, 'yaml'), 'a: 5\n');
+});
+
+test('YAML gives int64 fields as numbers, every digit kept; JSON keeps them strings', () => {
+  const pod = create(PodSandboxSchema, { id: 'p1', createdAt: 1_796_321_203_703_000_001n, labels: { build: '123' } });
+  const yaml = formatDocument({ items: [protoJson(PodSandboxSchema, pod, 'yaml')] }, 'yaml');
+  assert.match(yaml, /^ {2}createdAt: 1796321203703000001$/m);
+  assert.match(yaml, /^ {4}build: "123"$/m, 'a string that looks like a number stays a string');
+  assert.match(formatDocument({ items: [protoJson(PodSandboxSchema, pod)] }, 'json'), /"createdAt": "1796321203703000001"/);
+  assert.equal(
+    formatStructured({ size: int64AsNumbers(PodSandboxSchema, { createdAt: '1796321203703000001' }) }, 'yaml'),
+    'size:\n  createdAt: 1796321203703000001\n',
+  );
 });

@@ -9,7 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import { invalidArgument } from '../errors/errors.ts';
+import { invalidArgument } from '../../errors/errors.ts';
 
 /** The node's socket under the default root dir. */
 export const DEFAULT_NODE_API = 'unix:///var/lib/berth/node/node.sock';
