@@ -180,6 +180,8 @@ function shellWords(line: string): string[] {
 export interface PodEnvOptions {
   /** N of the bridge `berthpodN` and the subnet 10.96.N.0/24: one per test file. */
   index: number;
+  /** The first three octets of the subnet instead of `10.96.N` (e.g. `10.155.1`): a /24 of its own. */
+  subnet24?: string;
   /** Plugins after `bridge` in the conflist. Default: portmap. */
   plugins?: Record<string, unknown>[];
   /** The bridge plugin masquerades the pod's traffic (an iptables chain per pod). Default false. */
@@ -195,7 +197,7 @@ export interface PodNet {
   name: string;
   bridge: string;
   subnet: string;
-  /** `10.96.N.` */
+  /** `10.96.N.` (or the given /24's three octets and a dot) */
   prefix: string;
   confDir: string;
   conflist: string;
@@ -287,8 +289,8 @@ export async function startPodEnv(options: PodEnvOptions): Promise<PodEnv> {
     const net: PodNet = {
       name: `berth-pods-${n}`,
       bridge: `berthpod${n}`,
-      subnet: `10.96.${n}.0/24`,
-      prefix: `10.96.${n}.`,
+      subnet: `${options.subnet24 ?? `10.96.${n}`}.0/24`,
+      prefix: `${options.subnet24 ?? `10.96.${n}`}.`,
       confDir,
       conflist: path.join(confDir, '10-berth-pods.conflist'),
       ipamDir: path.join(daemon.dir, 'ipam'),
