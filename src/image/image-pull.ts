@@ -22,6 +22,7 @@ import type { Logger } from '../util/logger.ts';
 import { type Leases, Semaphore } from '../util/semaphore.ts';
 import type { ImageRecord, ImageStore } from './image-store.ts';
 import { unpackLayers } from './layer-unpack.ts';
+import { noSpaceAsResourceExhausted } from './no-space.ts';
 import type { AuthConfig } from './registry/auth.ts';
 import type { RegistryClient } from './registry/client.ts';
 import type { RegistryEndpoint } from './registry/hosts.ts';
@@ -168,6 +169,8 @@ export class ImagePuller {
         'image pulled',
       );
       return saved;
+    } catch (e) {
+      throw noSpaceAsResourceExhausted(e);
     } finally {
       for (const release of releases) release();
     }
