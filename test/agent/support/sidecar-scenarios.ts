@@ -136,7 +136,9 @@ export function sidecarScenarios(runtimeTitle: string, start: StartRuntime, subn
     let provider: PodProvider | undefined;
     let node: RunningNode | undefined;
     let hookServer: Server | undefined;
-    const hookRequests: { path: string; at: number }[] = [];
+    const hookRequests: { path: string }[] = [];
+    /** Runs when the second sidecar's stop begins, before its preStop is answered. */
+    let atSecondStop: (() => Promise<void>) | undefined;
     const { events, recorder } = recordingEvents();
 
     const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
@@ -147,6 +149,11 @@ export function sidecarScenarios(runtimeTitle: string, start: StartRuntime, subn
     const eventsOf = (name: string) => events.filter((e) => e.pod === `${name}-${NODE_NAME}`);
     const describePods = () =>
       `${podsReport(node)}\nevents: ${JSON.stringify(events.slice(-30))}\n${runtimeLogTail(runtimeTitle, runtime, 3000)}`;
+    /** How many relists the node has run (its PLEG metric). */
+    const relists = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${node!.apiPort}/metrics`)).text();
+      return Number(/^kubelet_pleg_relist_duration_seconds_count(?:\{\})? (\d+)$/m.exec(text)?.[1]);
+    };
     const startPod = (name: string, manifest: string) => writeFile(path.join(manifestDir, `${name}.yaml`), manifest);
     const removeAndCheckGone = (name: string) =>
       removeManifestAndCheckGone({ runtime: runtime!, runtimeTitle, manifestDir, name, pod: () => pod(name), describe: describePods });
@@ -154,12 +161,21 @@ export function sidecarScenarios(runtimeTitle: string, start: StartRuntime, subn
     before(async () => {
       ({ dir, manifestDir } = await makeNodeDirs('berth-sidecars-test-'));
       hookServer = createServer((req, res) => {
-        hookRequests.push({ path: req.url ?? '', at: Date.now() });
-        res.end('ok');
+        hookRequests.push({ path: req.url ?? '' });
+        const before = req.url === '/prestop/second' && atSecondStop !== undefined ? atSecondStop() : Promise.resolve();
+        before.finally(() => res.end('ok'));
       });
       await new Promise<void>((r) => hookServer!.listen(0, '127.0.0.1', r));
       ({ registry, runtime } = await startRuntimeWithRegistry(start, { subnet }));
-      ({ provider, node } = await startCriNode({ nodeName: NODE_NAME, runtime, dir, manifestDir, events: recorder, nodeEvents: recorder }));
+      ({ provider, node } = await startCriNode({
+        nodeName: NODE_NAME,
+        runtime,
+        dir,
+        manifestDir,
+        events: recorder,
+        nodeEvents: recorder,
+        apiPort: 0,
+      }));
     });
 
     after(async () => {
@@ -264,8 +280,9 @@ export function sidecarScenarios(runtimeTitle: string, start: StartRuntime, subn
         },
         { timeoutMs: 10_000, describe: describePods },
       );
-      // Some relists later it is still done: the sidecar is not started again.
-      await new Promise((r) => setTimeout(r, 2000));
+      // Two relists later it is still done: the sidecar is not started again.
+      const relistsSoFar = await relists();
+      await waitFor('two more relists', async () => ((await relists()) >= relistsSoFar + 2 ? true : undefined), { timeoutMs: 30_000 });
       assert.equal(pod('job')?.status?.phase, 'Succeeded');
       assert.equal(initStatus('job', 'logger')?.restartCount, 0);
       assert.equal(eventsOf('job').filter((e) => e.reason === 'Started' && e.container === 'logger').length, 1);
@@ -279,15 +296,21 @@ export function sidecarScenarios(runtimeTitle: string, start: StartRuntime, subn
         timeoutMs: 90_000,
         describe: describePods,
       });
+      // The app takes a second or more to stop (its TERM trap sleeps): the sidecars wait for it.
+      const uid = pod('ordered')!.metadata.uid!;
+      let mainWhenSecondStops: ContainerState | undefined;
+      atSecondStop = async () => {
+        const { containers } = await runtimeObjectsOf(runtime!, uid);
+        mainWhenSecondStops = containers.find((c) => c.metadata?.name === 'main')?.state;
+      };
       await removeAndCheckGone('ordered');
+      atSecondStop = undefined;
       const hooks = hookRequests.filter((r) => r.path.startsWith('/prestop/'));
       assert.deepEqual(
         hooks.map((r) => r.path),
         ['/prestop/main', '/prestop/second', '/prestop/first'],
       );
-      // The app takes a second or more to stop (its TERM trap sleeps): the sidecars wait for it.
-      assert.ok(hooks[1]!.at - hooks[0]!.at >= 900, `second's stop began ${hooks[1]!.at - hooks[0]!.at} ms after main's`);
-      assert.ok(hooks[2]!.at >= hooks[1]!.at);
+      assert.equal(mainWhenSecondStops, ContainerState.CONTAINER_EXITED, 'the app had stopped when the sidecars began to');
     });
 
     test('stopping leaves nothing on the host', async () => {
