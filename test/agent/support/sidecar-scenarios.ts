@@ -202,8 +202,8 @@ export function sidecarScenarios(runtimeTitle: string, start: StartRuntime, subn
         started.map((e) => e.container),
         ['proxy', 'main'],
       );
-      // The server listens 2 s after the sidecar started: the app may only start after the startup probe saw it.
-      assert.ok(started[1]!.at - started[0]!.at >= 1900, `main started ${started[1]!.at - started[0]!.at} ms after proxy`);
+      // The server listens 2 s after the sidecar started and main fetches once, as it starts: what it
+      // got shows that it started only after the startup probe saw the server.
       const log = await waitFor('main logged what it fetched', async () => {
         const text = await containerLogText(provider!, `web-${NODE_NAME}`, 'main');
         return text.length > 0 ? text : undefined;
