@@ -1,4 +1,4 @@
-// The results file (bench/results/latest.json) and the table printed at the end.
+// The results file (bench/results/<date>-<commit>.json) and the table printed at the end.
 import { GOALS, METRIC_NAMES, METRICS, type MetricName } from './metrics.ts';
 import type { RuntimeName } from './runtime-under-test.ts';
 import { middle, round } from './stats.ts';

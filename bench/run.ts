@@ -1,7 +1,7 @@
 // Side-by-side benchmark of berth and containerd (issue 5): the same workloads, through berth's
 // own CRI client, against each runtime in turn, on the same machine and in the same run.
 //
-//   npm run bench                 # full run: 3 rounds (about 12 minutes), writes bench/results/latest.json
+//   npm run bench                 # full run: 3 rounds (about 12 minutes), writes bench/results/<date>-<commit>.json
 //   npm run bench -- --quick      # 1 round, small counts (about 2 minutes), writes bench/results/quick.json
 //   npm run bench -- --help
 //
@@ -9,7 +9,8 @@
 // registry on loopback, containerd and berth daemon with temporary configs, and removes all of
 // it again — pods, processes, mounts, network namespaces, bridges, iptables rules, cgroups,
 // directories — also after a failure or Ctrl-C. A run killed outright (SIGKILL) is cleaned up
-// by the next run.
+// by the next run. A full run needs a committed tree (bench/revision.ts): its figures are the
+// ones docs/BENCHMARKS.md may quote, so the result file names the commit they describe.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -28,6 +29,7 @@ import { type MachineInfo, readMachine } from './machine.ts';
 import { METRIC_NAMES, type MetricName } from './metrics.ts';
 import { makeProfiler } from './profile.ts';
 import { goalResults, mergeRounds, metricTable, renderTable } from './report.ts';
+import { describeRevision, isCommitted, keptResultPath, type Revision, readRevision, sameRevision } from './revision.ts';
 import {
   type CleanupReport,
   cleanFootprint,
@@ -57,7 +59,10 @@ const USAGE = `usage: npm run bench -- [options]
   --rounds N            run every runtime N times, alternating; figures are medians (3; quick 1)
   --profile             profile workloads 1, 4, 5 and 7: perf samples of the whole machine, and
                         V8 CPU profiles of berth daemon (into bench/results/profiles/)
-  --out FILE            results file (default bench/results/latest.json; quick: quick.json)
+  --out FILE            results file (default bench/results/<date>-<commit>.json, the kept result
+                        of a full run from a committed tree; quick: quick.json)
+  --allow-uncommitted   run a full benchmark from a tree with uncommitted changes anyway: the
+                        result is marked so and goes to bench/results/uncommitted.json
   --no-install          do not run bench/install-deps.sh
   -h, --help            this text
 `;
@@ -66,7 +71,9 @@ interface Options {
   quick: boolean;
   runtimes: RuntimeName[];
   settings: WorkloadSettings;
-  out: string;
+  /** Undefined: the default for the kind of run and the revision (see resultPath). */
+  out: string | undefined;
+  allowUncommitted: boolean;
   install: boolean;
   profile: boolean;
   /** Each round runs every runtime once more; the figures are the medians over the rounds. */
@@ -89,6 +96,7 @@ function parseOptions(argv: string[]): Options | undefined {
       rounds: { type: 'string' },
       profile: { type: 'boolean', default: false },
       out: { type: 'string' },
+      'allow-uncommitted': { type: 'boolean', default: false },
       'no-install': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -108,7 +116,8 @@ function parseOptions(argv: string[]): Options | undefined {
     quick,
     runtimes: runtimes as RuntimeName[],
     install: values['no-install'] !== true,
-    out: path.resolve(values.out ?? path.join(RESULTS_DIR, quick ? 'quick.json' : 'latest.json')),
+    out: values.out === undefined ? undefined : path.resolve(values.out),
+    allowUncommitted: values['allow-uncommitted'] === true,
     settings: {
       seqPods: count('seq-pods', 50, 10),
       concPods: count('conc-pods', 100, 16),
@@ -237,6 +246,7 @@ async function runRuntime(
   options: Options,
   state: Interruptible,
   isInterrupted: () => boolean,
+  runRevision: RunRevision,
 ): Promise<{ run: RuntimeRun; cleanup: CleanupReport } | undefined> {
   const inspectPort = name === 'berth' && options.profile ? await freePort() : undefined;
   log(`${tag}: starting (subnet ${footprint.subnet}, bridge ${footprint.bridge})`);
@@ -251,7 +261,7 @@ async function runRuntime(
     return { run: emptyRun(`${name} did not start: ${(e as Error).message.split('\n')[0]}`), cleanup: await cleanFootprint(footprint) };
   }
   state.runtimes.add(rt);
-  const revision = name === 'berth' ? await berthRevision() : undefined;
+  const revision = name === 'berth' ? await readRevision(REPO_ROOT) : undefined;
   if (isInterrupted()) {
     await rt.stop();
     return undefined;
@@ -288,7 +298,10 @@ async function runRuntime(
     }
   }
   run.details.loadAverage = { start: loadStart, end: loadAverage() };
-  if (revision !== undefined) run.details.berthRevision = revision;
+  if (revision !== undefined) {
+    run.details.berthRevision = describeRevision(revision);
+    if (!sameRevision(revision, runRevision)) runRevision.changedDuringRun = true;
+  }
   // An open inspector session keeps the daemon from exiting on SIGTERM.
   if (inspector !== undefined) (await inspector.catch(() => undefined))?.close();
   log(`${tag}: stopping and cleaning up`);
@@ -299,12 +312,20 @@ async function runRuntime(
   return { run, cleanup: report };
 }
 
-/** The commit of this checkout the daemon was started from, and whether tracked files differed from it. */
-async function berthRevision(): Promise<string> {
-  const head = (await tryRun('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'])).trim();
-  if (head === '') return 'unknown (not a git checkout)';
-  const changed = (await tryRun('git', ['-C', REPO_ROOT, 'status', '--porcelain', '--untracked-files=no'])).trim() !== '';
-  return changed ? `${head} with uncommitted changes` : head;
+/**
+ * Where the results go: the kept file of a full run whose code was one commit from start to end,
+ * else quick.json or uncommitted.json (never a name that looks kept).
+ */
+function resultPath(options: Options, revision: RunRevision, startedAt: Date): string {
+  if (options.out !== undefined) return options.out;
+  if (options.quick) return path.join(RESULTS_DIR, 'quick.json');
+  if (isCommitted(revision) && !revision.changedDuringRun) return keptResultPath(REPO_ROOT, revision, startedAt);
+  return path.join(RESULTS_DIR, 'uncommitted.json');
+}
+
+interface RunRevision extends Revision {
+  /** The checkout's commit or changes differed when a later runtime started. */
+  changedDuringRun: boolean;
 }
 
 function loadAverage(): number {
@@ -345,6 +366,16 @@ async function main(): Promise<number> {
     }
   }
   const { settings } = options;
+  const revision: RunRevision = { ...(await readRevision(REPO_ROOT)), changedDuringRun: false };
+  if (!isCommitted(revision) && !options.quick && !options.allowUncommitted && options.out === undefined) {
+    process.stderr.write(
+      `bench: berth is at ${describeRevision(revision)}.\n` +
+        'A full run is quoted by docs/BENCHMARKS.md, so it must be of a commit: commit first, or pass\n' +
+        '--allow-uncommitted (the result is then marked and written to bench/results/uncommitted.json).\n',
+    );
+    return 2;
+  }
+  log(`berth at ${describeRevision(revision)}`);
   await cleanStaleRuns();
   const machine: MachineInfo = await readMachine();
   log(`${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryMb} MB, kernel ${machine.kernel}, load ${machine.loadAverage.start}`);
@@ -404,7 +435,7 @@ async function main(): Promise<number> {
         const footprint = footprintFor(name, runDir, `${runId}${options.rounds > 1 ? round : ''}`, subnets[i] as string);
         record.footprints.push(footprint);
         await saveRecord(runDir, record);
-        const outcome = await runRuntime(name, tag, footprint, images, options, state, () => interrupted !== undefined);
+        const outcome = await runRuntime(name, tag, footprint, images, options, state, () => interrupted !== undefined, revision);
         if (outcome === undefined) break;
         perRound[name] = [...(perRound[name] ?? []), outcome.run];
         cleanups[name] = [...(cleanups[name] ?? []), outcome.cleanup];
@@ -437,6 +468,12 @@ async function main(): Promise<number> {
   const notes: Record<string, string[]> = {};
   for (const name of options.runtimes) notes[name] = runs[name]?.notes ?? [];
   const result = {
+    revision: {
+      commit: revision.commit,
+      committed: isCommitted(revision) && !revision.changedDuringRun,
+      uncommitted: revision.uncommitted,
+      changedDuringRun: revision.changedDuringRun,
+    },
     metrics,
     goals,
     machine,
@@ -455,15 +492,19 @@ async function main(): Promise<number> {
     cleanup,
     details: Object.fromEntries(options.runtimes.map((name) => [name, runs[name]?.details ?? {}])),
   };
-  await mkdir(path.dirname(options.out), { recursive: true });
-  await writeFile(options.out, `${JSON.stringify(result, null, 2)}\n`);
+  const out = resultPath(options, revision, new Date(started));
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
   // In the project's own format, so that the results file passes the lint like every other file.
   const biome = path.join(REPO_ROOT, 'node_modules', '.bin', 'biome');
-  if (existsSync(biome)) spawnSync(biome, ['format', '--write', options.out], { cwd: REPO_ROOT, stdio: 'ignore' });
+  if (existsSync(biome)) spawnSync(biome, ['format', '--write', out], { cwd: REPO_ROOT, stdio: 'ignore' });
 
   process.stdout.write(`\n${renderTable(metrics, goals)}\n\n`);
   for (const name of options.runtimes) for (const note of notes[name] ?? []) process.stdout.write(`${name}: ${note}\n`);
-  process.stdout.write(`\nresults: ${path.relative(process.cwd(), options.out)}\n`);
+  process.stdout.write(`\nresults: ${path.relative(process.cwd(), out)}\n`);
+  if (revision.changedDuringRun) process.stdout.write('the checkout changed during the run: these figures are of no one commit\n');
+  else if (!options.quick && isCommitted(revision))
+    process.stdout.write('a kept result: commit it, and cite this file where docs/BENCHMARKS.md quotes its figures\n');
 
   const leftovers = Object.values(cleanup).flatMap((r) => r?.leftovers ?? []);
   const containerdMissing = options.runtimes.includes('containerd') && METRIC_NAMES.some((name) => metrics[name].containerd === null);

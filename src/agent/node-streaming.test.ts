@@ -210,11 +210,11 @@ describe('node API streaming (in-memory provider)', () => {
     const ws = new WebSocket(`${base.replace('http', 'ws')}/portForward/default/p?port=80`, ['portforward.k8s.io']);
     const data: Buffer[] = [];
     ws.on('message', (m: Buffer) => {
-      if (m[0] === 0) data.push(m.subarray(1));
-      if (data.length === 1 && m[0] === 0) {
-        ws.send(Buffer.from('\0abc'));
-        setTimeout(() => ws.close(), 200);
-      }
+      if (m[0] !== 0) return;
+      data.push(m.subarray(1));
+      // The first data message is the port; then the echo, and once it is all back the client closes.
+      if (data.length === 1) ws.send(Buffer.from('\0abc'));
+      else if (Buffer.concat(data.slice(1)).length >= 3) ws.close();
     });
     await new Promise((resolve) => ws.once('close', resolve));
     assert.equal(Buffer.concat(data.slice(1)).toString('utf8'), 'ABC');

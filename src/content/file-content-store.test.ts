@@ -56,7 +56,7 @@ test('an aborted ingest removes its temp file before it rejects', async () => {
     );
     assert.deepEqual(await readdir(path.join(root, 'ingest')), []);
     const timeout = AbortSignal.timeout(5);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => timeout.addEventListener('abort', resolve, { once: true }));
     await assert.rejects(store.ingest({ digest: sha256Digest(data), size: 100 }, once(data), { signal: timeout }), (e) =>
       isBerthError(e, 'deadline-exceeded'),
     );
@@ -89,7 +89,7 @@ test('cleanupIngests removes leftovers of dead processes, keeps live ingests', a
       yield big.subarray(32);
     }
     const running = store.ingest({ digest: sha256Digest(big), size: big.length }, held());
-    await new Promise((r) => setTimeout(r, 20));
+    while ((await readdir(ingestDir)).length < 4) await new Promise((r) => setTimeout(r, 5)); // its temp file is there
     const before = await readdir(ingestDir);
     assert.equal(before.length, 4);
     await store.cleanupIngests();

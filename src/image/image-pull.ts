@@ -23,6 +23,7 @@ import { type Leases, Semaphore } from '../util/semaphore.ts';
 import type { ImageRecord, ImageStore } from './image-store.ts';
 import type { LayerLimits } from './layer-limits.ts';
 import { unpackLayers } from './layer-unpack.ts';
+import { noSpaceAsResourceExhausted } from './no-space.ts';
 import type { AuthConfig } from './registry/auth.ts';
 import type { RegistryClient } from './registry/client.ts';
 import type { RegistryEndpoint } from './registry/hosts.ts';
@@ -174,6 +175,8 @@ export class ImagePuller {
         'image pulled',
       );
       return saved;
+    } catch (e) {
+      throw noSpaceAsResourceExhausted(e);
     } finally {
       for (const release of releases) release();
     }

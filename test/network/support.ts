@@ -112,20 +112,6 @@ export function pingCommand(): string[] | undefined {
   return undefined;
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-export async function timed<T>(times: number[], body: () => Promise<T>): Promise<T> {
-  const t = performance.now();
-  try {
-    return await body();
-  } finally {
-    times.push(performance.now() - t);
-  }
-}
-
 /** The chains portmap and firewall share between all pods and never remove. */
 export const SHARED_CNI_CHAINS = ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-MASQ', 'CNI-HOSTPORT-SETMARK', 'CNI-FORWARD', 'CNI-ADMIN'];
 

@@ -4,6 +4,8 @@
 // stream ends quietly; a subscriber that does not read is cut off with RESOURCE_EXHAUSTED while
 // the others go on.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
   type ContainerEventResponse,
@@ -13,7 +15,7 @@ import {
   PodSandboxState,
 } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
 import { BerthError } from '../../src/errors/errors.ts';
-import { type PodEnv, type PodInit, setUpAndTearDown, sleep, startPodEnv, waitFor } from '../support/pod-fixtures.ts';
+import { type PodEnv, type PodInit, pidAlive, setUpAndTearDown, sleep, startPodEnv, waitFor } from '../support/pod-fixtures.ts';
 
 const BUFFER = 16;
 /** Pods on the host's network: no CNI, so this file needs no pod subnet. */
@@ -162,10 +164,17 @@ describe('GetContainerEvents', { timeout: 180_000 }, () => {
 
   test('after a daemon restart: an exit found by the recovery reaches the first subscriber; a later exit is published', async () => {
     const podId = await env.runPod(hostNetworkPod('late'));
-    const early = await env.startContainer(podId, env.containerConfig('early', 'sleep 1; exit 5'));
-    const late = await env.startContainer(podId, env.containerConfig('late', 'sleep 12; exit 7'));
+    // Each exits when the test creates /tmp/go in its rootfs.
+    const waitForGo = (code: number) => `while [ ! -e /tmp/go ]; do sleep 0.05; done; exit ${code}`;
+    const go = (id: string) => writeFile(path.join(env.daemon.state, 'containers', id, 'rootfs', 'tmp', 'go'), '');
+    const early = await env.startContainer(podId, env.containerConfig('early', waitForGo(5)));
+    const late = await env.startContainer(podId, env.containerConfig('late', waitForGo(7)));
+    const earlyPid = (
+      JSON.parse((await env.cri.runtime.containerStatus({ containerId: early, verbose: true })).info.info ?? '{}') as { pid: number }
+    ).pid;
     await env.daemon.kill9();
-    await sleep(2500); // `early` exits while the daemon is down
+    await go(early);
+    await waitFor('`early` to exit while the daemon is down', () => !pidAlive(earlyPid));
     await env.daemon.restart();
     const controller = new AbortController();
     const reader = new EventReader(controller.signal);
@@ -173,6 +182,7 @@ describe('GetContainerEvents', { timeout: 180_000 }, () => {
       const recovered = await reader.wait('the exit found by the recovery', early, ContainerEventType.CONTAINER_STOPPED_EVENT);
       assert.equal(recovered.containersStatuses.find((c) => c.id === early)?.exitCode, 5);
       assert.equal(reader.find(late, ContainerEventType.CONTAINER_STOPPED_EVENT), undefined, 'still running after the restart');
+      await go(late);
       const stopped = await reader.wait('the exit after the restart', late, ContainerEventType.CONTAINER_STOPPED_EVENT, 30_000);
       const status = stopped.containersStatuses.find((c) => c.id === late);
       assert.equal(status?.exitCode, 7);

@@ -237,9 +237,8 @@ describe('daemon restarts', { timeout: 180_000 }, () => {
     await waitExited(ended);
     const before = await everything();
     const info = await verbose(c);
-    const t0 = Date.now();
-    const exit = await env.daemon.terminate('SIGTERM', 10_000);
-    const took = Date.now() - t0;
+    // SIGKILL after 60 s, far above any load: a daemon that did not end by itself shows in `exit`.
+    const exit = await env.daemon.terminate('SIGTERM', 60_000);
     assert.ok(pidAlive(info.pid) && pidAlive(info.conmonPid), 'the container runs on without the daemon');
     await env.daemon.restart();
     assert.deepEqual(await everything(), before);
@@ -250,6 +249,6 @@ describe('daemon restarts', { timeout: 180_000 }, () => {
     await rt().stopPodSandbox({ podSandboxId: podId });
     await rt().removePodSandbox({ podSandboxId: podId });
     assert.deepEqual(await env.leftovers({ pods: [podId], containers: [c, ended] }), []);
-    assert.deepEqual(exit, { code: 0, signal: null }, `the daemon ends by itself on SIGTERM, exit 0 (it ended after ${took} ms)`);
+    assert.deepEqual(exit, { code: 0, signal: null }, 'the daemon ends by itself on SIGTERM, exit 0');
   });
 });

@@ -1,6 +1,6 @@
 // ConmonRuntime against the real conmon and runc, as root: the OciRuntime contract, then what only
 // a conmon-backed runtime promises (monitors that outlive the daemon, recovery from the state
-// directory, nothing left after delete, OOM, cgroup stats), and measurements of create + start.
+// directory, nothing left after delete, OOM, cgroup stats).
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,11 +18,11 @@ import { ConmonRuntime } from '../../src/runtime/oci/conmon-runtime.ts';
 import { ociRuntimeSuite } from '../../src/runtime/oci/oci-runtime.suite.ts';
 import { isProcessAlive } from '../../src/runtime/oci/proc.ts';
 import { missingFixes, readRuncVersion } from '../../src/runtime/oci/runtime-version.ts';
+import { waitFor } from '../agent/support/wait-for.ts';
 import { makeTempDir, type TempDir } from '../support/tmp.ts';
 import { BUSYBOX, findBinary, makeBusyboxRootfs, minimalConfig, writeBundle } from './support/busybox-bundle.ts';
 
 const run = promisify(execFile);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const CGROUP_PARENT = '/berth-test';
 
 const runc = await findBinary('runc');
@@ -154,7 +154,7 @@ if (skip) {
       );
       assert.equal(daemon.signal, 'SIGKILL');
       const created = JSON.parse(daemon.stdout) as { pid: number; conmonPid: number };
-      await sleep(200);
+      // The daemon is dead and reaped: whatever its death did to its children has happened.
       assert.ok(await isProcessAlive(created.conmonPid), 'conmon lives on');
       assert.ok(await isProcessAlive(created.pid), 'the container lives on');
       const ppid = Number((await readFile(`/proc/${created.conmonPid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[1]);
@@ -191,7 +191,8 @@ if (skip) {
         conmonPid: number;
       };
       process.kill(orphanConmon.conmonPid, 'SIGKILL');
-      await sleep(600); // `quick` exits meanwhile
+      await first.waitExit(quick, AbortSignal.timeout(60_000));
+      await waitFor('the orphan’s conmon to be gone', async () => ((await isProcessAlive(orphanConmon.conmonPid)) ? undefined : true));
 
       // All in-memory state is gone: a new instance.
       const second = env.runtime();
@@ -204,8 +205,9 @@ if (skip) {
       assert.equal(byId.get(orphan)?.status, 'stopped');
       assert.equal(byId.get(orphan)?.exit?.exitCode, 255);
       assert.equal(byId.get(orphan)?.exit?.reason, 'monitor-lost');
-      await sleep(100);
-      assert.equal(await isProcessAlive(orphanState.pid), false, 'the container without a monitor was killed');
+      await waitFor('the container without a monitor to be killed', async () =>
+        (await isProcessAlive(orphanState.pid)) ? undefined : true,
+      );
       // The answer stays the same afterwards, from a third instance too.
       assert.equal((await env.runtime().readExit(orphan))?.exitCode, 255);
 
@@ -337,8 +339,10 @@ if (skip) {
       const b = await env.bundle(id, ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 60']);
       await rt.create({ id, bundle: b.bundle, logPath: b.logPath });
       await rt.start(id);
-      await sleep(500);
-      const stats = await readCgroupStats(cgroups, b.cgroupsPath);
+      const stats = await waitFor('the busy loop to show in the cgroup', async () => {
+        const s = await readCgroupStats(cgroups, b.cgroupsPath);
+        return s.cpu.usageNs > 0 && s.memory.usageBytes > 0 ? s : undefined;
+      });
       assert.ok(stats.cpu.usageNs > 0, `cpu ${stats.cpu.usageNs}`);
       assert.ok(stats.memory.usageBytes > 0, `memory ${stats.memory.usageBytes}`);
       assert.ok(stats.memory.workingSetBytes > 0 && stats.memory.workingSetBytes <= stats.memory.usageBytes);
@@ -365,53 +369,19 @@ if (skip) {
       await rt.delete(id);
     });
 
-    test('timings of create + start, and conmon’s memory', async (t) => {
+    test('ten create + start + exit + delete cycles in a row: each exits 0, each monitor goes, nothing is left', async () => {
       const rt = env.runtime();
-      const rounds = 10;
-      const samples: { create: number; fork: number; runtimeCreate: number; start: number; total: number }[] = [];
-      for (let i = 0; i < rounds + 1; i++) {
+      for (let i = 0; i < 10; i++) {
         const id = newId();
         const b = await env.bundle(id, ['true']);
-        const t0 = performance.now();
         const created = await rt.create({ id, bundle: b.bundle, logPath: b.logPath });
-        const t1 = performance.now();
         await rt.start(id);
-        const t2 = performance.now();
-        await rt.waitExit(id);
+        assert.equal((await rt.waitExit(id, AbortSignal.timeout(60_000))).exitCode, 0);
         await rt.delete(id);
-        if (i === 0) continue; // warm-up
-        samples.push({
-          create: t1 - t0,
-          fork: created.durationsMs.conmonFork,
-          runtimeCreate: created.durationsMs.runtimeCreate,
-          start: t2 - t1,
-          total: t2 - t0,
-        });
+        assert.equal(await isProcessAlive(created.conmonPid), false, 'its conmon is gone');
+        assert.deepEqual(await filesOf(id), []);
+        assert.equal(await cgroupExists(cgroups, b.cgroupsPath), false);
       }
-      const median = (k: keyof (typeof samples)[number]): string => {
-        const v = samples.map((s) => s[k]).sort((a, b) => a - b);
-        return v[Math.floor(v.length / 2)]!.toFixed(1);
-      };
-      t.diagnostic(
-        `create+start of busybox true, median of ${rounds}: total ${median('total')} ms = create ${median('create')} ms ` +
-          `(conmon fork ${median('fork')} ms, runc create ${median('runtimeCreate')} ms) + runc start ${median('start')} ms`,
-      );
-
-      const ids = [newId(), newId(), newId()];
-      const rss: number[] = [];
-      for (const id of ids) {
-        const b = await env.bundle(id, ['sleep', '60']);
-        const { conmonPid } = await rt.create({ id, bundle: b.bundle, logPath: b.logPath });
-        await rt.start(id);
-        const { stdout } = await run('ps', ['-o', 'rss=', '-p', String(conmonPid)]);
-        rss.push(Number(stdout.trim()));
-      }
-      t.diagnostic(`conmon RSS per container: ${rss.join(', ')} KiB`);
-      for (const id of ids) {
-        await rt.stop(id, 0);
-        await rt.delete(id);
-      }
-      assert.ok(samples.every((s) => s.total < 5000));
     });
 
     test('leftover cgroups are removed; a busy one is refused', async () => {

@@ -144,7 +144,10 @@ describe('exec', { timeout: 120_000 }, () => {
 
   test('with a terminal (SPDY and WebSocket): a tty of the container, its size from the client, resize honoured', async () => {
     for (const transport of ['spdy', 'websocket'] as const) {
-      const url = await execUrl(['sh', '-c', 'tty; stty size; read line; stty size; echo "got $line"; exit 6'], { stdin: true, tty: true });
+      // The command waits for the resize to reach its terminal, then reads a line.
+      const script =
+        'tty; stty size; until [ "$(stty size)" = "43 132" ]; do sleep 0.05; done; stty size; read line; echo "got $line"; exit 6';
+      const url = await execUrl(['sh', '-c', script], { stdin: true, tty: true });
       const out = sink();
       const stdin = new PassThrough();
       let size = { width: 80, height: 24 };
@@ -163,7 +166,7 @@ describe('exec', { timeout: 120_000 }, () => {
       await waitFor('the first size', () => /24 80/.test(out.text()));
       size = { width: 132, height: 43 };
       notify?.();
-      await sleep(300);
+      await waitFor('the new size', () => /43 132/.test(out.text()));
       stdin.write('typed\r');
       const r = await running;
       const text = out.text();
@@ -209,7 +212,7 @@ describe('attach', { timeout: 120_000 }, () => {
     const err = sink();
     const stdin = new PassThrough();
     const running = streamOverSpdy(url, { stdin, stdout: out.stream, stderr: err.stream, tty: false });
-    await sleep(300);
+    await waitFor('the attach relay', async () => (await streamingLeftovers(env.daemon)).some((l) => l.startsWith('attach relay')));
     stdin.write('echo hello from attach; echo oops >&2\n');
     await waitFor('the attach output', () => out.text() === 'hello from attach\n' && err.text() === 'oops\n');
     stdin.end();
@@ -228,10 +231,12 @@ describe('attach', { timeout: 120_000 }, () => {
     const { url } = await env.cri.runtime.attach({ containerId: id, stdin: true, stdout: true, tty: true });
     const { ws, done } = await openWebSocket(url, ['v5.channel.k8s.io']);
     ws.send(Buffer.concat([Buffer.from([4]), Buffer.from(JSON.stringify({ Width: 101, Height: 31 }))]));
-    await sleep(300);
-    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('stty size; exit\r')]));
+    // The shell waits for the resize to reach its terminal (the terminal echoes the typed line: the
+    // size is printed in another form).
+    const line = 'until [ "$(stty size)" = "31 101" ]; do sleep 0.05; done; echo "size:$(stty size | tr " " x)"; exit\r';
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(line)]));
     const { messages } = await done;
-    assert.match(channel(messages, 1), /31 101/);
+    assert.match(channel(messages, 1), /size:31x101/);
     assert.deepEqual(JSON.parse(channel(messages, 3)), { metadata: {}, status: 'Success' });
   });
 });
@@ -289,7 +294,7 @@ describe('faults', { timeout: 120_000 }, () => {
     const id = await env.startContainer(podId, env.containerConfig('shell2', 'exec sh', { stdin: true }), pod);
     const { url } = await env.cri.runtime.attach({ containerId: id, stdin: true, stdout: true, stderr: true });
     const { ws } = await openWebSocket(url, ['v5.channel.k8s.io']);
-    await sleep(300);
+    await waitFor('the attach relay', async () => (await streamingLeftovers(env.daemon)).some((l) => l.startsWith('attach relay')));
     ws.terminate();
     await waitFor('no relay', async () => (await streamingLeftovers(env.daemon)).length === 0);
     const s = (await env.cri.runtime.containerStatus({ containerId: id })).status;
@@ -304,7 +309,7 @@ describe('faults', { timeout: 120_000 }, () => {
     await assert.rejects(openWebSocket(url, ['v5.channel.k8s.io']), /HTTP 404/);
 
     const late = await execUrl(['true']);
-    await sleep(3500);
+    await sleep(3500); // time itself is the event here: the token's TTL (3 s) passes
     const r = await plainRequest(late, { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' });
     assert.equal(r.status, 404);
     assert.match(r.body, /expired/);

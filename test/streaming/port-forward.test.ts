@@ -109,11 +109,11 @@ describe('port-forward', { timeout: 120_000 }, () => {
   test('over WebSocket (ws): a channel pair per port, the port first on each channel', async () => {
     await serversUp();
     const url = `${await portForwardUrl()}?port=9000&port=8080`;
-    const { ws, done } = await openWebSocket(url, ['v4.channel.k8s.io']);
+    const { ws, messages: live, done } = await openWebSocket(url, ['v4.channel.k8s.io']);
     assert.equal(ws.protocol, 'v4.channel.k8s.io');
     ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('echo me\n')]));
     ws.send(Buffer.concat([Buffer.from([2]), Buffer.from('GET /index.html HTTP/1.0\r\n\r\n')]));
-    await sleep(1500);
+    await waitFor('both answers', () => channel(live, 0).endsWith('echo me\n') && /hello-web/.test(channel(live, 2)));
     ws.close();
     const { messages } = await done;
     const firsts = [0, 1, 2, 3].map((c) => messages.find(([ch]) => ch === c)?.[1]);
@@ -223,7 +223,6 @@ describe('the berth CLI', { timeout: 120_000 }, () => {
   test('berth attach -i talks to a container started with stdin', async () => {
     const pod = env.podConfig('forward');
     const id = await env.startContainer(podId, env.containerConfig('cli-shell', 'exec sh', { stdin: true, stdinOnce: true }), pod);
-    await sleep(300);
     const r = await berth(['attach', '-i', id], 'echo attached\nexit 0\n');
     assert.equal(r.stdout, 'attached\n');
     assert.equal(r.code, 0);

@@ -34,6 +34,8 @@ export async function streamingLeftovers(daemon: TestDaemon): Promise<string[]> 
 
 export interface OpenedWebSocket {
   ws: WebSocket;
+  /** The messages so far, as [channel, payload] (the array `done` resolves with, growing). */
+  messages: [number, Buffer][];
   /** Every message until the server closes, as [channel, payload] (empty ones included), and the close code. */
   done: Promise<{ messages: [number, Buffer][]; code: number }>;
 }
@@ -50,7 +52,7 @@ export function openWebSocket(url: string, protocols: string[]): Promise<OpenedW
     ws.once('close', (code) => resolve({ messages, code }));
   });
   return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, done }));
+    ws.once('open', () => resolve({ ws, messages, done }));
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
     ws.once('error', reject);
   });

@@ -195,7 +195,7 @@ export interface PodNet {
   name: string;
   bridge: string;
   subnet: string;
-  /** `10.96.N.` */
+  /** `10.96.N.` (or the given /24's three octets and a dot) */
   prefix: string;
   confDir: string;
   conflist: string;

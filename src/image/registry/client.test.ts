@@ -619,7 +619,6 @@ describe('blob streaming', () => {
     const c = client({ registries: insecure(reg.host) });
     const ep = resolveHosts(reg.host, insecure(reg.host))[0]!;
     const blob = await c.fetchBlob(ep, 'x', { digest: sha256Digest('x'), size: 1000 }, { noProgressTimeoutMs: 200 });
-    const started = Date.now();
     let got = 0;
     await assert.rejects(
       (async () => {
@@ -627,8 +626,7 @@ describe('blob streaming', () => {
       })(),
       isError('deadline-exceeded', 'no-progress'),
     );
-    assert.equal(got, 100);
-    assert.ok(Date.now() - started < 5_000);
+    assert.equal(got, 100, 'the 100 bytes sent, then the no-progress timer (the body never completes)');
   });
 
   test('a slow but steady body is fine', async () => {

@@ -55,9 +55,12 @@ test('follow reads appended lines until the container stops', async () => {
       for await (const chunk of readContainerLog(file, { follow: true }, async () => running, new AbortController().signal))
         chunks.push(Buffer.from(chunk).toString());
     })();
-    await new Promise((r) => setTimeout(r, 100));
+    const until = async (done: () => boolean) => {
+      while (!done()) await new Promise((r) => setTimeout(r, 10));
+    };
+    await until(() => chunks.includes('one\n'));
     await appendFile(file, '\n2024-05-01T10:00:01Z stdout F o\n');
-    await new Promise((r) => setTimeout(r, 600));
+    await until(() => chunks.includes('two\n'));
     running = false;
     await reading;
     assert.deepEqual(chunks, ['one\n', 'two\n']);

@@ -26,11 +26,9 @@ test('runCommand passes stdin and collects output and the exit code', async () =
 });
 
 test('runCommand kills on timeout and on abort', async () => {
-  const t = performance.now();
   const r = await runCommand('sleep', ['10'], { timeoutMs: 100 });
   assert.equal(r.timedOut, true);
-  assert.equal(r.exitSignal, 'SIGKILL');
-  assert.ok(performance.now() - t < 2000);
+  assert.equal(r.exitSignal, 'SIGKILL', 'killed, not waited for');
   await assert.rejects(runCommand('sleep', ['10'], { signal: AbortSignal.timeout(100) }), (e: unknown) =>
     isBerthError(e, 'deadline-exceeded'),
   );

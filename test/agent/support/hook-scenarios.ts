@@ -5,7 +5,7 @@
 // health server this test runs on the host (reached from host-network pods: pod IP = node IP).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -33,26 +33,23 @@ import { waitFor } from './wait-for.ts';
 
 const NODE_NAME = 'node1';
 
-/** Provider calls the tests time: how long a deletion or a kill took, preStop included. */
-interface TimedCall {
+/** Provider calls that ended (a deletion or a kill, preStop included), in the order they ended. */
+interface EndedCall {
   method: 'deletePod' | 'killContainer';
   pod: string;
-  start: number;
-  end: number;
 }
 
-function timedProvider(provider: PodProvider, calls: TimedCall[]): PodProvider {
+function recordingProvider(provider: PodProvider, calls: EndedCall[]): PodProvider {
   return new Proxy(provider, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
       if (prop !== 'deletePod' && prop !== 'killContainer') return value.bind(target);
       return async (...args: unknown[]) => {
-        const start = Date.now();
         try {
           return await value.apply(target, args);
         } finally {
-          calls.push({ method: prop, pod: (args[0] as Pod).metadata.name ?? '', start, end: Date.now() });
+          calls.push({ method: prop, pod: (args[0] as Pod).metadata.name ?? '' });
         }
       };
     },
@@ -60,12 +57,13 @@ function timedProvider(provider: PodProvider, calls: TimedCall[]): PodProvider {
 }
 
 const manifests = {
-  /** The main process waits for the file its postStart hook writes, then logs what it read. */
-  postStart: `
+  /** The main process waits for the file its postStart hook writes, then logs what it read; the hook's last act is to tell the test server. */
+  postStart: (port: number) => `
 apiVersion: v1
 kind: Pod
 metadata: {name: poststart}
 spec:
+  hostNetwork: true
   terminationGracePeriodSeconds: 2
   containers:
     - name: main
@@ -73,7 +71,7 @@ spec:
       command: [sh, -c, 'trap "exit 0" TERM; while [ ! -f /tmp/hook ]; do sleep 0.1; done; echo "main saw: \`cat /tmp/hook\`"; while :; do sleep 1; done']
       lifecycle:
         postStart:
-          exec: {command: [sh, -c, "sleep 1; echo from-post-start > /tmp/hook"]}
+          exec: {command: [sh, -c, "sleep 1; echo from-post-start > /tmp/hook; wget -q -O /dev/null http://127.0.0.1:${port}/poststart/done"]}
 `,
   badStart: `
 apiVersion: v1
@@ -89,7 +87,10 @@ spec:
         postStart:
           exec: {command: [sh, -c, "echo hook-output; exit 7"]}
 `,
-  /** Ignores SIGTERM; its preStop takes 3 s and tells the test's HTTP server that it ran. */
+  /**
+   * Logs SIGTERM and runs on; its preStop tells the test's HTTP server that it started, then would
+   * take 120 s, far beyond the 6 s grace period, before it told the server that it ended.
+   */
   preStop: (port: number) => `
 apiVersion: v1
 kind: Pod
@@ -100,22 +101,29 @@ spec:
   containers:
     - name: main
       image: busybox:1.36
-      command: [sh, -c, 'trap "" TERM; while :; do sleep 1; done']
+      command: [sh, -c, 'trap "echo got TERM" TERM; while :; do sleep 1; done']
       lifecycle:
         preStop:
-          exec: {command: [sh, -c, "sleep 3; wget -q -O /dev/null http://127.0.0.1:${port}/prestop/main"]}
+          exec: {command: [sh, -c, "wget -q -O /dev/null http://127.0.0.1:${port}/prestop/start; sleep 120; wget -q -O /dev/null http://127.0.0.1:${port}/prestop/end"]}
 `,
-  /** Its liveness probe fails at once; the probe's 2 s grace period cuts the 6 s preStop sleep short. */
+  /**
+   * Its liveness probe fails at once; the probe's 2 s grace period cuts the 240 s preStop sleep short
+   * (the pod's own grace period is 300 s). The restarted container finds the mark its first run left
+   * in the emptyDir and completes, so that the deletion has no preStop to run.
+   */
   sleepy: `
 apiVersion: v1
 kind: Pod
 metadata: {name: sleepy}
 spec:
-  terminationGracePeriodSeconds: 6
+  restartPolicy: OnFailure
+  terminationGracePeriodSeconds: 300
+  volumes: [{name: data, emptyDir: {}}]
   containers:
     - name: main
       image: busybox:1.36
-      command: [sh, -c, 'trap "" TERM; while :; do sleep 1; done']
+      command: [sh, -c, 'if [ -f /data/ran ]; then exit 0; fi; touch /data/ran; trap "" TERM; while :; do sleep 1; done']
+      volumeMounts: [{name: data, mountPath: /data}]
       livenessProbe:
         exec: {command: [test, -f, /tmp/alive]}
         initialDelaySeconds: 1
@@ -123,7 +131,7 @@ spec:
         failureThreshold: 1
         terminationGracePeriodSeconds: 2
       lifecycle:
-        preStop: {sleep: {seconds: 6}}
+        preStop: {sleep: {seconds: 240}}
 `,
   grpcReady: (port: number) => `
 apiVersion: v1
@@ -153,9 +161,9 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
     let node: RunningNode | undefined;
     let hookServer: Server | undefined;
     let health: GrpcHealthServer | undefined;
-    const hookRequests: { path: string; at: number }[] = [];
+    const hookRequests: { path: string }[] = [];
     const { events, recorder } = recordingEvents();
-    const calls: TimedCall[] = [];
+    const calls: EndedCall[] = [];
 
     const pod = (name: string): Pod | undefined => node?.pod('default', `${name}-${NODE_NAME}`);
     const eventsOf = (name: string) => events.filter((e) => e.pod === `${name}-${NODE_NAME}`);
@@ -167,7 +175,17 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
     }
 
     /** Removes the manifest, waits until the runtime holds nothing of the pod, checks the host; returns the deletion's provider call. */
-    async function removeAndCheckGone(name: string): Promise<TimedCall> {
+    function podLogDir(name: string): string {
+      return path.join(dir, 'pod-logs', `default_${name}-${NODE_NAME}_${pod(name)!.metadata.uid!}`);
+    }
+
+    /** Everything the pod's containers logged so far (their CRI log files, concatenated). */
+    async function podLogText(logDir: string): Promise<string> {
+      const files = (await readdir(logDir, { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith('.log'));
+      return (await Promise.all(files.map((f) => readFile(path.join(logDir, f), 'utf8').catch(() => '')))).join('');
+    }
+
+    async function removeAndCheckGone(name: string): Promise<EndedCall> {
       const uid = pod(name)!.metadata.uid!;
       const known = await runtimeObjectsOf(runtime!, uid);
       await unlink(path.join(manifestDir, `${name}.yaml`));
@@ -186,7 +204,7 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
     before(async () => {
       ({ dir, manifestDir } = await makeNodeDirs('berth-hooks-test-'));
       hookServer = createServer((req, res) => {
-        hookRequests.push({ path: req.url ?? '', at: Date.now() });
+        hookRequests.push({ path: req.url ?? '' });
         res.end('ok');
       });
       await new Promise<void>((r) => hookServer!.listen(0, '127.0.0.1', r));
@@ -199,7 +217,7 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
         manifestDir,
         events: recorder,
         nodeEvents: recorder,
-        wrapProvider: (cri) => timedProvider(cri, calls),
+        wrapProvider: (cri) => recordingProvider(cri, calls),
         nodeApi: true,
       }));
     });
@@ -213,13 +231,15 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
     });
 
     test('postStart: its effect is visible to the container, which is reported started only once the hook is done', async () => {
-      await startPod('poststart', manifests.postStart);
-      let firstRunningAt = 0;
+      const { port } = hookServer!.address() as AddressInfo;
+      await startPod('poststart', manifests.postStart(port));
+      const hookDone = () => hookRequests.some((r) => r.path === '/poststart/done');
+      let runningBeforeTheHookEnded = false;
       const ready = await waitFor(
         'poststart Ready',
         () => {
           const status = pod('poststart')?.status?.containerStatuses?.[0];
-          if (status?.state.running !== undefined && firstRunningAt === 0) firstRunningAt = Date.now();
+          if (status?.state.running !== undefined && !hookDone()) runningBeforeTheHookEnded = true;
           return status?.ready ? status : undefined;
         },
         { timeoutMs: 90_000, intervalMs: 50, describe: describePods },
@@ -228,8 +248,9 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
       assert.equal(ready.restartCount, 0);
       const started = eventsOf('poststart').find((e) => e.reason === 'Started');
       assert.ok(started !== undefined, 'a Started event');
-      // The hook sleeps 1 s before it writes the file: until then the container is not reported running.
-      assert.ok(firstRunningAt - started.at >= 900, `reported running ${firstRunningAt - started.at} ms after StartContainer`);
+      // The hook sleeps 1 s, writes the file and tells the test server: only then is the container reported running.
+      assert.equal(runningBeforeTheHookEnded, false, 'not reported running while its postStart hook ran');
+      assert.ok(hookDone());
       const logs = await waitFor('the main process logged what the hook wrote', async () => {
         const res = await nodeGet(node!, `/containerLogs/default/poststart-${NODE_NAME}/main`);
         const text = await res.text();
@@ -291,15 +312,27 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
         timeoutMs: 90_000,
         describe: describePods,
       });
-      const deletion = await removeAndCheckGone('prestop');
-      const hook = hookRequests.find((r) => r.path.startsWith('/prestop/'));
-      assert.ok(hook !== undefined, `the preStop hook reached the test server: ${JSON.stringify(hookRequests)}`);
-      const total = deletion.end - deletion.start;
-      const afterHook = deletion.end - hook.at;
-      // 3 s of hook leave 3 s of the 6 s grace period for SIGTERM (ignored) before SIGKILL: about 6 s in all, not 9.
-      assert.ok(hook.at - deletion.start >= 2900, `the hook ran first (${hook.at - deletion.start} ms)`);
-      assert.ok(afterHook >= 2500 && afterHook < 5000, `stopped ${afterHook} ms after the hook: the rest of the grace period`);
-      assert.ok(total < 6000 + 2000, `the deletion took ${total} ms for a 6 s grace period`);
+      // In this order: the hook starts (SIGTERM not yet sent), the grace period ends it long before
+      // its 120 s are up, SIGTERM reaches the container, then SIGKILL ends it (it ignores SIGTERM).
+      // The deletion's deadline (60 s) is far above the 6 + 2 s and far below the hook's 120 s.
+      const logDir = podLogDir('prestop');
+      const gone = removeAndCheckGone('prestop');
+      gone.catch(() => {}); // awaited below
+      await waitFor('the preStop hook to start', () => (hookRequests.some((r) => r.path === '/prestop/start') ? true : undefined), {
+        timeoutMs: 60_000,
+        intervalMs: 20,
+      });
+      assert.equal((await podLogText(logDir)).includes('got TERM'), false, 'the hook runs before SIGTERM');
+      await waitFor('SIGTERM after the hook', async () => ((await podLogText(logDir)).includes('got TERM') ? true : undefined), {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      });
+      await gone;
+      assert.deepEqual(
+        hookRequests.filter((r) => r.path.startsWith('/prestop/')).map((r) => r.path),
+        ['/prestop/start'],
+        'the hook was cut short at the end of the grace period (its process went with the container)',
+      );
       assert.deepEqual(
         eventsOf('prestop').filter((e) => e.reason === 'FailedPreStopHook'),
         [],
@@ -308,19 +341,25 @@ export function hookScenarios(runtimeTitle: string, start: StartRuntime, subnet:
 
     test('preStop: a sleep longer than the grace period is cut short', async () => {
       await startPod('sleepy', manifests.sleepy);
-      const kill = await waitFor(
+      // The kill ends within the deadline (90 s: far above the probe's 2 s and the 2 s of the stop, far
+      // below the 240 s of the sleep), so the sleep was cut short.
+      await waitFor(
         'the failed liveness probe kills sleepy',
         () => calls.find((c) => c.method === 'killContainer' && c.pod === `sleepy-${NODE_NAME}`),
         { timeoutMs: 90_000, describe: describePods },
       );
-      const took = kill.end - kill.start;
-      // 2 s of the 6 s sleep (the probe's grace period), then at least 2 s for the stop: not 6 + 2.
-      assert.ok(took >= 3500 && took < 7000, `the kill took ${took} ms`);
       const killing = eventsOf('sleepy').find((e) => e.reason === 'Killing');
       assert.equal(killing?.message, 'Container main failed liveness probe, will be restarted');
-      const deletion = await removeAndCheckGone('sleepy');
-      // The deletion gets the pod's 6 s: the whole sleep, then the 2 s the kubelet always leaves.
-      assert.ok(deletion.end - deletion.start < 6000 + 2000 + 3000, `the deletion took ${deletion.end - deletion.start} ms`);
+      const completed = await waitFor(
+        'the restarted container to complete',
+        () => {
+          const status = pod('sleepy')?.status?.containerStatuses?.[0];
+          return status?.state.terminated?.exitCode === 0 ? status : undefined;
+        },
+        { timeoutMs: 90_000, describe: describePods },
+      );
+      assert.equal(completed.restartCount, 1);
+      await removeAndCheckGone('sleepy');
     });
 
     test('gRPC readiness probe: Ready follows the health server', async () => {

@@ -9,7 +9,6 @@ import net from 'node:net';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
 import type { RunningNode } from '../../../src/agent/node.ts';
@@ -270,37 +269,43 @@ export function nodeStreamingScenarios(runtimeTitle: string, start: StartRuntime
           return () => {};
         },
       });
-      // containerd applies the first size right after the shell starts: ask once it is there.
-      await sleep(500);
-      stdin.write('busybox stty size\n');
-      await out.until(/^30 100\r?$/m, 'the first size');
+      // The shell waits for each size to reach its terminal (containerd applies the first one right
+      // after the shell starts); the terminal echoes the typed line, so the size is printed in another form.
+      const sizeOnceItIs = (s: string) =>
+        `until [ "$(busybox stty size)" = "${s}" ]; do busybox sleep 0.05; done; echo "size:$(busybox stty size | busybox tr ' ' x)"\n`;
+      stdin.write(sizeOnceItIs('30 100'));
+      await out.until(/size:30x100/, 'the first size');
       size = { width: 120, height: 40 };
       onResize?.();
-      await sleep(300);
-      stdin.write('busybox stty size\n');
-      await out.until(/^40 120\r?$/m, 'the new size');
+      stdin.write(sizeOnceItIs('40 120'));
+      await out.until(/size:40x120/, 'the new size');
       stdin.write('exit 7\n');
       const result = await session;
       assert.deepEqual(result.outcome, { kind: 'exit', code: 7 });
     });
 
     test('attach to a container with stdin: input reaches it, output comes back; detaching leaves it running', async () => {
-      const stdin = new PassThrough();
-      const out = new Collector();
-      const detach = new AbortController();
-      const session = streamOverSpdy(`${base}/attach/default/${POD}/talker?input=1&output=1&error=1`, {
-        stdin,
-        stdout: out,
-        stderr: new Collector(),
-        tty: false,
-        signal: detach.signal,
-      });
-      await sleep(300);
-      stdin.write('hello\n');
-      await out.until(/got:hello/, 'the echo of the attached container');
-      detach.abort();
-      await assert.rejects(session);
-      await sleep(1000);
+      const attachAndSay = async (line: string): Promise<void> => {
+        const stdin = new PassThrough();
+        const out = new Collector();
+        const detach = new AbortController();
+        const session = streamOverSpdy(`${base}/attach/default/${POD}/talker?input=1&output=1&error=1`, {
+          stdin,
+          stdout: out,
+          stderr: new Collector(),
+          tty: false,
+          signal: detach.signal,
+        });
+        await waitFor('the attach session', () => (api!.streamingSessions === 1 ? true : undefined));
+        stdin.write(`${line}\n`);
+        await out.until(new RegExp(`got:${line}`), 'the echo of the attached container');
+        detach.abort();
+        await assert.rejects(session);
+        await waitFor('the session to end', () => (api!.streamingSessions === 0 ? true : undefined));
+      };
+      await attachAndSay('hello');
+      // Detaching left its stdin open: a second attach is answered by the same process.
+      await attachAndSay('again');
       const talker = pod()!.status!.containerStatuses!.find((s) => s.name === 'talker')!;
       assert.ok(talker.state.running !== undefined, 'talker still runs');
       assert.equal(talker.restartCount, 0);

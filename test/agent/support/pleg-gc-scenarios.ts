@@ -72,7 +72,6 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
     let cri: CriClient | undefined;
     let provider: PodProvider | undefined;
     let node: RunningNode | undefined;
-    let nodeStartedAt = 0;
     const unusedImages = new Map<string, string>();
     const logs: LogLine[] = [];
     const nodeEvents: { type: string; reason: string; message: string }[] = [];
@@ -114,7 +113,6 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
         podEvent: () => {},
         nodeEvent: (type, reason, message) => nodeEvents.push({ type, reason, message }),
       };
-      nodeStartedAt = Date.now();
       ({ provider, node } = await startCriNode({
         nodeName: NODE_NAME,
         runtime,
@@ -155,8 +153,9 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
         failed.message,
         /^Failed to garbage collect required amount of images\. Attempted to free \d+ bytes, but only found \d+ bytes eligible to free\.$/,
       );
+      // That round found nothing it could remove: the unused images were younger than their minimum age.
+      assert.match(failed.message, /but only found 0 bytes eligible to free\.$/, 'the unused images were not eligible yet');
       const present = await imageIds();
-      assert.ok(Date.now() - nodeStartedAt < MIN_AGE_MS, 'still within the minimum age');
       for (const [ref, id] of unusedImages) assert.ok(present.has(id), `${ref} stays until its minimum age`);
 
       await writeFile(path.join(manifestDir, 'keeper.yaml'), manifests.keeper);
@@ -177,11 +176,13 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
         },
         { timeoutMs: 60_000, describe: describePods },
       );
-      assert.ok(Date.now() - nodeStartedAt >= MIN_AGE_MS, 'not before their minimum age');
       const removedLogged = logs.filter((l) => l.msg === 'removing an unused image').map((l) => l.imageID);
       for (const id of unusedImages.values()) assert.ok(removedLogged.includes(id), `removal of ${id} logged`);
 
-      await new Promise((r) => setTimeout(r, 2500)); // two more rounds
+      // Two more GC rounds (each fails, over the thresholds on purpose) leave the rest alone.
+      const rounds = () => logs.filter((l) => String(l.msg).startsWith('image garbage collection failed')).length;
+      const roundsSoFar = rounds();
+      await waitFor('two more GC rounds', () => (rounds() >= roundsSoFar + 2 ? true : undefined), { timeoutMs: 30_000 });
       const left = await imageIds();
       for (const ref of ['busybox:1.36', 'gc/done:1', 'registry.k8s.io/pause:3.9']) {
         const id = await imageId(ref);
@@ -193,7 +194,7 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
       );
     });
 
-    test(`a container exit reaches the node ${expect.containerEvents ? 'through container events, at once' : 'through the relist'}`, async () => {
+    test(`a container exit reaches the node ${expect.containerEvents ? 'through container events, without a relist' : 'through the relist'}`, async () => {
       await writeFile(path.join(manifestDir, 'quick.yaml'), manifests.exiter('quick', 3, 3));
       await waitFor('quick running', () => (pod('quick')?.status?.containerStatuses?.[0]?.state.running ? true : undefined), {
         timeoutMs: 60_000,
@@ -205,15 +206,12 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
         intervalMs: 50,
         describe: describePods,
       });
-      const lagMs = Date.now() - Date.parse(terminated.finishedAt!);
       assert.equal(terminated.exitCode, 3);
       assert.equal(pod('quick')?.status?.phase, 'Failed');
-      // finishedAt has whole seconds: the lag is overstated by up to one.
+      // What brought the exit: with container events, no relist ran after the one at the start.
       if (expect.containerEvents) {
-        assert.ok(lagMs < 2500, `seen ${lagMs} ms after the exit`);
         assert.equal(await relists(), 1, 'only the relist at the start ran');
       } else {
-        assert.ok(lagMs < 4000, `seen ${lagMs} ms after the exit (relist every second)`);
         assert.ok((await relists()) > 10, 'the relist drives the node');
         assert.ok(
           logs.some((l) => l.msg === 'the container runtime offers no container events (GetContainerEvents); relisting only'),
@@ -239,9 +237,7 @@ export function plegAndGcScenarios(runtimeTitle: string, start: StartRuntime, su
           intervalMs: 50,
           describe: describePods,
         });
-        const lagMs = Date.now() - Date.parse(terminated.finishedAt!);
         assert.equal(terminated.exitCode, 4);
-        assert.ok(lagMs < 2500, `seen ${lagMs} ms after the exit`);
         assert.equal(await relists(), 1, 'still only the relist at the start');
         assert.ok(
           logs.some((l) => String(l.msg).startsWith('the container event stream')),

@@ -24,6 +24,8 @@ export class RecordingProvider implements PodProvider {
   syncResult: SyncResult = {};
   #active = new Set<string>();
   overlapping = false;
+  /** How many times getPods (the node's relist) was called. */
+  getPodsCalls = 0;
   /** What nodeStatus() answers. */
   nodeState: ProviderNodeStatus = { ready: true, runtimeVersion: 'fake://1.0.0' };
 
@@ -87,6 +89,7 @@ export class RecordingProvider implements PodProvider {
   }
 
   async getPods(): Promise<Pod[]> {
+    this.getPodsCalls++;
     return [...this.running.values()].map((pod) => ({
       ...pod,
       status: {
