@@ -9,7 +9,7 @@ import { connectKubeApi } from '../../src/agent/apiserver/kube-api.ts';
 import type { Pod } from '../../src/agent/k8s-types.ts';
 import { ServiceAccountTokenManager } from '../../src/agent/service-account-tokens.ts';
 import { podServiceEnv } from '../../src/agent/service-env.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
 
 const signal = new AbortController().signal;
 

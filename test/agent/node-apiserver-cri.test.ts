@@ -14,7 +14,7 @@ import type { KubeEvent, Node, Pod } from '../../src/agent/k8s-types.ts';
 import { pushImage } from '../support/image-builder.ts';
 import { freePort } from '../support/ports.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
 import { startBerthRuntime } from './support/berth-runtime.ts';
 import { busyboxImage } from './support/images.ts';
 import {

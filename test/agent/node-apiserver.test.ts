@@ -14,7 +14,7 @@ import { MIRROR_ANNOTATION } from '../../src/agent/apiserver/mirror-pods.ts';
 import type { KubeEvent, Lease, Node, Pod } from '../../src/agent/k8s-types.ts';
 import { type RunningNode, runNode } from '../../src/agent/node.ts';
 import { createLogger, silentLogger } from '../../src/util/logger.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
 import { RecordingProvider } from './support/recording-provider.ts';
 import { waitFor } from './support/wait-for.ts';
 

@@ -16,7 +16,7 @@ import type { PodProvider } from '../../src/agent/provider.ts';
 import { listMountPoints } from '../../src/snapshot/mount.ts';
 import { freePort } from '../support/ports.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
 import { startBerthRuntime } from './support/berth-runtime.ts';
 import {
   apiPodsReport,

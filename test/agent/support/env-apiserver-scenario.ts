@@ -11,7 +11,7 @@ import type { Pod } from '../../../src/agent/k8s-types.ts';
 import { connectCri } from '../../../src/cri/cri-client.ts';
 import { freePort } from '../../support/ports.ts';
 import type { TestRegistry } from '../../support/registry.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../../fake-apiserver/fake-apiserver.ts';
 import { startBerthRuntime } from './berth-runtime.ts';
 import {
   apiPodsReport,

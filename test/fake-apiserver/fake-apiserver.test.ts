@@ -5,8 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import { CoordinationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
 import { fromApi, statusCode } from '../../src/agent/apiserver/kube-api.ts';
 import type { Pod } from '../../src/agent/k8s-types.ts';
+import { waitFor } from '../agent/support/wait-for.ts';
 import { type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
-import { waitFor } from './support/wait-for.ts';
+import { kubectl } from './kubectl.ts';
 
 const pod = (name: string, nodeName?: string): Pod => ({
   apiVersion: 'v1',
@@ -47,6 +48,28 @@ describe('fake API server', () => {
     assert.equal(created.spec.restartPolicy, 'Always');
     assert.equal(created.spec.containers[0]?.imagePullPolicy, 'IfNotPresent');
     assert.equal(created.status?.phase, 'Pending');
+    assert.equal(created.status?.qosClass, 'BestEffort');
+    assert.equal(created.spec.schedulerName, 'default-scheduler');
+    assert.equal(created.spec.enableServiceLinks, true);
+    assert.equal(created.spec.dnsPolicy, 'ClusterFirst');
+    assert.deepEqual(
+      [created.spec.containers[0]?.terminationMessagePath, created.spec.containers[0]?.terminationMessagePolicy],
+      ['/dev/termination-log', 'File'],
+    );
+    assert.deepEqual(
+      created.spec.tolerations?.map((t) => [t.key, t.effect, t.tolerationSeconds]),
+      [
+        ['node.kubernetes.io/not-ready', 'NoExecute', 300],
+        ['node.kubernetes.io/unreachable', 'NoExecute', 300],
+      ],
+    );
+    // ServiceAccount admission: the default account and its kube-api-access volume in every container.
+    assert.equal(created.spec.serviceAccountName, 'default');
+    const tokenVolume = created.spec.volumes?.find((v) => v.name.startsWith('kube-api-access-'));
+    assert.equal(tokenVolume?.projected?.defaultMode, 420);
+    assert.deepEqual(created.spec.containers[0]?.volumeMounts, [
+      { name: tokenVolume?.name, readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
+    ]);
     assert.equal((await failure(core.createNamespacedPod({ namespace: 'default', body: pod('a') as never }))).code, 409);
     assert.deepEqual(await failure(core.createNamespacedPod({ namespace: 'nope', body: pod('b') as never })), {
       code: 404,
@@ -171,16 +194,178 @@ describe('fake API server', () => {
     assert.deepEqual(labelled, ['ADDED w1', 'MODIFIED w1', 'DELETED w1']);
     byLabel.abort();
 
+    // An expired version is an HTTP 410 on watch and on an exact list.
     fake.compact();
-    const expired = await new Promise<{ type: string; code?: number }>((resolve) => {
+    const expired = await new Promise<unknown>((resolve) => {
       void watch.watch(
         '/api/v1/pods',
         { resourceVersion: from },
-        (type, obj: { code?: number }) => resolve({ type, code: obj.code }),
-        () => undefined,
+        () => resolve('an event'),
+        (err) => resolve(statusCode(err)),
       );
     });
-    assert.deepEqual(expired, { type: 'ERROR', code: 410 });
+    assert.equal(expired, 410);
+    assert.equal((await failure(core.listPodForAllNamespaces({ resourceVersion: from, resourceVersionMatch: 'Exact' }))).code, 410);
+  });
+
+  test('defaults: pull policy by tag, volume modes, requests from limits, QoS class; no token volume when automount is off', async () => {
+    const created = fromApi<Pod>(
+      await core.createNamespacedPod({
+        namespace: 'default',
+        body: {
+          metadata: { name: 'defaults' },
+          spec: {
+            automountServiceAccountToken: false,
+            volumes: [{ name: 's', secret: { secretName: 'x' } }, { name: 'e' }],
+            containers: [
+              { name: 'latest', image: 'busybox', resources: { limits: { cpu: '100m', memory: '64Mi' } } },
+              { name: 'digest', image: 'busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000' },
+              { name: 'tagged', image: 'registry:5000/busybox:latest' },
+            ],
+          },
+        } as never,
+      }),
+    );
+    assert.deepEqual(
+      created.spec.containers.map((c) => c.imagePullPolicy),
+      ['Always', 'IfNotPresent', 'Always'],
+    );
+    assert.deepEqual(created.spec.containers[0]?.resources?.requests, { cpu: '100m', memory: '64Mi' });
+    assert.equal(created.spec.volumes?.[0]?.secret?.defaultMode, 420);
+    assert.deepEqual(created.spec.volumes?.[1]?.emptyDir, {});
+    assert.equal(created.spec.volumes?.length, 2, 'no token volume');
+    assert.equal(created.status?.qosClass, 'Burstable');
+    const missing = await failure(
+      core.createNamespacedPod({
+        namespace: 'default',
+        body: {
+          metadata: { name: 'no-sa' },
+          spec: { serviceAccountName: 'nope', containers: [{ name: 'c', image: 'busybox:1' }] },
+        } as never,
+      }),
+    );
+    assert.equal(missing.code, 403);
+    assert.match(missing.message, /serviceaccount "nope" not found/);
+  });
+
+  test('the Node authorizer and NodeRestriction: what a node may read and write', async () => {
+    const nodeApi = fake.kubeConfig('n1').makeApiClient(CoreV1Api);
+    await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'used' } } as never });
+    await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'unused' } } as never });
+    await core.createNamespacedPod({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'on-n1' },
+        spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'busybox:1', envFrom: [{ secretRef: { name: 'used' } }] }] },
+      } as never,
+    });
+    await nodeApi.readNamespacedSecret({ name: 'used', namespace: 'default' });
+    const unrelated = await failure(nodeApi.readNamespacedSecret({ name: 'unused', namespace: 'default' }));
+    assert.equal(unrelated.code, 403);
+    assert.match(unrelated.message, /no relationship found between node 'n1' and this object/);
+    assert.equal((await failure(nodeApi.listNamespacedSecret({ namespace: 'default' }))).code, 403);
+    assert.equal((await failure(nodeApi.listNamespace())).code, 403, 'namespaces are not for nodes');
+    // Its own Node only; mirror pods only, bound to it, referring to no Secret.
+    await nodeApi.createNode({ body: { metadata: { name: 'n1' } } as never });
+    assert.equal((await failure(nodeApi.createNode({ body: { metadata: { name: 'n2' } } as never }))).code, 403);
+    const plain = await failure(
+      nodeApi.createNamespacedPod({
+        namespace: 'default',
+        body: { metadata: { name: 'p' }, spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'b:1' }] } } as never,
+      }),
+    );
+    assert.match(plain.message, /can only create mirror pods/);
+    const mirror = (name: string, extra: object) => ({
+      metadata: { name, annotations: { 'kubernetes.io/config.mirror': 'hash' } },
+      spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'b:1', ...extra }] },
+    });
+    const withSecret = await failure(
+      nodeApi.createNamespacedPod({ namespace: 'default', body: mirror('m1', { envFrom: [{ secretRef: { name: 'used' } }] }) as never }),
+    );
+    assert.deepEqual([withSecret.code, /can not create pods that reference secrets/.test(withSecret.message)], [403, true]);
+    const created = fromApi<Pod>(await nodeApi.createNamespacedPod({ namespace: 'default', body: mirror('m2', {}) as never }));
+    assert.equal(created.spec.serviceAccountName, undefined, 'mirror pods get no service account');
+    assert.equal(created.spec.volumes, undefined);
+    // Status of its own pods only, and validated.
+    const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    await nodeApi.patchNamespacedPodStatus({ name: 'on-n1', namespace: 'default', body: { status: { phase: 'Running' } } }, mergePatch);
+    const bad = await failure(
+      nodeApi.patchNamespacedPodStatus(
+        { name: 'on-n1', namespace: 'default', body: { status: { podIP: 'not-an-ip', containerStatuses: [{ name: 'zz' }] } } },
+        mergePatch,
+      ),
+    );
+    assert.equal(bad.code, 422);
+    assert.match(bad.message, /status.podIP: Invalid value: "not-an-ip"/);
+    assert.match(bad.message, /status.containerStatuses\[0\].name: NotFound/);
+    const notMine = await failure(nodeApi.patchNamespacedPodStatus({ name: 'w1', namespace: 'default', body: { status: {} } }, mergePatch));
+    assert.equal(notMine.code, 403);
+    assert.equal(
+      (
+        await failure(
+          nodeApi.patchNamespacedPod({ name: 'on-n1', namespace: 'default', body: { metadata: { labels: { a: 'b' } } } }, mergePatch),
+        )
+      ).code,
+      403,
+    );
+    const node = fromApi<{ status?: object }>(await nodeApi.readNode({ name: 'n1' }));
+    const badNode = await failure(
+      nodeApi.replaceNodeStatus({
+        name: 'n1',
+        body: { ...node, status: { capacity: { cpu: 'lots' }, conditions: [{ type: 'Ready', status: 'Yes' }] } } as never,
+      }),
+    );
+    assert.equal(badNode.code, 422);
+    assert.match(badNode.message, /status.capacity\[cpu\]: Invalid value: "lots"/);
+  });
+
+  test('pods/binding and pods/eviction; pods/log answers as when the kubelet cannot be reached', async () => {
+    await core.createNamespacedPod({ namespace: 'default', body: pod('to-bind') as never });
+    await core.createNamespacedPodBinding({
+      name: 'to-bind',
+      namespace: 'default',
+      body: { metadata: { name: 'to-bind' }, target: { apiVersion: 'v1', kind: 'Node', name: 'n1' } } as never,
+    });
+    const bound = fake.get('pods', 'default', 'to-bind') as unknown as Pod;
+    assert.equal(bound.spec.nodeName, 'n1');
+    assert.equal(bound.status?.conditions?.find((c) => c.type === 'PodScheduled')?.status, 'True');
+    const again = await failure(
+      core.createNamespacedPodBinding({
+        name: 'to-bind',
+        namespace: 'default',
+        body: { metadata: { name: 'to-bind' }, target: { name: 'n2' } } as never,
+      }),
+    );
+    assert.equal(again.code, 409);
+    const log = await failure(core.readNamespacedPodLog({ name: 'to-bind', namespace: 'default' }));
+    assert.equal(log.code, 500, 'n1 has no kubelet endpoint');
+    assert.equal((await failure(core.readNamespacedPodLog({ name: 'to-bind', namespace: 'default', container: 'nope' }))).code, 400);
+    await core.createNamespacedPodEviction({
+      name: 'to-bind',
+      namespace: 'default',
+      body: { metadata: { name: 'to-bind', namespace: 'default' }, deleteOptions: { gracePeriodSeconds: 0 } } as never,
+    });
+    assert.equal(fake.get('pods', 'default', 'to-bind'), undefined);
+  });
+
+  test('the real kubectl lists namespaces, nodes and pods', async () => {
+    const namespaces = await kubectl(fake, ['get', 'namespaces']);
+    assert.equal(namespaces.code, 0, namespaces.stderr);
+    assert.match(namespaces.stdout, /^NAME\s+STATUS\s+AGE$/m);
+    assert.match(namespaces.stdout, /^kube-system\s+Active\s+\d+s$/m);
+    const nodes = await kubectl(fake, ['get', 'nodes', '-o', 'wide']);
+    assert.equal(nodes.code, 0, nodes.stderr);
+    assert.match(nodes.stdout, /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\s+INTERNAL-IP/m);
+    assert.match(nodes.stdout, /^n1\s+Unknown\s+<none>/m);
+    const pods = await kubectl(fake, ['get', 'pods', '-A']);
+    assert.equal(pods.code, 0, pods.stderr);
+    assert.match(pods.stdout, /^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/m);
+    assert.match(pods.stdout, /^default\s+on-n1\s+0\/1\s+Running\s+0\s+\d+s$/m);
+    const json = await kubectl(fake, ['get', 'pod', 'on-n1', '-o', 'jsonpath={.spec.serviceAccountName}']);
+    assert.equal(json.stdout, 'default');
+    const denied = await kubectl(fake, ['get', 'secrets'], 'n1');
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /User "system:node:n1" cannot list resource "secrets"/);
   });
 
   test('HTTPS with its own certificate; a client without the token gets 401', async () => {
