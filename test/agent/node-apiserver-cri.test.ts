@@ -11,10 +11,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { KubeEvent, Node, Pod } from '../../src/agent/k8s-types.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
 import { pushImage } from '../support/image-builder.ts';
 import { freePort } from '../support/ports.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
 import { startBerthRuntime } from './support/berth-runtime.ts';
 import { busyboxImage } from './support/images.ts';
 import {
@@ -65,7 +65,7 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     });
     fake = await startFakeApiServer({ bookmarkIntervalMs: 500 });
     const kubeconfig = path.join(dir, 'kubeconfig');
-    await writeFile(kubeconfig, fake.kubeconfigYaml());
+    await writeFile(kubeconfig, fake.kubeconfigYaml(NODE));
     apiPort = await freePort();
     nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir, extraArgs: ['--log-level', 'info'] });
   });

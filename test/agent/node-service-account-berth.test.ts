@@ -14,9 +14,9 @@ import type { Pod, Volume } from '../../src/agent/k8s-types.ts';
 import type { RunningNode } from '../../src/agent/node.ts';
 import type { PodProvider } from '../../src/agent/provider.ts';
 import { listMountPoints } from '../../src/snapshot/mount.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
 import { freePort } from '../support/ports.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
 import { startBerthRuntime } from './support/berth-runtime.ts';
 import {
   apiPodsReport,
@@ -120,7 +120,7 @@ describe('berth node: service account tokens, projected volumes and service vari
     });
     fake.create('services', { metadata: { name: 'elsewhere', namespace: 'default' }, spec: { ports: [{ port: 80 }] } });
     const kubeconfig = path.join(dir, 'kubeconfig');
-    await writeFile(kubeconfig, fake.kubeconfigYaml());
+    await writeFile(kubeconfig, fake.kubeconfigYaml(NODE));
     apiPort = await freePort();
     nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir });
   });

@@ -34,6 +34,7 @@ export interface RecordedRequest {
   contentType?: string;
   /** Who asked: kubernetes-admin or system:node:NAME. */
   user: string;
+  userAgent?: string;
   status: number;
   body?: unknown;
 }
@@ -176,6 +177,7 @@ export class FakeApiServer extends ObjectStore {
       query: Object.fromEntries(url.searchParams),
       ...(req.headers['content-type'] ? { contentType: req.headers['content-type'] } : {}),
       user: identity?.user ?? '',
+      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
       status: 200,
     };
     this.requests.push(record);

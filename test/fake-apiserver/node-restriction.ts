@@ -84,7 +84,10 @@ export function admitNodeRequest(identity: Identity, r: AdmissionRequest, lookup
   if (r.verb === 'get' || r.verb === 'list' || r.verb === 'watch') return;
   switch (r.plural) {
     case 'pods': {
-      if (r.verb === 'create' && r.subresource === undefined) return admitMirrorPodCreate(node, r.object!, lookups);
+      if (r.verb === 'create' && r.subresource === undefined) {
+        admitMirrorPodCreate(node, r.object!, lookups);
+        return;
+      }
       const bound = ((r.old?.spec ?? {}) as Loose).nodeName;
       if (bound !== node) {
         const what = r.subresource === 'status' ? 'update pod status' : r.subresource === 'eviction' ? 'evict pods' : 'delete pods';
@@ -93,7 +96,8 @@ export function admitNodeRequest(identity: Identity, r: AdmissionRequest, lookup
       return;
     }
     case 'nodes':
-      return admitNodeWrite(node, r);
+      admitNodeWrite(node, r);
+      return;
     case 'serviceaccounts':
       if (r.subresource === 'token') admitTokenRequest(node, r, lookups);
       return;

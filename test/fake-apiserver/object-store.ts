@@ -254,7 +254,8 @@ export class ObjectStore {
     if (old.metadata.deletionTimestamp) throw conflict('pods', name, `pod ${name} is being deleted, cannot be assigned to a host`);
     const next = clone(old);
     (next.spec as Loose).nodeName = nodeName;
-    const status = (next.status ??= {}) as Loose;
+    next.status ??= {};
+    const status = next.status as Loose;
     status.conditions = [
       ...((status.conditions ?? []) as Loose[]).filter((c) => c.type !== 'PodScheduled'),
       { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() },

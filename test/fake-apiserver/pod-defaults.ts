@@ -82,7 +82,8 @@ function defaultVolume(v: Loose): void {
 
 /** The tolerations DefaultTolerationSeconds adds unless the pod tolerates the taint already. */
 function defaultTolerations(spec: Loose): void {
-  const tolerations: Loose[] = (spec.tolerations ??= []);
+  spec.tolerations ??= [];
+  const tolerations: Loose[] = spec.tolerations;
   for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
     const tolerated = tolerations.some(
       (t) => (t.key === key || (t.key === undefined && t.operator === 'Exists')) && (t.effect === undefined || t.effect === 'NoExecute'),
@@ -93,7 +94,8 @@ function defaultTolerations(spec: Loose): void {
 
 /** Applies the defaults to a new pod in place. */
 export function defaultPod(pod: Loose): void {
-  const spec: Loose = (pod.spec ??= {});
+  pod.spec ??= {};
+  const spec: Loose = pod.spec;
   spec.restartPolicy ??= 'Always';
   spec.terminationGracePeriodSeconds ??= 30;
   spec.dnsPolicy ??= 'ClusterFirst';

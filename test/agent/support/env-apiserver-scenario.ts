@@ -9,9 +9,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
 import { connectCri } from '../../../src/cri/cri-client.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../../fake-apiserver/fake-apiserver.ts';
 import { freePort } from '../../support/ports.ts';
 import type { TestRegistry } from '../../support/registry.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../../fake-apiserver/fake-apiserver.ts';
 import { startBerthRuntime } from './berth-runtime.ts';
 import {
   apiPodsReport,
@@ -59,7 +59,7 @@ export function envApiServerScenario(subnet: string): void {
       ({ registry, runtime } = await startRuntimeWithRegistry(startBerthRuntime, { subnet }));
       fake = await startFakeApiServer({ bookmarkIntervalMs: 500 });
       const kubeconfig = path.join(dir, 'kubeconfig');
-      await writeFile(kubeconfig, fake.kubeconfigYaml());
+      await writeFile(kubeconfig, fake.kubeconfigYaml(NODE));
       apiPort = await freePort();
       nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir });
     });
