@@ -37,7 +37,7 @@ const asPod = (o: ApiObject | undefined) => o as unknown as Pod | undefined;
 
 /** The node's log lines, kept for the test to read (and printed with BERTH_TEST_LOG). */
 function recordingLogger() {
-  const lines: { msg: string; code?: number; level: number; pod?: string }[] = [];
+  const lines: { msg: string; code?: number; level: number; pod?: string; err?: string }[] = [];
   const logger = pino(
     { level: 'debug' },
     new Writable({
@@ -287,6 +287,33 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
     await waitFor('the mirror pod deleted', () => (fake.get('pods', 'default', `static-${NODE}`) === undefined ? true : undefined));
   });
 
+  test('a static pod that refers to a Secret runs without a mirror pod: NodeRestriction refuses it, logged once', async () => {
+    const logFrom = log.lines.length;
+    const from = fake.requests.length;
+    await writeFile(
+      path.join(dir, 'with-secret.yaml'),
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: with-secret}\nspec:\n  containers: [{name: c, image: "busybox:1.36", envFrom: [{secretRef: {name: s}}]}]\n',
+    );
+    const name = `with-secret-${NODE}`;
+    await waitFor('the static pod runs', () => {
+      const uid = node.pod('default', name)?.metadata.uid;
+      return uid !== undefined && provider.running.has(uid) ? true : undefined;
+    });
+    const refusals = () =>
+      fake.requests.slice(from).filter((r) => r.method === 'POST' && r.path === '/api/v1/namespaces/default/pods' && r.status === 403);
+    await waitFor('the mirror pod asked for twice', () => (refusals().length >= 2 ? true : undefined));
+    assert.equal(fake.get('pods', 'default', name), undefined, 'no mirror pod');
+    const logged = log.lines.slice(logFrom).filter((l) => l.msg === 'creating a mirror pod failed' && l.pod === `default/${name}`);
+    assert.deepEqual(
+      logged.map((l) => l.level),
+      [40, ...logged.slice(1).map(() => 20)],
+      'a warning once, then debug',
+    );
+    assert.match(logged[0]?.err ?? '', /node "node1" can not create pods that reference secrets/);
+    await unlink(path.join(dir, 'with-secret.yaml'));
+    await waitFor('the static pod gone', () => (node.pod('default', name) === undefined ? true : undefined));
+  });
+
   test('events: the same event again counts up the first', async () => {
     const pod = asPod(fake.create('pods', podObject('evented', 'node2')))!;
     events.podEvent(pod, 'Warning', 'BackOff', 'Back-off restarting failed container c', 'c');
@@ -338,7 +365,8 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
         r.user === `system:node:${NODE}` &&
         !r.userAgent?.startsWith('kubectl/') &&
         (r.status === 403 || r.status === 422) &&
-        !injected.has(r.path),
+        !injected.has(r.path) &&
+        (r.body as ApiObject | undefined)?.metadata?.name !== `with-secret-${NODE}`,
     );
     assert.deepEqual(refused, []);
   });

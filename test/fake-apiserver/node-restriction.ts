@@ -1,7 +1,7 @@
 // The NodeRestriction admission plugin (plugin/pkg/admission/noderestriction): a node writes only
 // its own Node, Lease and the pods bound to it; the only pods it creates are mirror pods of its
 // static pods, bound to it, owned by it at most, referring to no other API object.
-import { forbidden } from './api-error.ts';
+import { forbidden, notFound } from './api-error.ts';
 import type { ApiObject, Loose } from './api-object.ts';
 import type { Identity, Verb } from './identity.ts';
 import { configMapNames, secretNames } from './pod-references.ts';
@@ -70,9 +70,15 @@ function admitTokenRequest(node: string, r: AdmissionRequest, lookups: Admission
   const ref = ((r.object?.spec ?? {}) as Loose).boundObjectRef as Loose | undefined;
   if (ref === undefined) throw forbidden('serviceaccounts', r.name, `node requested token not bound to a pod`);
   if (ref.kind !== 'Pod') throw forbidden('serviceaccounts', r.name, `node requested token bound to a ${ref.kind}, not a pod`);
+  if (!ref.uid) throw forbidden('serviceaccounts', r.name, 'node requested token with a pod binding without a uid');
   const pod = lookups.pod(r.namespace ?? '', ref.name ?? '');
-  if (pod === undefined || (ref.uid && pod.metadata.uid !== ref.uid))
-    throw forbidden('serviceaccounts', r.name, `node requested token with a pod binding without a uid`);
+  if (pod === undefined) throw notFound('pods', ref.name ?? '');
+  if (pod.metadata.uid !== ref.uid)
+    throw forbidden(
+      'serviceaccounts',
+      r.name,
+      `the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`,
+    );
   if ((pod.spec as Loose).nodeName !== node)
     throw forbidden('serviceaccounts', r.name, `node requested token bound to a pod scheduled on a different node`);
 }

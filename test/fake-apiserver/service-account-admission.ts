@@ -1,12 +1,12 @@
 // The ServiceAccount admission plugin (plugin/pkg/admission/serviceaccount): a pod gets the
 // namespace's `default` service account unless it names one, which must exist, and, unless
 // automounting is off, the kube-api-access-* projected volume (a bound token, the cluster's CA,
-// the namespace) mounted in every container. Mirror pods may not refer to API objects at all.
+// the namespace) mounted in every container. Mirror pods may name no account, Secret or token.
 import { randomBytes } from 'node:crypto';
 import { forbidden } from './api-error.ts';
 import type { ApiObject, Loose } from './api-object.ts';
 import { DEFAULT_MODE } from './pod-defaults.ts';
-import { configMapNames, secretNames } from './pod-references.ts';
+import { secretNames } from './pod-references.ts';
 
 export const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 export const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -39,9 +39,11 @@ export function admitServiceAccount(pod: ApiObject, serviceAccount: (name: strin
   const spec = pod.spec as Loose;
   const name = pod.metadata.name ?? '';
   if (isMirror(pod)) {
-    if (spec.serviceAccountName) throw forbidden('pods', name, 'a mirror pod may not reference service accounts');
-    if (secretNames(spec).size > 0) throw forbidden('pods', name, 'a mirror pod may not reference secrets');
-    if (configMapNames(spec).size > 0) throw forbidden('pods', name, 'a mirror pod may not reference configmaps');
+    if (spec.serviceAccountName) throw forbidden('pods', name, 'mirror pods may not reference service accounts');
+    if (secretNames(spec).size > 0) throw forbidden('pods', name, 'mirror pods may not reference secrets');
+    const projections = (spec.volumes ?? []).flatMap((v: Loose) => v.projected?.sources ?? []);
+    if (projections.some((source: Loose) => source.serviceAccountToken))
+      throw forbidden('pods', name, 'mirror pods may not use service account token volume projections');
     return;
   }
   spec.serviceAccountName ||= 'default';

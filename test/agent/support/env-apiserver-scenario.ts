@@ -1,8 +1,10 @@
 // API-server mode: `berth node --kubeconfig` as its own process, cri provider on a real berth
 // daemon, the fake API server holding ConfigMaps and Secrets. A bound pod reads them through
 // envFrom and key refs; a pod whose ConfigMap does not exist yet waits in CreateContainerConfigError
-// (reported to the API) and starts once it is created; a static pod reads the API's objects too,
-// not a ConfigMap file of the same name in the manifest folder.
+// (reported to the API) and starts once it is created; a static pod reads the API's objects too
+// (the Node authorizer lets the node read what a pod bound to it refers to), not a ConfigMap file
+// of the same name in the manifest folder, and, as on a kubelet, has no mirror pod: the API server
+// refuses mirror pods that refer to ConfigMaps.
 import assert from 'node:assert/strict';
 import { unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -141,6 +143,8 @@ export function envApiServerScenario(subnet: string): void {
         describe: describeState,
       });
       assert.match(output!, /^GREETING=hello-from-api$/m);
+      assert.equal(apiPod(name), undefined, 'no mirror pod');
+      assert.match(nodeProcess!.log(), /node \\"envapinode\\" can not create pods that reference configmaps/);
     });
 
     test('deleting the pods leaves nothing behind', async () => {
