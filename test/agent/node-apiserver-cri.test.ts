@@ -2,7 +2,8 @@
 // daemon, against the fake API server. A pod bound to the node pulls its image from a registry
 // that wants credentials, through the pod's imagePullSecrets; its status and events reach the
 // API; a pod without the secret reports the pull failure; deletion honours the grace period and
-// leaves nothing behind; a static pod gets a mirror pod with its status.
+// leaves nothing behind; a static pod gets a mirror pod with its status. The real kubectl lists the
+// pods and the node, and its logs and exec reach the node through the API server.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { KubeEvent, Node, Pod } from '../../src/agent/k8s-types.ts';
 import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
+import { kubectl } from '../fake-apiserver/kubectl.ts';
 import { pushImage } from '../support/image-builder.ts';
 import { freePort } from '../support/ports.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -187,6 +189,22 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     fake!.delete('pods', 'default', 'mounts', { gracePeriodSeconds: 1 });
     await waitFor('mounts gone', () => (apiPod('mounts') === undefined ? true : undefined), { timeoutMs: 30_000, describe: describeState });
     await waitFor('its pod directory removed', () => (existsSync(podDir) ? undefined : true), { timeoutMs: 10_000 });
+  });
+
+  test('the real kubectl through the API server: pods as the node reports them, logs and exec reach the node', async () => {
+    const pods = await kubectl(fake!, ['get', 'pods', '-o', 'wide']);
+    assert.equal(pods.code, 0, pods.stderr);
+    assert.match(pods.stdout, /^private\s+1\/1\s+Running\s+0\s+\S+\s+10\.93\.0\.\d+\s+node1\s/m);
+    const nodes = await kubectl(fake!, ['get', 'nodes', '-o', 'wide']);
+    assert.match(nodes.stdout, /^node1\s+Ready\s+<none>\s+\S+\s+v1\.\d+\.\d+\S*\s+127\.0\.0\.1\s+berth:\/\/0\.1\.0$/m);
+    const logs = await kubectl(fake!, ['logs', 'private']);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /^started$/m);
+    const exec = await kubectl(fake!, ['exec', 'private', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.deepEqual([exec.code, exec.stdout, exec.stderr.split('\n')[0]], [3, 'out\n', 'err'], exec.stderr);
+    const proxied = fake!.requests.filter((r) => r.path.startsWith('/api/v1/namespaces/default/pods/private/')).map((r) => r.path);
+    assert.ok(proxied.includes('/api/v1/namespaces/default/pods/private/log'), proxied.join());
+    assert.ok(proxied.includes('/api/v1/namespaces/default/pods/private/exec'), proxied.join());
   });
 
   test('deleting the pod stops it within its grace period, deletes it from the API, and leaves nothing behind', async () => {

@@ -36,6 +36,21 @@ function proxyTarget(store: ObjectStore, namespace: string, name: string, query:
 
 const KUBELET_PATH: Record<string, string> = { exec: 'exec', attach: 'attach', portforward: 'portForward' };
 
+/** PodExecOptions as the kubelet's query (streamParams): stdin=true becomes input=1, and so on. */
+function kubeletStreamQuery(options: URLSearchParams): URLSearchParams {
+  const query = new URLSearchParams();
+  const flags: [string, string][] = [
+    ['stdin', 'input'],
+    ['stdout', 'output'],
+    ['stderr', 'error'],
+    ['tty', 'tty'],
+  ];
+  for (const [option, param] of flags) if (options.get(option) === 'true' || options.get(option) === '1') query.set(param, '1');
+  for (const command of options.getAll('command')) query.append('command', command);
+  for (const port of options.getAll('ports')) query.append('port', port);
+  return query;
+}
+
 /** GET pods/log: the kubelet's /containerLogs, passed through. */
 export async function podLog(
   store: ObjectStore,
@@ -70,8 +85,7 @@ export function proxyUpgrade(
 ): void {
   if (sub === 'exec' && url.searchParams.getAll('command').length === 0) throw badRequest('you must specify at least 1 command');
   const { container, host, port } = proxyTarget(store, namespace, name, url.searchParams, sub !== 'portforward');
-  const query = new URLSearchParams(url.searchParams);
-  query.delete('container');
+  const query = kubeletStreamQuery(url.searchParams);
   const path = `/${KUBELET_PATH[sub]}/${namespace}/${name}${sub === 'portforward' ? '' : `/${container}`}?${query}`;
   const upstream = connect(port, host);
   upstream.on('connect', () => {
