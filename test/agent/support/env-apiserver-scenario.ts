@@ -147,6 +147,42 @@ export function envApiServerScenario(subnet: string): void {
       assert.match(nodeProcess!.log(), /node \\"envapinode\\" can not create pods that reference configmaps/);
     });
 
+    test('a static pod may read only what pods bound to the node refer to (the Node authorizer): it waits with the 403', async () => {
+      fake!.create('configmaps', { metadata: { name: 'static-only', namespace: 'default' }, data: { greeting: 'unreachable' } });
+      await writeFile(
+        path.join(dir, 'manifests', 'static-denied.json'),
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'static-denied' },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            containers: [
+              {
+                name: 'main',
+                image: 'busybox:1.36',
+                command: printEnv,
+                env: [{ name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'static-only', key: 'greeting' } } }],
+              },
+            ],
+          },
+        }),
+      );
+      const name = `static-denied-${NODE}`;
+      const waiting = await waitFor(
+        'CreateContainerConfigError on the node API',
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${apiPort}/pods`, { signal: AbortSignal.timeout(5000) });
+          const pod = ((await res.json()) as { items: Pod[] }).items.find((p) => p.metadata.name === name);
+          const w = pod?.status?.containerStatuses?.[0]?.state.waiting;
+          return w?.reason === 'CreateContainerConfigError' ? w : undefined;
+        },
+        { timeoutMs: 60_000, describe: describeState },
+      );
+      assert.match(waiting.message ?? '', /no relationship found between node 'envapinode' and this object/);
+      await unlink(path.join(dir, 'manifests', 'static-denied.json'));
+    });
+
     test('deleting the pods leaves nothing behind', async () => {
       for (const name of ['api-env', 'api-late']) fake!.delete('pods', 'default', name, { gracePeriodSeconds: 1 });
       await unlink(path.join(dir, 'manifests', 'static-env.json'));
@@ -160,7 +196,15 @@ export function envApiServerScenario(subnet: string): void {
       } finally {
         cri.close();
       }
-      assert.equal(apiPod('api-env'), undefined);
+      // The node deletes the pod from the API once it has stopped it: after its sandbox is gone.
+      await waitFor(
+        'the pods gone from the API',
+        () => (apiPod('api-env') === undefined && apiPod('api-late') === undefined ? true : undefined),
+        {
+          timeoutMs: 30_000,
+          describe: describeState,
+        },
+      );
       assert.equal(await nodeProcess!.terminate(), 0, nodeProcess!.log().slice(-3000));
       await runtime!.stop();
       assert.deepEqual(await runtime!.hostLeftovers(), []);
