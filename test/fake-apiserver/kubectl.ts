@@ -26,7 +26,12 @@ export async function kubectl(fake: FakeApiServer, args: string[], node?: string
         KUBECTL,
         ['--kubeconfig', kubeconfig, '--cache-dir', path.join(dir, 'cache'), '--request-timeout', '20s', ...args],
         { env: { PATH: process.env.PATH ?? '', HOME: dir }, timeout: 60_000 },
-        (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) || 1 : 0, stdout, stderr }),
+        (error, stdout, stderr) => {
+          const code = (error as { code?: unknown } | null)?.code;
+          // A string code (ENOENT) means kubectl did not run: scripts/install-test-deps.sh puts it there.
+          if (typeof code === 'string') resolve({ code: 127, stdout, stderr: `${KUBECTL}: ${code} (run scripts/install-test-deps.sh)` });
+          else resolve({ code: error ? Number(code ?? 1) || 1 : 0, stdout, stderr });
+        },
       );
     });
   } finally {

@@ -41,7 +41,7 @@ function denial(identity: Identity, a: RequestAttributes, why?: string): Error {
   const resource = a.subresource ? `${a.type.plural}/${a.subresource}` : a.type.plural;
   const scope = a.namespace !== undefined ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
   const text = `User "${identity.user}" cannot ${a.verb} resource "${resource}" in API group "${a.type.group}" ${scope}${why ? `: ${why}` : ''}`;
-  return forbidden(resource, a.name ?? '', text);
+  return forbidden(a.type.plural, a.name ?? '', text);
 }
 
 /** Throws 403 unless `identity` may make the request; `podsOn` lists the pods bound to a node. */
@@ -53,7 +53,7 @@ export function authorize(identity: Identity, a: RequestAttributes, podsOn: (nod
   const graph = GRAPH[resource];
   if (graph !== undefined) {
     if (!graph.verbs.includes(a.verb)) throw denial(identity, a);
-    if (a.name === undefined || a.namespace === undefined) throw denial(identity, a, 'can only read resources related to this node');
+    if (a.name === undefined || a.namespace === undefined) throw denial(identity, a, 'can only get individual resources of this type');
     const related = podsOn(node).some(
       (pod) => pod.metadata.namespace === a.namespace && graph.referenced((pod.spec ?? {}) as Loose).has(a.name!),
     );
