@@ -251,6 +251,11 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     assert.ok(mirror.status?.podIP?.startsWith('10.93.0.'));
   });
 
+  test('the API server refused nothing the node asked for (Node authorizer, NodeRestriction, validation)', () => {
+    const refused = fake!.requests.filter((r) => r.user === `system:node:${NODE}` && (r.status === 403 || r.status === 422));
+    assert.deepEqual(refused, []);
+  });
+
   test('SIGTERM stops the node; its pods keep running', async () => {
     const staticUid = apiPod(`static-${NODE}`)!.metadata.annotations!['kubernetes.io/config.mirror']!;
     const code = await nodeProcess!.terminate();

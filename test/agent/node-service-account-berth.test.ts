@@ -230,6 +230,17 @@ describe('berth node: service account tokens, projected volumes and service vari
     assert.equal(await nodeProcess!.terminate(), 0, nodeProcess!.log().slice(-3000));
   });
 
+  test('the API server refused the node only the mirror pod of the static pod with a token', () => {
+    const refused = fake!.requests.filter((r) => r.user === `system:node:${NODE}` && (r.status === 403 || r.status === 422));
+    assert.ok(refused.length > 0);
+    for (const r of refused) {
+      assert.deepEqual(
+        [r.method, r.path, (r.body as ApiObject).metadata.name],
+        ['POST', '/api/v1/namespaces/shop/pods', `static-token-${NODE}`],
+      );
+    }
+  });
+
   test('standalone: a static pod with a serviceAccountToken source waits with FailedMount, and goes without a trace', async () => {
     const manifestDir = path.join(dir, 'manifests');
     const rootDir = path.join(dir, 'standalone-root');

@@ -94,7 +94,8 @@ export function admitNodeRequest(identity: Identity, r: AdmissionRequest, lookup
         admitMirrorPodCreate(node, r.object!, lookups);
         return;
       }
-      const bound = ((r.old?.spec ?? {}) as Loose).nodeName;
+      if (r.old === undefined) throw notFound('pods', r.name);
+      const bound = ((r.old.spec ?? {}) as Loose).nodeName;
       if (bound !== node) {
         const what = r.subresource === 'status' ? 'update pod status' : r.subresource === 'eviction' ? 'evict pods' : 'delete pods';
         throw forbidden('pods', r.name, `node "${node}" can only ${what} with spec.nodeName set to itself`);

@@ -183,6 +183,17 @@ export function envApiServerScenario(subnet: string): void {
       await unlink(path.join(dir, 'manifests', 'static-denied.json'));
     });
 
+    test("the API server refused the node only the static pods' mirror pods and the unrelated ConfigMap", () => {
+      const refused = fake!.requests
+        .filter((r) => r.user === `system:node:${NODE}` && (r.status === 403 || r.status === 422))
+        .map((r) => `${r.method} ${r.path} ${(r.body as ApiObject | undefined)?.metadata?.name ?? ''}`.trim());
+      assert.deepEqual([...new Set(refused)].sort(), [
+        'GET /api/v1/namespaces/default/configmaps/static-only',
+        `POST /api/v1/namespaces/default/pods static-denied-${NODE}`,
+        `POST /api/v1/namespaces/default/pods static-env-${NODE}`,
+      ]);
+    });
+
     test('deleting the pods leaves nothing behind', async () => {
       for (const name of ['api-env', 'api-late']) fake!.delete('pods', 'default', name, { gracePeriodSeconds: 1 });
       await unlink(path.join(dir, 'manifests', 'static-env.json'));
