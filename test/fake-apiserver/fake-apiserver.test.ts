@@ -291,12 +291,17 @@ describe('fake API server', () => {
     await nodeApi.patchNamespacedPodStatus({ name: 'on-n1', namespace: 'default', body: { status: { phase: 'Running' } } }, mergePatch);
     const bad = await failure(
       nodeApi.patchNamespacedPodStatus(
-        { name: 'on-n1', namespace: 'default', body: { status: { podIP: 'not-an-ip', containerStatuses: [{ name: 'zz' }] } } },
+        {
+          name: 'on-n1',
+          namespace: 'default',
+          body: { status: { podIP: 'not-an-ip', qosClass: 'Guaranteed', containerStatuses: [{ name: 'zz' }] } },
+        },
         mergePatch,
       ),
     );
     assert.equal(bad.code, 422);
     assert.match(bad.message, /status.podIP: Invalid value: "not-an-ip"/);
+    assert.match(bad.message, /status.qosClass: Invalid value: "Guaranteed": field is immutable/);
     assert.match(bad.message, /status.containerStatuses\[0\].name: NotFound/);
     const notMine = await failure(nodeApi.patchNamespacedPodStatus({ name: 'w1', namespace: 'default', body: { status: {} } }, mergePatch));
     assert.equal(notMine.code, 403);

@@ -197,11 +197,8 @@ export class FakeApiServer extends ObjectStore {
       record.body = body;
       this.#injectedFault(record.method, url.pathname);
       const result = await this.#route(identity, record.method, url, body, req, res);
-      if (result === undefined) return; // a watch answers by itself
-      if (typeof result.body === 'string') {
-        res.writeHead(result.code, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(result.body) });
-        res.end(result.body);
-      } else this.#json(res, result.code, result.body);
+      if (result === undefined) return; // a watch or a log answers by itself
+      this.#json(res, result.code, result.body);
     } catch (e) {
       const error = e instanceof ApiError ? e : new ApiError(500, 'InternalError', (e as Error).message);
       record.status = error.code;
@@ -293,7 +290,7 @@ export class FakeApiServer extends ObjectStore {
     const verb = method === 'GET' ? 'get' : VERBS[method];
     if (verb === undefined) throw methodNotAllowed();
     if (subresource !== undefined && subresource !== 'status')
-      return this.#subresource(identity, method, route as Required<Route>, query, body);
+      return this.#subresource(identity, method, route as Required<Route>, query, body, res);
     this.#authorize(identity, verb, route);
     const sub = subresource === 'status' ? 'status' : undefined;
     switch (verb) {
@@ -370,7 +367,14 @@ export class FakeApiServer extends ObjectStore {
     return { code: 201, body: this.create(type.plural, input) };
   }
 
-  async #subresource(identity: Identity, method: string, route: Required<Route>, query: URLSearchParams, body: unknown) {
+  async #subresource(
+    identity: Identity,
+    method: string,
+    route: Required<Route>,
+    query: URLSearchParams,
+    body: unknown,
+    res: ServerResponse,
+  ) {
     const { type, namespace, name, subresource } = route;
     const verb: Verb = subresource === 'log' ? 'get' : 'create';
     const allowed = subresource === 'log' ? ['GET'] : ['exec', 'attach', 'portforward'].includes(subresource) ? ['GET', 'POST'] : ['POST'];
@@ -386,10 +390,9 @@ export class FakeApiServer extends ObjectStore {
       case 'eviction':
         this.#admit(identity, 'create', route, name);
         return { code: 201, body: evict(this, namespace, name, body) };
-      case 'log': {
-        const { code, text } = await podLog(this, namespace, name, query);
-        return { code, body: text };
-      }
+      case 'log':
+        await podLog(this, namespace, name, query, res);
+        return undefined; // streamed
       default:
         // exec, attach and portforward need a connection upgrade (SPDY or WebSocket).
         throw new ApiError(400, 'BadRequest', 'Upgrade request required');

@@ -199,7 +199,13 @@ export class ObjectStore {
     let next: ApiObject;
     if (subresource === 'status') {
       next = { ...clone(old), status: clone(input.status) };
-      if (type.kind === 'Pod') validatePodStatusUpdate(next, old);
+      if (type.kind === 'Pod') {
+        // The QoS class is set at creation; a status without one keeps it (old kubelets dropped it).
+        const status = (next.status ?? {}) as Loose;
+        status.qosClass ??= (old.status as Loose | undefined)?.qosClass;
+        next.status = status;
+        validatePodStatusUpdate(next, old);
+      }
       if (type.kind === 'Node') validateNodeStatus(next);
     } else {
       next = clone(input);

@@ -2,7 +2,7 @@
 // proxies reach the node where its Node object says its kubelet listens (InternalIP and
 // daemonEndpoints.kubeletEndpoint.Port) — over plain HTTP, as berth's node API serves it — and
 // answer 500 with the dial error when the node cannot be reached, as the API server does.
-import type { IncomingMessage } from 'node:http';
+import { get, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { ApiError, notFound } from './api-error.ts';
 import type { ApiObject, Loose } from './api-object.ts';
@@ -51,25 +51,27 @@ function kubeletStreamQuery(options: URLSearchParams): URLSearchParams {
   return query;
 }
 
-/** GET pods/log: the kubelet's /containerLogs, passed through. */
-export async function podLog(
-  store: ObjectStore,
-  namespace: string,
-  name: string,
-  query: URLSearchParams,
-): Promise<{ code: number; text: string }> {
+/** GET pods/log: the kubelet's /containerLogs, streamed through (`follow` goes on until the client leaves). */
+export function podLog(store: ObjectStore, namespace: string, name: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
   const { container, host, port } = proxyTarget(store, namespace, name, query, true);
   const rest = new URLSearchParams(query);
   rest.delete('container');
   const url = `http://${host}:${port}/containerLogs/${namespace}/${name}/${container}${rest.size ? `?${rest}` : ''}`;
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  } catch (e) {
-    const cause = ((e as Error).cause as Error | undefined)?.message ?? (e as Error).message;
-    throw new ApiError(500, 'InternalError', `Get "${url}": dial tcp ${host}:${port}: ${cause}`);
-  }
-  return { code: res.status, text: await res.text() };
+  return new Promise((resolve, reject) => {
+    const upstream = get(url, { timeout: 5000 }, (answer) => {
+      res.writeHead(answer.statusCode ?? 500, { 'Content-Type': answer.headers['content-type'] ?? 'text/plain' });
+      answer.pipe(res);
+      answer.on('end', () => resolve());
+      answer.on('error', () => resolve());
+    });
+    upstream.on('timeout', () => upstream.destroy(new Error('i/o timeout')));
+    upstream.on('error', (e) => {
+      if (!res.headersSent) reject(new ApiError(500, 'InternalError', `Get "${url}": dial tcp ${host}:${port}: ${e.message}`));
+      else res.end();
+      resolve();
+    });
+    res.on('close', () => upstream.destroy());
+  });
 }
 
 /** exec, attach, portforward: checked, then the upgrade is passed to the kubelet as it is. */

@@ -59,6 +59,8 @@ export function validatePodStatusUpdate(next: ApiObject, old: ApiObject): void {
     errors.push(`status.phase: Unsupported value: ${json(status.phase)}: supported values: ${PHASES.map(json).join(', ')}`);
   if (terminal(oldStatus.phase) && status.phase !== oldStatus.phase)
     errors.push(`status.phase: Forbidden: cannot transition from terminal phase ${oldStatus.phase} to ${status.phase}`);
+  if (oldStatus.qosClass !== undefined && status.qosClass !== oldStatus.qosClass)
+    errors.push(`status.qosClass: Invalid value: ${json(status.qosClass)}: field is immutable`);
   checkConditions('status.conditions', status.conditions, errors);
   const podIPs: Loose[] = status.podIPs ?? [];
   podIPs.forEach((p, i) => {
