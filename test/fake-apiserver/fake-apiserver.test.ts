@@ -1,7 +1,10 @@
 // The fake API server answers the real client library as the API documents: the semantics the
 // node's API-server mode relies on, pinned here so that the node's tests mean something.
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { CoordinationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
 import { fromApi, statusCode } from '../../src/agent/apiserver/kube-api.ts';
 import type { Pod } from '../../src/agent/k8s-types.ts';
@@ -371,6 +374,17 @@ describe('fake API server', () => {
     const denied = await kubectl(fake, ['get', 'secrets'], 'n1');
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /User "system:node:n1" cannot list resource "secrets"/);
+  });
+
+  test("the fake imports nothing of berth's: a default or rule berth lacks cannot hide in it", async () => {
+    const dir = path.dirname(fileURLToPath(import.meta.url));
+    const sources = (await readdir(dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+    assert.ok(sources.length > 10);
+    for (const file of sources) {
+      const text = await readFile(path.join(dir, file), 'utf8');
+      const imports = [...text.matchAll(/^import[^;]*? from '([^']+)';$/gms)].map((m) => m[1]!);
+      for (const from of imports) assert.ok(!from.startsWith('.') || /^\.\/[\w-]+\.ts$/.test(from), `${file} imports ${from}`);
+    }
   });
 
   test('HTTPS with its own certificate; a client without the token gets 401', async () => {
