@@ -3,7 +3,8 @@
 // that wants credentials, through the pod's imagePullSecrets; its status and events reach the
 // API; a pod without the secret reports the pull failure; deletion honours the grace period and
 // leaves nothing behind; a static pod gets a mirror pod with its status. The real kubectl lists the
-// pods and the node, and its logs and exec reach the node through the API server.
+// pods and the node, and its logs, exec, attach and port-forward reach the node through the API
+// server.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -251,7 +252,7 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     assert.ok(mirror.status?.podIP?.startsWith('10.93.0.'));
   });
 
-  test('kubectl port-forward through the API server reaches a pod on the node', async () => {
+  test('kubectl attach and port-forward through the API server reach pods on the node', async () => {
     fake!.create('pods', {
       metadata: { name: 'web', namespace: 'default' },
       spec: {
@@ -270,6 +271,33 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
       timeoutMs: 60_000,
       describe: describeState,
     });
+    // attach: the container's stdin and stdout through the API server.
+    fake!.create('pods', {
+      metadata: { name: 'reader', namespace: 'default' },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'main',
+            image: 'busybox:1.36',
+            stdin: true,
+            stdinOnce: true,
+            command: ['sh', '-c', 'while read line; do echo got:$line; done'],
+          },
+        ],
+      },
+    } as ApiObject);
+    await waitFor('reader running', () => (apiPod('reader')?.status?.containerStatuses?.[0]?.state.running ? true : undefined), {
+      timeoutMs: 60_000,
+      describe: describeState,
+    });
+    const attached = await kubectl(fake!, ['attach', '-i', 'reader', '-c', 'main'], undefined, 'hello\n');
+    assert.equal(attached.code, 0, attached.stderr);
+    assert.match(attached.stdout, /^got:hello$/m, attached.stderr);
+    assert.ok(fake!.requests.some((r) => r.path === '/api/v1/namespaces/default/pods/reader/attach'));
+    fake!.delete('pods', 'default', 'reader', { gracePeriodSeconds: 1 });
+
     const forward = await spawnKubectl(fake!, ['port-forward', 'pod/web', ':8080']);
     try {
       const port = await waitFor('kubectl forwarding', () => /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(forward.output())?.[1], {
@@ -283,7 +311,10 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     }
     assert.ok(fake!.requests.some((r) => r.path === '/api/v1/namespaces/default/pods/web/portforward'));
     fake!.delete('pods', 'default', 'web', { gracePeriodSeconds: 1 });
-    await waitFor('web gone', () => (apiPod('web') === undefined ? true : undefined), { timeoutMs: 30_000, describe: describeState });
+    await waitFor('web and reader gone', () => (apiPod('web') === undefined && apiPod('reader') === undefined ? true : undefined), {
+      timeoutMs: 30_000,
+      describe: describeState,
+    });
   });
 
   test('the API server refused nothing the node asked for (Node authorizer, NodeRestriction, validation)', () => {

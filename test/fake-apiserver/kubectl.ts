@@ -15,14 +15,14 @@ export interface KubectlResult {
   stderr: string;
 }
 
-/** Runs kubectl as the admin, or as node `node` when given. */
-export async function kubectl(fake: FakeApiServer, args: string[], node?: string): Promise<KubectlResult> {
+/** Runs kubectl as the admin, or as node `node` when given; `input` goes to its stdin. */
+export async function kubectl(fake: FakeApiServer, args: string[], node?: string, input?: string): Promise<KubectlResult> {
   const dir = await mkdtemp(path.join(tmpdir(), 'berth-kubectl-'));
   try {
     const kubeconfig = path.join(dir, 'kubeconfig');
     await writeFile(kubeconfig, fake.kubeconfigYaml(node));
     return await new Promise((resolve) => {
-      execFile(
+      const child = execFile(
         KUBECTL,
         ['--kubeconfig', kubeconfig, '--cache-dir', path.join(dir, 'cache'), '--request-timeout', '20s', ...args],
         { env: { PATH: process.env.PATH ?? '', HOME: dir }, timeout: 60_000 },
@@ -33,6 +33,7 @@ export async function kubectl(fake: FakeApiServer, args: string[], node?: string
           else resolve({ code: error ? Number(code ?? 1) || 1 : 0, stdout, stderr });
         },
       );
+      if (input !== undefined) child.stdin?.end(input);
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
