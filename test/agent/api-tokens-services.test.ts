@@ -9,9 +9,11 @@ import { connectKubeApi } from '../../src/agent/apiserver/kube-api.ts';
 import type { Pod } from '../../src/agent/k8s-types.ts';
 import { ServiceAccountTokenManager } from '../../src/agent/service-account-tokens.ts';
 import { podServiceEnv } from '../../src/agent/service-env.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
 
 const signal = new AbortController().signal;
+
+const NODE = 'n1';
 
 describe('TokenRequests and services through the fake API server', () => {
   let fake: FakeApiServer;
@@ -19,10 +21,10 @@ describe('TokenRequests and services through the fake API server', () => {
 
   before(async () => {
     fake = await startFakeApiServer();
-    fake.create('serviceaccounts', { metadata: { name: 'default', namespace: 'default' } });
+    // The serviceaccounts controller made `default`; the node asks as itself (system:node:n1).
     pod = fake.create('pods', {
       metadata: { name: 'web', namespace: 'default' },
-      spec: { serviceAccountName: 'default', containers: [{ name: 'c', image: 'busybox' }] },
+      spec: { nodeName: NODE, serviceAccountName: 'default', containers: [{ name: 'c', image: 'busybox' }] },
     } as ApiObject) as unknown as Pod;
   });
 
@@ -31,7 +33,7 @@ describe('TokenRequests and services through the fake API server', () => {
   });
 
   test('a token bound to the pod: new each request, expiring after the requested lifetime', async () => {
-    const requester = new ApiTokenRequester(connectKubeApi(fake.kubeConfig()));
+    const requester = new ApiTokenRequester(connectKubeApi(fake.kubeConfig(NODE)));
     const spec = {
       audiences: ['vault'],
       expirationSeconds: 3607,
@@ -52,17 +54,16 @@ describe('TokenRequests and services through the fake API server', () => {
   });
 
   test("the API's refusals: no such service account, a pod of another UID, too short a lifetime", async () => {
-    const tokens = new ServiceAccountTokenManager(new ApiTokenRequester(connectKubeApi(fake.kubeConfig())));
+    const tokens = new ServiceAccountTokenManager(new ApiTokenRequester(connectKubeApi(fake.kubeConfig(NODE))));
     await assert.rejects(
       tokens.getToken({ ...pod, spec: { ...pod.spec, serviceAccountName: 'builder' } }, { expirationSeconds: 3600 }, signal),
-      {
-        message: 'failed to fetch token: serviceaccounts "builder" not found',
-      },
+      { message: /failed to fetch token: .*no relationship found between node 'n1' and this object/ },
     );
     await assert.rejects(tokens.getToken({ ...pod, metadata: { ...pod.metadata, uid: 'other' } }, { expirationSeconds: 3600 }, signal), {
-      message: /failed to fetch token: the UID in the bound object reference \(other\) does not match/,
+      message:
+        /failed to fetch token: serviceaccounts "default" is forbidden: the UID in the bound object reference \(other\) does not match/,
     });
-    const requester = new ApiTokenRequester(connectKubeApi(fake.kubeConfig()));
+    const requester = new ApiTokenRequester(connectKubeApi(fake.kubeConfig(NODE)));
     await assert.rejects(
       requester.requestToken(
         'default',
@@ -83,7 +84,7 @@ describe('TokenRequests and services through the fake API server', () => {
     const web = fake.create('services', { metadata: { name: 'shop-web', namespace: 'default' }, spec: { ports: [{ port: 8080 }] } });
     fake.create('services', { metadata: { name: 'headless', namespace: 'default' }, spec: { clusterIP: 'None', ports: [{ port: 1 }] } });
     const clock = { now: 1_000_000 };
-    const services = new ApiServiceSource(connectKubeApi(fake.kubeConfig()), { ttlMs: 10_000, now: () => clock.now });
+    const services = new ApiServiceSource(connectKubeApi(fake.kubeConfig(NODE)), { ttlMs: 10_000, now: () => clock.now });
     const lists = () => fake.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/namespaces/default/services').length;
     const env = await podServiceEnv(pod, services, signal);
     const ip = (web.spec as { clusterIP: string }).clusterIP;

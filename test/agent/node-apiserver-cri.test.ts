@@ -2,7 +2,9 @@
 // daemon, against the fake API server. A pod bound to the node pulls its image from a registry
 // that wants credentials, through the pod's imagePullSecrets; its status and events reach the
 // API; a pod without the secret reports the pull failure; deletion honours the grace period and
-// leaves nothing behind; a static pod gets a mirror pod with its status.
+// leaves nothing behind; a static pod gets a mirror pod with its status. The real kubectl lists the
+// pods and the node, and its logs, exec, attach and port-forward reach the node through the API
+// server.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,10 +14,11 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { KubeEvent, Node, Pod } from '../../src/agent/k8s-types.ts';
 import { nodeApiFetch } from '../../src/cli/kube/node-api-endpoint.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
+import { kubectl, spawnKubectl } from '../fake-apiserver/kubectl.ts';
 import { pushImage } from '../support/image-builder.ts';
 import { freePort } from '../support/ports.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
 import { startBerthRuntime } from './support/berth-runtime.ts';
 import { busyboxImage } from './support/images.ts';
 import {
@@ -67,7 +70,7 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     });
     fake = await startFakeApiServer({ bookmarkIntervalMs: 500 });
     const kubeconfig = path.join(dir, 'kubeconfig');
-    await writeFile(kubeconfig, fake.kubeconfigYaml());
+    await writeFile(kubeconfig, fake.kubeconfigYaml(NODE));
     apiPort = await freePort();
     nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir, extraArgs: ['--log-level', 'info'] });
   });
@@ -191,6 +194,22 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     await waitFor('its pod directory removed', () => (existsSync(podDir) ? undefined : true), { timeoutMs: 10_000 });
   });
 
+  test('the real kubectl through the API server: pods as the node reports them, logs and exec reach the node', async () => {
+    const pods = await kubectl(fake!, ['get', 'pods', '-o', 'wide']);
+    assert.equal(pods.code, 0, pods.stderr);
+    assert.match(pods.stdout, /^private\s+1\/1\s+Running\s+0\s+\S+\s+10\.93\.0\.\d+\s+node1\s/m);
+    const nodes = await kubectl(fake!, ['get', 'nodes', '-o', 'wide']);
+    assert.match(nodes.stdout, /^node1\s+Ready\s+<none>\s+\S+\s+v1\.\d+\.\d+\S*\s+127\.0\.0\.1\s+berth:\/\/0\.1\.0$/m);
+    const logs = await kubectl(fake!, ['logs', 'private']);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /^started$/m);
+    const exec = await kubectl(fake!, ['exec', 'private', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.deepEqual([exec.code, exec.stdout, exec.stderr.split('\n')[0]], [3, 'out\n', 'err'], exec.stderr);
+    const proxied = fake!.requests.filter((r) => r.path.startsWith('/api/v1/namespaces/default/pods/private/')).map((r) => r.path);
+    assert.ok(proxied.includes('/api/v1/namespaces/default/pods/private/log'), proxied.join());
+    assert.ok(proxied.includes('/api/v1/namespaces/default/pods/private/exec'), proxied.join());
+  });
+
   test('deleting the pod stops it within its grace period, deletes it from the API, and leaves nothing behind', async () => {
     const pod = apiPod('private')!;
     const uid = pod.metadata.uid!;
@@ -233,6 +252,76 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     );
     assert.equal(mirror.metadata.annotations?.['kubernetes.io/config.mirror'] !== undefined, true);
     assert.ok(mirror.status?.podIP?.startsWith('10.93.0.'));
+  });
+
+  test('kubectl attach and port-forward through the API server reach pods on the node', async () => {
+    fake!.create('pods', {
+      metadata: { name: 'web', namespace: 'default' },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'main',
+            image: 'busybox:1.36',
+            command: ['sh', '-c', 'echo hello-through-the-api > /tmp/index.html; exec httpd -f -p 8080 -h /tmp'],
+          },
+        ],
+      },
+    } as ApiObject);
+    await waitFor('web running', () => (apiPod('web')?.status?.containerStatuses?.[0]?.state.running ? true : undefined), {
+      timeoutMs: 60_000,
+      describe: describeState,
+    });
+    // attach: the container's stdin and stdout through the API server.
+    fake!.create('pods', {
+      metadata: { name: 'reader', namespace: 'default' },
+      spec: {
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'main',
+            image: 'busybox:1.36',
+            stdin: true,
+            stdinOnce: true,
+            command: ['sh', '-c', 'while read line; do echo got:$line; done'],
+          },
+        ],
+      },
+    } as ApiObject);
+    await waitFor('reader running', () => (apiPod('reader')?.status?.containerStatuses?.[0]?.state.running ? true : undefined), {
+      timeoutMs: 60_000,
+      describe: describeState,
+    });
+    const attached = await kubectl(fake!, ['attach', '-i', 'reader', '-c', 'main'], undefined, 'hello\n');
+    assert.equal(attached.code, 0, attached.stderr);
+    assert.match(attached.stdout, /^got:hello$/m, attached.stderr);
+    assert.ok(fake!.requests.some((r) => r.path === '/api/v1/namespaces/default/pods/reader/attach'));
+    fake!.delete('pods', 'default', 'reader', { gracePeriodSeconds: 1 });
+
+    const forward = await spawnKubectl(fake!, ['port-forward', 'pod/web', ':8080']);
+    try {
+      const port = await waitFor('kubectl forwarding', () => /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(forward.output())?.[1], {
+        timeoutMs: 30_000,
+        describe: () => forward.output(),
+      });
+      const answer = await fetch(`http://127.0.0.1:${port}/index.html`, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(await answer.text(), 'hello-through-the-api\n');
+    } finally {
+      await forward.stop();
+    }
+    assert.ok(fake!.requests.some((r) => r.path === '/api/v1/namespaces/default/pods/web/portforward'));
+    fake!.delete('pods', 'default', 'web', { gracePeriodSeconds: 1 });
+    await waitFor('web and reader gone', () => (apiPod('web') === undefined && apiPod('reader') === undefined ? true : undefined), {
+      timeoutMs: 30_000,
+      describe: describeState,
+    });
+  });
+
+  test('the API server refused nothing the node asked for (Node authorizer, NodeRestriction, validation)', () => {
+    const refused = fake!.requests.filter((r) => r.user === `system:node:${NODE}` && (r.status === 403 || r.status === 422));
+    assert.deepEqual(refused, []);
   });
 
   test('SIGTERM stops the node; its pods keep running', async () => {

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
 import { ApiEventRecorder } from '../../src/agent/apiserver/api-events.ts';
 import { ApiSecretSource } from '../../src/agent/apiserver/api-object-sources.ts';
 import { connectKubeApi } from '../../src/agent/apiserver/kube-api.ts';
@@ -16,7 +18,8 @@ import { type RunningNode, runNode } from '../../src/agent/node.ts';
 import { alwaysAllow, x509Authenticator } from '../../src/agent/node-api-auth.ts';
 import { servingCertificate } from '../../src/agent/node-api-tls.ts';
 import { createLogger, silentLogger } from '../../src/util/logger.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
+import { kubectl } from '../fake-apiserver/kubectl.ts';
 import { RecordingProvider } from './support/recording-provider.ts';
 import { waitFor } from './support/wait-for.ts';
 
@@ -34,12 +37,29 @@ function podObject(name: string, nodeName = NODE, extra: Partial<Pod['spec']> = 
 
 const asPod = (o: ApiObject | undefined) => o as unknown as Pod | undefined;
 
+/** The node's log lines, kept for the test to read (and printed with BERTH_TEST_LOG). */
+function recordingLogger() {
+  const lines: { msg: string; code?: number; level: number; pod?: string; err?: string }[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line));
+        if (process.env.BERTH_TEST_LOG) process.stderr.write(chunk);
+        done();
+      },
+    }),
+  );
+  return { logger, lines };
+}
+
 describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }, () => {
   let fake: FakeApiServer;
   let provider: RecordingProvider;
   let node: RunningNode;
   let dir: string;
   let events: ApiEventRecorder;
+  const log = recordingLogger();
 
   before(async () => {
     fake = await startFakeApiServer({ bookmarkIntervalMs: 200 });
@@ -48,13 +68,13 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
     const done = fake.create('pods', podObject('finished'));
     fake.update('pods', 'default', 'finished', { ...done, status: { phase: 'Succeeded' } }, 'status');
     provider = new RecordingProvider();
-    const api = connectKubeApi(fake.kubeConfig());
-    events = new ApiEventRecorder({ api, nodeName: NODE, logger });
+    const api = connectKubeApi(fake.kubeConfig(NODE));
+    events = new ApiEventRecorder({ api, nodeName: NODE, logger: log.logger });
     node = await runNode({
       nodeName: NODE,
       nodeIP: '192.0.2.10',
       provider,
-      logger,
+      logger: log.logger,
       manifestDir: dir,
       apiServer: {
         api,
@@ -168,6 +188,73 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
     );
   });
 
+  test('the real kubectl lists namespaces, nodes and pods and reads what the node reports', async () => {
+    const namespaces = await kubectl(fake, ['get', 'namespaces']);
+    assert.equal(namespaces.code, 0, namespaces.stderr);
+    assert.match(namespaces.stdout, /^default\s+Active\s/m);
+    const nodes = await kubectl(fake, ['get', 'nodes', '-o', 'wide']);
+    assert.equal(nodes.code, 0, nodes.stderr);
+    assert.match(nodes.stdout, /^node1\s+Ready\s+<none>\s+\S+\s+v1\.\d+\.\d+\S*\s+192\.0\.2\.10\s+fake:\/\/1\.0\.0$/m);
+    const pods = await kubectl(fake, ['get', 'pods', '--all-namespaces', '-o', 'wide']);
+    assert.equal(pods.code, 0, pods.stderr);
+    assert.match(pods.stdout, /^default\s+web\s+1\/1\s+Running\s+0\s+\S+\s+\S+\s+node1$/m);
+    assert.match(pods.stdout, /^default\s+finished\s+0\/1\s+Succeeded\s/m);
+    const reported = await kubectl(fake, ['get', 'node', NODE, '-o', 'json']);
+    assert.equal(reported.code, 0, reported.stderr);
+    const nodeJson = JSON.parse(reported.stdout) as Node;
+    assert.equal(nodeJson.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.equal(nodeJson.status?.nodeInfo?.containerRuntimeVersion, 'fake://1.0.0');
+    assert.equal(nodeJson.status?.daemonEndpoints?.kubeletEndpoint?.Port, node.apiPort);
+    // With the node's own credentials: its pods, but not the cluster's Secrets.
+    const asNode = await kubectl(fake, ['get', 'pods', '-A', '--field-selector', `spec.nodeName=${NODE}`, '-o', 'name'], NODE);
+    assert.equal(asNode.code, 0, asNode.stderr);
+    assert.match(asNode.stdout, /^pod\/web$/m);
+    const secrets = await kubectl(fake, ['get', 'secrets', '-n', 'default'], NODE);
+    assert.match(secrets.stderr, /User "system:node:node1" cannot list resource "secrets"/);
+  });
+
+  test('status writes the API server rejects (422, 500) are retried and logged, as the kubelet does', async () => {
+    const from = fake.requests.length;
+    const logFrom = log.lines.length;
+    const warnings = (msg: string) =>
+      log.lines
+        .slice(logFrom)
+        .filter((l) => l.msg === msg && l.level === 40)
+        .map((l) => l.code);
+    fake.faults.push(
+      { method: 'PUT', pathPattern: /^\/api\/v1\/nodes\/node1\/status$/, status: 422, times: 1 },
+      { method: 'PUT', pathPattern: /^\/api\/v1\/nodes\/node1\/status$/, status: 500, times: 1 },
+      { method: 'PATCH', pathPattern: /^\/api\/v1\/namespaces\/default\/pods\/rejected\/status$/, status: 422, times: 1 },
+      { method: 'PATCH', pathPattern: /^\/api\/v1\/namespaces\/default\/pods\/rejected\/status$/, status: 500, times: 1 },
+    );
+    provider.nodeState = { ready: false, runtimeVersion: 'fake://1.0.0', message: 'PLEG is not healthy' };
+    fake.create('pods', podObject('rejected'));
+    await waitFor('the node status written after the failures', () => {
+      const ready = (fake.get('nodes', undefined, NODE) as unknown as Node).status?.conditions?.find((c) => c.type === 'Ready');
+      return ready?.message === 'PLEG is not healthy' ? true : undefined;
+    });
+    await waitFor('the pod status written after the failures', () =>
+      asPod(fake.get('pods', 'default', 'rejected'))?.status?.phase === 'Running' ? true : undefined,
+    );
+    const refused = (path: string) =>
+      fake.requests
+        .slice(from)
+        .filter((r) => r.path === path && r.status >= 400)
+        .map((r) => r.status);
+    assert.deepEqual(refused('/api/v1/nodes/node1/status'), [422, 500]);
+    assert.deepEqual(refused('/api/v1/namespaces/default/pods/rejected/status'), [422, 500]);
+    assert.deepEqual(warnings('updating the node status failed'), [422, 500]);
+    assert.deepEqual(
+      log.lines
+        .slice(logFrom)
+        .filter((l) => l.msg === 'writing a pod status failed' && l.pod === 'default/rejected')
+        .map((l) => l.code),
+      [422, 500],
+    );
+    provider.nodeState = { ready: true, runtimeVersion: 'fake://1.0.0' };
+    fake.delete('pods', 'default', 'rejected', { gracePeriodSeconds: 0 });
+  });
+
   test('a deleted pod is stopped with its grace period, then deleted for good with grace 0 and its UID', async () => {
     provider.deleteDelayMs = 300;
     const uid = fake.get('pods', 'default', 'web')!.metadata.uid!;
@@ -208,6 +295,33 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
     assert.equal(replaced.spec.containers[0]?.image, 'busybox:1.37');
     await unlink(path.join(dir, 'static.yaml'));
     await waitFor('the mirror pod deleted', () => (fake.get('pods', 'default', `static-${NODE}`) === undefined ? true : undefined));
+  });
+
+  test('a static pod that refers to a Secret runs without a mirror pod: NodeRestriction refuses it, logged once', async () => {
+    const logFrom = log.lines.length;
+    const from = fake.requests.length;
+    await writeFile(
+      path.join(dir, 'with-secret.yaml'),
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: with-secret}\nspec:\n  containers: [{name: c, image: "busybox:1.36", envFrom: [{secretRef: {name: s}}]}]\n',
+    );
+    const name = `with-secret-${NODE}`;
+    await waitFor('the static pod runs', () => {
+      const uid = node.pod('default', name)?.metadata.uid;
+      return uid !== undefined && provider.running.has(uid) ? true : undefined;
+    });
+    const refusals = () =>
+      fake.requests.slice(from).filter((r) => r.method === 'POST' && r.path === '/api/v1/namespaces/default/pods' && r.status === 403);
+    await waitFor('the mirror pod asked for twice', () => (refusals().length >= 2 ? true : undefined));
+    assert.equal(fake.get('pods', 'default', name), undefined, 'no mirror pod');
+    const logged = log.lines.slice(logFrom).filter((l) => l.msg === 'creating a mirror pod failed' && l.pod === `default/${name}`);
+    assert.deepEqual(
+      logged.map((l) => l.level),
+      [40, ...logged.slice(1).map(() => 20)],
+      'a warning once, then debug',
+    );
+    assert.match(logged[0]?.err ?? '', /node "node1" can not create pods that reference secrets/);
+    await unlink(path.join(dir, 'with-secret.yaml'));
+    await waitFor('the static pod gone', () => (node.pod('default', name) === undefined ? true : undefined));
   });
 
   test('events: the same event again counts up the first', async () => {
@@ -254,6 +368,19 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
     );
   });
 
+  test('the API server refused none of what the node wrote (Node authorizer, NodeRestriction, validation)', () => {
+    const injected = new Set(['/api/v1/nodes/node1/status', '/api/v1/namespaces/default/pods/rejected/status']);
+    const refused = fake.requests.filter(
+      (r) =>
+        r.user === `system:node:${NODE}` &&
+        !r.userAgent?.startsWith('kubectl/') &&
+        (r.status === 403 || r.status === 422) &&
+        !injected.has(r.path) &&
+        (r.body as ApiObject | undefined)?.metadata?.name !== `with-secret-${NODE}`,
+    );
+    assert.deepEqual(refused, []);
+  });
+
   test('image pull secrets are read from the API', async () => {
     fake.create('secrets', {
       metadata: { name: 'regcred', namespace: 'default' },
@@ -277,7 +404,7 @@ describe('berth node in API-server mode, restarted', { timeout: 60_000 }, () => 
         nodeIP: '192.0.2.10',
         provider,
         logger,
-        apiServer: { api: connectKubeApi(fake.kubeConfig()), timings: { statusSyncMs: 100, nodeStatusUpdateMs: 200, retryMs: 100 } },
+        apiServer: { api: connectKubeApi(fake.kubeConfig(NODE)), timings: { statusSyncMs: 100, nodeStatusUpdateMs: 200, retryMs: 100 } },
         timings: { relistMs: 50, retryBaseMs: 100, retryMaxMs: 500 },
       });
     try {

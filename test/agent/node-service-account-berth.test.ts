@@ -10,14 +10,14 @@ import { existsSync } from 'node:fs';
 import { readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Pod, Volume } from '../../src/agent/k8s-types.ts';
+import type { Pod } from '../../src/agent/k8s-types.ts';
 import type { RunningNode } from '../../src/agent/node.ts';
 import type { PodProvider } from '../../src/agent/provider.ts';
 import { nodeApiFetch } from '../../src/cli/kube/node-api-endpoint.ts';
 import { listMountPoints } from '../../src/snapshot/mount.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver/fake-apiserver.ts';
 import { freePort } from '../support/ports.ts';
 import type { TestRegistry } from '../support/registry.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
 import { startBerthRuntime } from './support/berth-runtime.ts';
 import {
   apiPodsReport,
@@ -30,6 +30,7 @@ import {
   spawnKubeconfigNode,
   startCriNode,
   startRegistryWithBaseImages,
+  waitForLogText,
 } from './support/node-harness.ts';
 import type { RuntimeUnderTest } from './support/runtime-under-test.ts';
 import { waitFor } from './support/wait-for.ts';
@@ -37,20 +38,6 @@ import { waitFor } from './support/wait-for.ts';
 const SUBNET = '10.81.0.0/24';
 const NODE = 'sanode';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-const ROOT_CA = '-----BEGIN CERTIFICATE-----\nMIIBfakeRootCA\n-----END CERTIFICATE-----\n';
-
-/** The volume the API server's ServiceAccount admission adds to a pod. */
-const kubeApiAccess = (name: string): Volume => ({
-  name,
-  projected: {
-    defaultMode: 0o644,
-    sources: [
-      { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
-      { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-      { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
-    ],
-  },
-});
 
 const printAll = [
   'sh',
@@ -81,21 +68,19 @@ describe('berth node: service account tokens, projected volumes and service vari
       timeoutMs: 90_000,
       describe: describeState,
     });
-  const podWith = (name: string, volume: Volume, extra: Partial<Pod['spec']> = {}) =>
+  // The ServiceAccount admission adds the kube-api-access-* volume and its mount.
+  const podWith = (name: string, extra: Partial<Pod['spec']> = {}) =>
     fake!.create('pods', {
       metadata: { name, namespace: 'shop' },
       spec: {
         nodeName: NODE,
-        serviceAccountName: 'default',
         terminationGracePeriodSeconds: 1,
-        volumes: [volume],
         containers: [
           {
             name: 'main',
             image: 'busybox:1.36',
             command: printAll,
             env: [{ name: 'SHOP_DB_SERVICE_PORT', value: 'explicit-wins' }],
-            volumeMounts: [{ name: volume.name, mountPath: SA_DIR, readOnly: true }],
           },
         ],
         ...extra,
@@ -107,11 +92,9 @@ describe('berth node: service account tokens, projected volumes and service vari
     registry = await startRegistryWithBaseImages();
     runtime = await startBerthRuntime(registry, { subnet: SUBNET });
     fake = await startFakeApiServer({ bookmarkIntervalMs: 500 });
-    // What the cluster's controllers would have made: the namespace's service account and CA
-    // bundle, the API server's own service.
-    fake.create('namespaces', { metadata: { name: 'shop' }, status: { phase: 'Active' } });
-    fake.create('serviceaccounts', { metadata: { name: 'default', namespace: 'shop' } });
-    fake.create('configmaps', { metadata: { name: 'kube-root-ca.crt', namespace: 'shop' }, data: { 'ca.crt': ROOT_CA } });
+    // The namespace (its controllers add the default service account and kube-root-ca.crt) and
+    // the API server's own service.
+    fake.create('namespaces', { metadata: { name: 'shop' } });
     fake.create('services', {
       metadata: { name: 'kubernetes', namespace: 'default' },
       spec: { clusterIP: '10.96.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP' }] },
@@ -122,7 +105,7 @@ describe('berth node: service account tokens, projected volumes and service vari
     });
     fake.create('services', { metadata: { name: 'elsewhere', namespace: 'default' }, spec: { ports: [{ port: 80 }] } });
     const kubeconfig = path.join(dir, 'kubeconfig');
-    await writeFile(kubeconfig, fake.kubeconfigYaml());
+    await writeFile(kubeconfig, fake.kubeconfigYaml(NODE));
     apiPort = await freePort();
     nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir });
   });
@@ -138,7 +121,9 @@ describe('berth node: service account tokens, projected volumes and service vari
   });
 
   test('a pod with the kube-api-access volume reads its bound token, the CA, its namespace and the service variables', async () => {
-    const pod = podWith('sa-reader', kubeApiAccess('kube-api-access-h7x2q'));
+    const pod = podWith('sa-reader');
+    const volume = pod.spec.volumes?.find((v) => v.name.startsWith('kube-api-access-'));
+    assert.ok(volume, 'the admission added the volume');
     const output = await outputOf('sa-reader');
     const token = /^TOKEN=(\S+)$/m.exec(output)?.[1];
     assert.ok(token, output);
@@ -152,7 +137,7 @@ describe('berth node: service account tokens, projected volumes and service vari
       expirationSeconds: 3607,
       boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'sa-reader', uid: pod.metadata.uid },
     });
-    assert.match(output, /^CA=-----BEGIN CERTIFICATE-----MIIBfakeRootCA-----END CERTIFICATE-----$/m);
+    assert.equal(/^CA=(.*)$/m.exec(output)?.[1], fake!.caCertificate.replaceAll('\n', ''));
     assert.match(output, /^NS=shop$/m);
     assert.match(output, /^KUBERNETES_SERVICE_HOST=10\.96\.0\.1$/m);
     assert.match(output, /^KUBERNETES_SERVICE_PORT=443$/m);
@@ -162,19 +147,19 @@ describe('berth node: service account tokens, projected volumes and service vari
     assert.match(output, /^SHOP_DB_SERVICE_PORT_METRICS=9187$/m);
     assert.match(output, /^SHOP_DB_PORT_9187_TCP_ADDR=10\.96\.5\.5$/m);
     assert.doesNotMatch(output, /ELSEWHERE_/, "another namespace's services are not linked");
-    const volumeDir = path.join(dir, 'node-root', 'pods', pod.metadata.uid!, 'volumes', 'kubernetes.io~projected', 'kube-api-access-h7x2q');
+    const volumeDir = path.join(dir, 'node-root', 'pods', pod.metadata.uid!, 'volumes', 'kubernetes.io~projected', volume.name);
     assert.ok((await listMountPoints()).includes(volumeDir), 'the projected volume is a tmpfs');
   });
 
   test('enableServiceLinks: false leaves only the kubernetes service variables', async () => {
-    podWith('no-links', kubeApiAccess('kube-api-access-n0l1k'), { enableServiceLinks: false });
+    podWith('no-links', { enableServiceLinks: false });
     const output = await outputOf('no-links');
     assert.match(output, /^KUBERNETES_SERVICE_HOST=10\.96\.0\.1$/m);
     assert.doesNotMatch(output, /SHOP_DB_SERVICE_HOST/);
     assert.match(output, /^SHOP_DB_SERVICE_PORT=explicit-wins$/m);
   });
 
-  test('a static pod gets no token (the API server knows only its mirror pod): FailedMount on its mirror pod', async () => {
+  test('a static pod gets no token: its mirror pod is refused (as on a kubelet), it waits with FailedMount', async () => {
     await writeFile(
       path.join(dir, 'manifests', 'static-token.json'),
       JSON.stringify({
@@ -190,10 +175,15 @@ describe('berth node: service account tokens, projected volumes and service vari
         },
       }),
     );
+    const name = `static-token-${NODE}`;
+    const staticPod = async () => {
+      const res = await fetch(`http://127.0.0.1:${apiPort}/pods`, { signal: AbortSignal.timeout(5000) });
+      return ((await res.json()) as { items: Pod[] }).items.find((p) => p.metadata.name === name);
+    };
     const waiting = await waitFor(
-      'the mount failure on the mirror pod',
-      () => {
-        const w = apiPod(`static-token-${NODE}`)?.status?.containerStatuses?.[0]?.state.waiting;
+      'the mount failure on the static pod',
+      async () => {
+        const w = (await staticPod())?.status?.containerStatuses?.[0]?.state.waiting;
         return w?.message?.startsWith('MountVolume') ? w : undefined;
       },
       { timeoutMs: 60_000, describe: describeState },
@@ -203,6 +193,13 @@ describe('berth node: service account tokens, projected volumes and service vari
       message:
         'MountVolume.SetUp failed for volume "token" : failed to fetch token: a static pod cannot have service account tokens (the API server knows only its mirror pod)',
     });
+    await waitForLogText('the refused mirror pod in the log', async () => nodeProcess!.log(), 'creating a mirror pod failed', {
+      timeoutMs: 30_000,
+    });
+    assert.match(nodeProcess!.log(), /mirror pods may not use service account token volume projections/);
+    assert.equal(apiPod(name), undefined, 'no mirror pod');
+    const refused = fake!.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/namespaces/shop/pods' && r.status === 403);
+    assert.ok(refused.length >= 1);
     assert.equal(
       fake!.requests.filter((r) => r.path.endsWith('/token')).length,
       2,
@@ -233,6 +230,17 @@ describe('berth node: service account tokens, projected volumes and service vari
     );
     assert.deepEqual(await mountsUnder(path.join(dir, 'node-root')), []);
     assert.equal(await nodeProcess!.terminate(), 0, nodeProcess!.log().slice(-3000));
+  });
+
+  test('the API server refused the node only the mirror pod of the static pod with a token', () => {
+    const refused = fake!.requests.filter((r) => r.user === `system:node:${NODE}` && (r.status === 403 || r.status === 422));
+    assert.ok(refused.length > 0);
+    for (const r of refused) {
+      assert.deepEqual(
+        [r.method, r.path, (r.body as ApiObject).metadata.name],
+        ['POST', '/api/v1/namespaces/shop/pods', `static-token-${NODE}`],
+      );
+    }
   });
 
   test('standalone: a static pod with a serviceAccountToken source waits with FailedMount, and goes without a trace', async () => {

@@ -2,7 +2,9 @@
 // static pod gets a pod of its namespace and name in the API, annotated kubernetes.io/config.mirror
 // with the static pod's hash and owned by the Node; the node never runs these. A mirror pod whose
 // hash is not its static pod's (the manifest changed), or whose static pod is gone, is deleted (and
-// the current one created once it is gone).
+// the current one created once it is gone). As on a kubelet, a static pod whose mirror pod the API
+// server refuses (NodeRestriction refuses mirror pods that refer to Secrets, ConfigMaps or service
+// accounts) runs without one; the refusal is logged once per manifest version and retried quietly.
 import type { Logger } from '../../util/logger.ts';
 import type { Node, Pod } from '../k8s-types.ts';
 import { CONFIG_HASH_ANNOTATION, CONFIG_SEEN_ANNOTATION } from '../static-pods/static-pod-manifest.ts';
@@ -60,6 +62,8 @@ export class MirrorPods {
   /** Mirror pods created or deleted and not yet seen so in the watch: not asked for twice. */
   readonly #created = new Map<string, number>();
   readonly #deleted = new Map<string, number>();
+  /** Static pods whose mirror pod the API refused, with the hash refused: logged once each. */
+  readonly #refused = new Map<string, string>();
 
   constructor(options: MirrorPodsOptions) {
     this.#options = options;
@@ -70,6 +74,7 @@ export class MirrorPods {
     const { api, logger } = this.#options;
     const now = Date.now();
     const staticByKey = new Map(staticPods.map((p) => [key(p), p]));
+    for (const k of this.#refused.keys()) if (!staticByKey.has(k)) this.#refused.delete(k);
     for (const [k, at] of this.#created) if (now - at > 30_000 || mirrors.some((m) => key(m) === k)) this.#created.delete(k);
     for (const [uid, at] of this.#deleted) if (now - at > 30_000 || !mirrors.some((m) => m.metadata.uid === uid)) this.#deleted.delete(uid);
 
@@ -107,10 +112,18 @@ export class MirrorPods {
           }),
         );
         this.#created.set(k, now);
+        this.#refused.delete(k);
         logger.info({ pod: k, uid: created.metadata.uid }, 'created the mirror pod of a static pod');
       } catch (e) {
-        if (statusCode(e) === 409) this.#created.set(k, now);
-        else logger.warn({ err: apiErrorMessage(e), code: statusCode(e), pod: k }, 'creating a mirror pod failed');
+        const code = statusCode(e);
+        if (code === 409) {
+          this.#created.set(k, now);
+          continue;
+        }
+        const refusal = code === 403 || code === 422;
+        const logged = refusal && this.#refused.get(k) === staticPodHash(staticPod);
+        if (refusal) this.#refused.set(k, staticPodHash(staticPod));
+        logger[logged ? 'debug' : 'warn']({ err: apiErrorMessage(e), code, pod: k }, 'creating a mirror pod failed');
       }
     }
   }

@@ -1,8 +1,10 @@
 // API-server mode: `berth node --kubeconfig` as its own process, cri provider on a real berth
 // daemon, the fake API server holding ConfigMaps and Secrets. A bound pod reads them through
 // envFrom and key refs; a pod whose ConfigMap does not exist yet waits in CreateContainerConfigError
-// (reported to the API) and starts once it is created; a static pod reads the API's objects too,
-// not a ConfigMap file of the same name in the manifest folder.
+// (reported to the API) and starts once it is created; a static pod reads the API's objects too
+// (the Node authorizer lets the node read what a pod bound to it refers to), not a ConfigMap file
+// of the same name in the manifest folder, and, as on a kubelet, has no mirror pod: the API server
+// refuses mirror pods that refer to ConfigMaps.
 import assert from 'node:assert/strict';
 import { unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,9 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import type { Pod } from '../../../src/agent/k8s-types.ts';
 import { nodeApiFetch } from '../../../src/cli/kube/node-api-endpoint.ts';
 import { connectCri } from '../../../src/cri/cri-client.ts';
+import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../../fake-apiserver/fake-apiserver.ts';
 import { freePort } from '../../support/ports.ts';
 import type { TestRegistry } from '../../support/registry.ts';
-import { type ApiObject, type FakeApiServer, startFakeApiServer } from '../fake-apiserver.ts';
 import { startBerthRuntime } from './berth-runtime.ts';
 import {
   apiPodsReport,
@@ -61,7 +63,7 @@ export function envApiServerScenario(subnet: string): void {
       ({ registry, runtime } = await startRuntimeWithRegistry(startBerthRuntime, { subnet }));
       fake = await startFakeApiServer({ bookmarkIntervalMs: 500 });
       const kubeconfig = path.join(dir, 'kubeconfig');
-      await writeFile(kubeconfig, fake.kubeconfigYaml());
+      await writeFile(kubeconfig, fake.kubeconfigYaml(NODE));
       apiPort = await freePort();
       nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir });
     });
@@ -143,6 +145,55 @@ export function envApiServerScenario(subnet: string): void {
         describe: describeState,
       });
       assert.match(output!, /^GREETING=hello-from-api$/m);
+      assert.equal(apiPod(name), undefined, 'no mirror pod');
+      assert.match(nodeProcess!.log(), /node \\"envapinode\\" can not create pods that reference configmaps/);
+    });
+
+    test('a static pod may read only what pods bound to the node refer to (the Node authorizer): it waits with the 403', async () => {
+      fake!.create('configmaps', { metadata: { name: 'static-only', namespace: 'default' }, data: { greeting: 'unreachable' } });
+      await writeFile(
+        path.join(dir, 'manifests', 'static-denied.json'),
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'static-denied' },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            containers: [
+              {
+                name: 'main',
+                image: 'busybox:1.36',
+                command: printEnv,
+                env: [{ name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'static-only', key: 'greeting' } } }],
+              },
+            ],
+          },
+        }),
+      );
+      const name = `static-denied-${NODE}`;
+      const waiting = await waitFor(
+        'CreateContainerConfigError on the node API',
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${apiPort}/pods`, { signal: AbortSignal.timeout(5000) });
+          const pod = ((await res.json()) as { items: Pod[] }).items.find((p) => p.metadata.name === name);
+          const w = pod?.status?.containerStatuses?.[0]?.state.waiting;
+          return w?.reason === 'CreateContainerConfigError' ? w : undefined;
+        },
+        { timeoutMs: 60_000, describe: describeState },
+      );
+      assert.match(waiting.message ?? '', /no relationship found between node 'envapinode' and this object/);
+      await unlink(path.join(dir, 'manifests', 'static-denied.json'));
+    });
+
+    test("the API server refused the node only the static pods' mirror pods and the unrelated ConfigMap", () => {
+      const refused = fake!.requests
+        .filter((r) => r.user === `system:node:${NODE}` && (r.status === 403 || r.status === 422))
+        .map((r) => `${r.method} ${r.path} ${(r.body as ApiObject | undefined)?.metadata?.name ?? ''}`.trim());
+      assert.deepEqual([...new Set(refused)].sort(), [
+        'GET /api/v1/namespaces/default/configmaps/static-only',
+        `POST /api/v1/namespaces/default/pods static-denied-${NODE}`,
+        `POST /api/v1/namespaces/default/pods static-env-${NODE}`,
+      ]);
     });
 
     test('deleting the pods leaves nothing behind', async () => {
@@ -158,7 +209,15 @@ export function envApiServerScenario(subnet: string): void {
       } finally {
         cri.close();
       }
-      assert.equal(apiPod('api-env'), undefined);
+      // The node deletes the pod from the API once it has stopped it: after its sandbox is gone.
+      await waitFor(
+        'the pods gone from the API',
+        () => (apiPod('api-env') === undefined && apiPod('api-late') === undefined ? true : undefined),
+        {
+          timeoutMs: 30_000,
+          describe: describeState,
+        },
+      );
       assert.equal(await nodeProcess!.terminate(), 0, nodeProcess!.log().slice(-3000));
       await runtime!.stop();
       assert.deepEqual(await runtime!.hostLeftovers(), []);

@@ -15,9 +15,9 @@ import type { ManifestObjectStore } from '../../../src/agent/static-pods/manifes
 import { connectCri } from '../../../src/cri/cri-client.ts';
 import { loadProvider } from '../../../src/providers/load-provider.ts';
 import { createLogger, type Logger, silentLogger } from '../../../src/util/logger.ts';
+import type { FakeApiServer } from '../../fake-apiserver/fake-apiserver.ts';
 import { pushImage } from '../../support/image-builder.ts';
 import { startRegistry, type TestRegistry } from '../../support/registry.ts';
-import type { FakeApiServer } from '../fake-apiserver.ts';
 import { busyboxImage, pauseImage } from './images.ts';
 import { testNodeApi } from './node-api.ts';
 import type { RuntimeUnderTest, StartRuntime } from './runtime-under-test.ts';
