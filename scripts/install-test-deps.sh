@@ -10,7 +10,7 @@
 set -euo pipefail
 
 source "$(dirname "$0")/lib/debs.sh"
-ensure_debs install-test-deps docker-registry apache2-utils busybox-static skopeo umoci
+ensure_debs install-test-deps docker-registry apache2-utils busybox-static skopeo umoci chromium
 missing=("${ENSURE_DEBS_INSTALLED[@]}")
 [ ${#missing[@]} -gt 0 ] || exit 0
 

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { isBerthError, toBerthError } from '../errors/errors.ts';
 import type { Logger } from '../util/logger.ts';
+import { Dashboard } from './dashboard.ts';
 import type { KubeEvent, Pod, PodList } from './k8s-types.ts';
 import { isStreamingPath, NodeStreaming } from './node-streaming.ts';
 import type { ContainerLogOptions, NodeApiHandler } from './provider.ts';
@@ -28,6 +29,8 @@ export interface NodeApiOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  /** The node dashboard under /dashboard/. */
+  dashboard?: Dashboard;
 }
 
 export interface NodeApiServer {
@@ -124,6 +127,7 @@ async function handle(
   if (isStreamingPath(url.pathname)) return streaming.request(req, res);
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed\n');
   if (url.pathname === '/healthz') return sendText(res, 200, 'ok');
+  if (options.dashboard && Dashboard.handles(url.pathname)) return options.dashboard.request(req, res, url.pathname);
   if (url.pathname === '/pods' || url.pathname === '/pods/') {
     const list: PodList = { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: options.pods() };
     return sendJson(res, list);

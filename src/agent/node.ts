@@ -1,8 +1,10 @@
 // berth node: static pods from a manifest directory and, in API-server mode, the pods the API
 // server binds to the node, run through a provider. Wires the sources, the pod workers, the PLEG
 // and the prober; holds the desired pods and their latest status.
+import path from 'node:path';
 import type { Logger } from '../util/logger.ts';
 import { type ApiServerConnection, ApiServerSync } from './apiserver/api-server-sync.ts';
+import { Dashboard } from './dashboard.ts';
 import { initialPodStatus } from './initial-pod-status.ts';
 import { k8sTime } from './k8s-time.ts';
 import type { KubeEvent, Pod, PodCondition } from './k8s-types.ts';
@@ -30,6 +32,8 @@ export interface NodeTimings {
   /** Retry delays after a failed provider call. Default 1 s doubling to 60 s. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** How often the dashboard samples stats and updates open pages. Default 5 s. */
+  dashboardSampleMs: number;
 }
 
 export interface NodeOptions {
@@ -74,7 +78,14 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-const DEFAULT_TIMINGS: NodeTimings = { relistMs: 1000, resyncMs: 60_000, manifestScanMs: 1000, retryBaseMs: 1000, retryMaxMs: 60_000 };
+const DEFAULT_TIMINGS: NodeTimings = {
+  relistMs: 1000,
+  resyncMs: 60_000,
+  manifestScanMs: 1000,
+  retryBaseMs: 1000,
+  retryMaxMs: 60_000,
+  dashboardSampleMs: 5000,
+};
 
 /** What makes two versions of a pod differ for its worker: everything but status, versions and when it was seen. */
 function specKey(pod: Pod): string {
@@ -88,6 +99,9 @@ function isTerminal(pod: Pod): boolean {
 }
 
 /** Starts the node; resolves once the sources were read the first time and the pods handed to their workers. */
+/** The dashboard page as the set-up builds it (web/ → web/dist). */
+const DASHBOARD_ASSETS = path.resolve(import.meta.dirname, '../../web/dist');
+
 export async function runNode(options: NodeOptions): Promise<RunningNode> {
   const timings = { ...DEFAULT_TIMINGS, ...options.timings };
   const { provider, logger, nodeName } = options;
@@ -233,9 +247,22 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   const pods = () => [...desired.values()].map(withStatus);
 
   let api: NodeApiServer | undefined;
+  let dashboard: Dashboard | undefined;
   if (options.apiPort !== undefined) {
     const metricsText = () => metrics.render(pods(), manifests?.problems().filter((p) => p.errors.length > 0).length ?? 0);
+    dashboard = new Dashboard({
+      nodeName,
+      pods,
+      ...(options.recentEvents ? { events: options.recentEvents } : {}),
+      ...(provider.getStatsSummary ? { stats: (signal) => provider.getStatsSummary!(signal) } : {}),
+      ...(provider.nodeStatus ? { nodeStatus: (signal) => provider.nodeStatus!(signal) } : {}),
+      assetsDir: DASHBOARD_ASSETS,
+      sampleEveryMs: timings.dashboardSampleMs,
+      logger: logger.child({ component: 'dashboard' }),
+    });
+    void dashboard.run();
     api = await startNodeApi({
+      dashboard,
       pods,
       nodeName,
       metrics: metricsText,
@@ -295,6 +322,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     }
   } catch (e) {
     controller.abort();
+    dashboard?.close();
     await api?.close();
     await Promise.allSettled(loops);
     throw e;
@@ -316,6 +344,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     stop() {
       stopping ??= (async () => {
         controller.abort();
+        dashboard?.close();
         await api?.close();
         await Promise.allSettled(loops);
         await workers.idle();
