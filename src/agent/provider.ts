@@ -182,6 +182,8 @@ export interface ProviderNodeStatus {
   /** False makes the node NotReady, with `message` saying why (the runtime or its network is down). */
   ready: boolean;
   message?: string;
+  /** The runtime's handlers (RuntimeClass names) with what each supports, for people to read. */
+  runtimeHandlers?: { name: string; features: string[] }[];
 }
 
 /** Optional: the backend's health and size, reported in the Node's status. Without it the node reports the host's. */

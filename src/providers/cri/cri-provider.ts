@@ -383,16 +383,22 @@ export class CriProvider implements PodProvider {
       this.#cri.runtime.status({}, options),
     ]);
     const runtimeVersion = `${version.runtimeName}://${version.runtimeVersion}`;
+    const runtimeHandlers = status.runtimeHandlers.map((h) => ({
+      name: h.name,
+      features: Object.entries({ recursiveReadOnlyMounts: h.features?.recursiveReadOnlyMounts, userNamespaces: h.features?.userNamespaces })
+        .filter(([, on]) => on)
+        .map(([f]) => f),
+    }));
     const conditions = status.status?.conditions ?? [];
     const notReady = ['RuntimeReady', 'NetworkReady']
       .map((type) => ({ type, condition: conditions.find((c) => c.type === type) }))
       .filter(({ condition }) => condition === undefined || !condition.status);
-    if (notReady.length === 0) return { runtimeVersion, ready: true };
+    if (notReady.length === 0) return { runtimeVersion, ready: true, runtimeHandlers };
     const what = notReady.some((n) => n.type === 'RuntimeReady') ? 'container runtime' : 'container runtime network';
     const detail = notReady
       .map(({ type, condition }) => `${type}=false reason:${condition?.reason ?? ''} message:${condition?.message ?? 'missing'}`)
       .join(', ');
-    return { runtimeVersion, ready: false, message: `${what} not ready: ${detail}` };
+    return { runtimeVersion, ready: false, message: `${what} not ready: ${detail}`, runtimeHandlers };
   }
 
   /** Unmounts and removes the pod directories (volumes) of pods the node no longer has (the kubelet's cleanupOrphanedPodDirs). */
