@@ -34,7 +34,12 @@ setUpAndTearDown(
     assert.equal(mounted.code, 0, mounted.stderr);
     filler = path.join(disk, 'filler');
     registry = await startRegistry();
-    daemon = await startDaemon({ root: path.join(disk, 'root'), registries: { [registry.host]: { mirrors: [], insecure: true } } });
+    // No free-space reserve: these tests are about the disk itself running full, not the reserve.
+    daemon = await startDaemon({
+      root: path.join(disk, 'root'),
+      registries: { [registry.host]: { mirrors: [], insecure: true } },
+      extraConfig: '[image]\nmin_free_space = 0',
+    });
   },
   async () => {
     const left = await daemon?.stop();
