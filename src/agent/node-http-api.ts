@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { isBerthError, toBerthError } from '../errors/errors.ts';
+import { invalidArgument, isBerthError, toBerthError } from '../errors/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { Dashboard } from './dashboard.ts';
 import type { KubeEvent, Pod, PodList } from './k8s-types.ts';
@@ -86,7 +86,7 @@ function logOptions(query: URLSearchParams): ContainerLogOptions {
     const value = query.get(name);
     if (value === null) return undefined;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative integer`);
+    if (!Number.isInteger(n) || n < 0) throw invalidArgument('bad-log-option', `${name} must be a non-negative integer`);
     return n;
   };
   return {

@@ -10,6 +10,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { failedPrecondition, internal, invalidArgument, isBerthError, notFound, unimplemented } from '../errors/errors.ts';
 import type { ConnectionForwarder } from '../streaming/port-forward/forward.ts';
 import { servePortForwardSpdy } from '../streaming/port-forward/port-forward-spdy.ts';
 import { parsePortQuery, servePortForwardWs, WS_PORT_FORWARD_PROTOCOLS } from '../streaming/port-forward/port-forward-ws.ts';
@@ -28,6 +29,7 @@ import {
 } from '../streaming/upgrade-accept.ts';
 import { acceptRemoteCommandWs, WS_REMOTE_COMMAND_PROTOCOLS } from '../streaming/websocket/remote-command-ws.ts';
 import type { Logger } from '../util/logger.ts';
+import { httpStatusFor } from './http-status.ts';
 import type { Pod } from './k8s-types.ts';
 import type { NodeApiHandler } from './provider.ts';
 import { chunksOf, paced, providerStreamProcess, type WantedStreams } from './provider-stream-process.ts';
@@ -48,15 +50,6 @@ interface Target {
   namespace: string;
   name: string;
   container: string;
-}
-
-/** A refusal before the upgrade: HTTP status and message. */
-class Refusal extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
 }
 
 /** How long a TTY exec waits for the client's first terminal size, so that the command starts with it. */
@@ -84,7 +77,7 @@ export function streamOptions(query: URLSearchParams): WantedStreams {
   const stdout = flag(query, 'output', 'stdout');
   // A terminal has one output: stderr is dropped, as the kubelet does.
   const stderr = !tty && flag(query, 'error', 'stderr');
-  if (!stdin && !stdout && !stderr) throw new Refusal(400, 'you must specify at least 1 of stdin, stdout, stderr');
+  if (!stdin && !stdout && !stderr) throw invalidArgument('bad-streaming-request', 'you must specify at least 1 of stdin, stdout, stderr');
   return { stdin, stdout, stderr, tty };
 }
 
@@ -134,29 +127,32 @@ export class NodeStreaming {
     this.#wss.close();
   }
 
-  /** Checks a request's path, pod and container; throws a Refusal when they do not fit. */
+  /** Checks a request's path, pod and container; throws a BerthError when they do not fit. */
   #target(pathname: string): Target {
     const [route, ...rest] = pathname.split('/').filter(Boolean);
     const r = ROUTES[route!]!;
     // The kubelet's paths may carry the pod's UID before the container: /exec/{namespace}/{pod}/{uid}/{container}.
-    if ((rest.length !== r.parts && rest.length !== r.parts + 1) || r.kind === 'run') throw new Refusal(404, '404 page not found');
+    if ((rest.length !== r.parts && rest.length !== r.parts + 1) || r.kind === 'run')
+      throw notFound('streaming-path-not-found', '404 page not found');
     let decoded: string[];
     try {
       decoded = rest.map(decodeURIComponent);
     } catch {
-      throw new Refusal(400, `malformed path ${pathname}`);
+      throw invalidArgument('bad-streaming-request', `malformed path ${pathname}`);
     }
     const uid = decoded.length > r.parts ? decoded.splice(2, 1)[0] : undefined;
     const [namespace, name, container = ''] = decoded as [string, string, string?];
     const pod = this.#o.pods().find((p) => (p.metadata.namespace ?? 'default') === namespace && p.metadata.name === name);
-    if (pod === undefined) throw new Refusal(404, 'pod does not exist');
-    if (uid !== undefined && uid !== pod.metadata.uid) throw new Refusal(404, 'pod not found');
+    if (pod === undefined) throw notFound('pod-not-found', 'pod does not exist');
+    if (uid !== undefined && uid !== pod.metadata.uid) throw notFound('pod-not-found', 'pod not found');
     if (r.kind !== 'portForward') {
-      if (!containerNames(pod).includes(container)) throw new Refusal(404, `container not found ("${container}")`);
-      if (!isRunning(pod, container)) throw new Refusal(400, `container "${container}" in pod "${name}" is not running`);
+      if (!containerNames(pod).includes(container)) throw notFound('streaming-container-not-found', `container not found ("${container}")`);
+      if (!isRunning(pod, container)) {
+        throw failedPrecondition('streaming-container-not-running', `container "${container}" in pod "${name}" is not running`);
+      }
     }
     const hook = { exec: 'runInContainer', attach: 'attachToContainer', portForward: 'portForward' } as const;
-    if (this.#o.provider[hook[r.kind]] === undefined) throw new Refusal(501, `the provider does not serve ${r.kind}`);
+    if (this.#o.provider[hook[r.kind]] === undefined) throw unimplemented('streaming-unsupported', `the provider does not serve ${r.kind}`);
     return { kind: r.kind, pod, namespace, name, container };
   }
 
@@ -178,15 +174,16 @@ export class NodeStreaming {
       if (parts[0] !== 'portForward') streamOptions(url.searchParams);
       reply(400, 'unable to upgrade: missing upgrade headers in request\n');
     } catch (e) {
-      if (!(e instanceof Refusal)) throw e;
-      reply(e.status, `${e.message}\n`);
+      if (!isBerthError(e)) throw e;
+      reply(httpStatusFor(e.kind), `${e.message}\n`);
     }
   }
 
   async #run(parts: string[], query: URLSearchParams, res: http.ServerResponse): Promise<void> {
     const target = this.#target(`/exec/${parts.join('/')}`);
     const cmd = (query.get('cmd') ?? '').split(' ');
-    if (query.get('cmd') === null || query.get('cmd') === '') throw new Refusal(400, 'you must specify a command (cmd=)');
+    if (query.get('cmd') === null || query.get('cmd') === '')
+      throw invalidArgument('bad-streaming-request', 'you must specify a command (cmd=)');
     const controller = new AbortController();
     // The response closes before it is written only when the client went away.
     res.on('close', () => controller.abort());
@@ -205,9 +202,9 @@ export class NodeStreaming {
       ));
       text = Buffer.concat(output).toString('utf8');
     } catch (e) {
-      throw new Refusal(500, (e as Error).message);
+      throw internal('run-failed', (e as Error).message, { cause: e });
     }
-    if (code !== 0) throw new Refusal(500, `command '${cmd.join(' ')}' exited with ${code}: ${text}`);
+    if (code !== 0) throw internal('run-failed', `command '${cmd.join(' ')}' exited with ${code}: ${text}`);
     res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
     res.end(text);
   }
@@ -232,20 +229,20 @@ export class NodeStreaming {
     let wants: WantedStreams | undefined;
     let ports: number[] = [];
     try {
-      if (url.pathname.split('/').filter(Boolean)[0] === 'run') throw new Refusal(400, '/run does not upgrade');
+      if (url.pathname.split('/').filter(Boolean)[0] === 'run') throw invalidArgument('bad-streaming-request', '/run does not upgrade');
       target = this.#target(url.pathname);
       if (target.kind !== 'portForward') wants = streamOptions(url.searchParams);
       if (target.kind === 'exec' && url.searchParams.getAll('command').length === 0) {
-        throw new Refusal(400, 'you must specify at least one command for the container');
+        throw invalidArgument('bad-streaming-request', 'you must specify at least one command for the container');
       }
       if (target.kind === 'portForward' && isWebSocket(req)) {
         const parsed = parsePortQuery(url.searchParams.getAll('port'));
-        if (typeof parsed === 'string') throw new Refusal(400, parsed);
+        if (typeof parsed === 'string') throw invalidArgument('bad-streaming-request', parsed);
         ports = parsed;
       }
     } catch (e) {
-      if (!(e instanceof Refusal)) throw e;
-      httpError(socket, e.status, e.message);
+      if (!isBerthError(e)) throw e;
+      httpError(socket, httpStatusFor(e.kind), e.message);
       return;
     }
     this.#sockets.add(socket);
@@ -382,7 +379,13 @@ export class NodeStreaming {
         );
       } catch (e) {
         if (signal.aborted) return;
-        throw new Error(`error forwarding port ${port} to pod ${target.namespace}/${target.name}, uid ${uid}: ${(e as Error).message}`);
+        throw internal(
+          'port-forward-failed',
+          `error forwarding port ${port} to pod ${target.namespace}/${target.name}, uid ${uid}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
       } finally {
         signal.removeEventListener('abort', abort);
         client.off('close', abort);

@@ -76,6 +76,8 @@ test('a failed refresh keeps the old token until it expires; without one it fail
   api.state.failing = true;
   await assert.rejects(tokens.getToken(pod('u1'), { expirationSeconds: 1000 }, signal), {
     message: 'failed to fetch token: serviceaccounts "default" not found',
+    code: 'token-fetch-failed',
+    kind: 'unavailable',
   });
   api.state.failing = false;
   assert.equal(await tokens.getToken(pod('u1'), { expirationSeconds: 1000 }, signal), 'tok-1');
@@ -116,6 +118,8 @@ test('a static pod gets no token: the API server knows only its mirror pod', asy
   staticPod.metadata.annotations = { 'kubernetes.io/config.source': 'file' };
   await assert.rejects(tokens.getToken(staticPod, { expirationSeconds: 3600 }, signal), {
     message: 'failed to fetch token: a static pod cannot have service account tokens (the API server knows only its mirror pod)',
+    code: 'token-static-pod',
+    kind: 'failed-precondition',
   });
   assert.equal(api.requests.length, 0);
 });

@@ -2,6 +2,7 @@
 // TokenRequest API and kept per pod and request. A token is requested again once 80 % of its
 // lifetime passed or it is older than 24 h (minus a jitter of up to 10 s, so that many pods do
 // not ask at once); if that fails, the old token serves until it expires.
+import { failedPrecondition, internal, unavailable } from '../errors/errors.ts';
 import { type Pod, podUid } from './k8s-types.ts';
 import type { ServiceAccountTokenRequest, ServiceAccountTokenSource } from './provider.ts';
 import { CONFIG_SOURCE_ANNOTATION } from './static-pods/static-pod-manifest.ts';
@@ -60,7 +61,10 @@ export class ServiceAccountTokenManager implements ServiceAccountTokenSource {
   async getToken(pod: Pod, request: ServiceAccountTokenRequest, signal: AbortSignal): Promise<string> {
     // A token is bound to a pod the API server has; of a static pod it has only the mirror pod.
     if (pod.metadata.annotations?.[CONFIG_SOURCE_ANNOTATION] === 'file') {
-      throw new Error('failed to fetch token: a static pod cannot have service account tokens (the API server knows only its mirror pod)');
+      throw failedPrecondition(
+        'token-static-pod',
+        'failed to fetch token: a static pod cannot have service account tokens (the API server knows only its mirror pod)',
+      );
     }
     const uid = podUid(pod);
     const namespace = pod.metadata.namespace ?? 'default';
@@ -80,12 +84,17 @@ export class ServiceAccountTokenManager implements ServiceAccountTokenSource {
     try {
       issued = await this.#requester.requestToken(namespace, serviceAccount, spec, signal);
     } catch (e) {
-      if (signal.aborted || cached === undefined) throw new Error(`failed to fetch token: ${(e as Error).message}`, { cause: e });
-      if (cached.expiresAt <= now) throw new Error(`token expired and refresh failed: ${(e as Error).message}`, { cause: e });
+      const message = (e as Error).message;
+      if (signal.aborted || cached === undefined) {
+        throw unavailable('token-fetch-failed', `failed to fetch token: ${message}`, { cause: e });
+      }
+      if (cached.expiresAt <= now) throw unavailable('token-expired', `token expired and refresh failed: ${message}`, { cause: e });
       return cached.token;
     }
     const expiresAt = Date.parse(issued.expirationTimestamp);
-    if (!issued.token || Number.isNaN(expiresAt)) throw new Error('failed to fetch token: the API server sent no token or expiration');
+    if (!issued.token || Number.isNaN(expiresAt)) {
+      throw internal('token-answer-invalid', 'failed to fetch token: the API server sent no token or expiration');
+    }
     const forPod = this.#cache.get(uid) ?? new Map<string, CachedToken>();
     this.#cache.set(uid, forPod);
     forPod.set(key, { token: issued.token, expiresAt, expirationSeconds: issued.expirationSeconds ?? expirationSeconds });

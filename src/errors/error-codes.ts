@@ -285,6 +285,48 @@ export const ERROR_CODES = {
   'secret-not-found': { kind: 'not-found', meaning: 'a Secret the pod needs does not exist' },
   'key-not-found': { kind: 'not-found', meaning: 'a key the pod needs is not in its ConfigMap or Secret' },
   'pod-not-found': { kind: 'not-found', meaning: 'the node has no such pod' },
+  'bad-log-option': {
+    kind: 'invalid-argument',
+    meaning: 'a containerLogs count (tailLines, sinceSeconds, limitBytes) is not a non-negative integer',
+  },
+  'streaming-path-not-found': {
+    kind: 'not-found',
+    meaning: 'a node API streaming path has the wrong number of parts (the kubelet answers 404 page not found)',
+  },
+  'bad-streaming-request': {
+    kind: 'invalid-argument',
+    meaning: 'a node API streaming request has a malformed path, or lacks a command, streams or valid ports',
+  },
+  'streaming-container-not-found': { kind: 'not-found', meaning: 'a node API streaming request names a container the pod does not have' },
+  'streaming-container-not-running': {
+    kind: 'failed-precondition',
+    meaning: 'a node API streaming request names a container that is not running',
+  },
+  'streaming-unsupported': { kind: 'unimplemented', meaning: 'the provider does not serve exec, attach or portForward' },
+  'run-failed': { kind: 'internal', meaning: 'a node API /run command could not run or exited non-zero' },
+  'port-forward-failed': { kind: 'internal', meaning: "the provider could not forward a connection to the pod's port" },
+  'probe-timeout': { kind: 'deadline-exceeded', meaning: 'an httpGet probe got no answer within its timeoutSeconds' },
+  'node-registration-cancelled': { kind: 'cancelled', meaning: 'the node stopped before its registration with the API server succeeded' },
+  'token-static-pod': {
+    kind: 'failed-precondition',
+    meaning: 'a static pod asks for a service account token (the API server knows only its mirror pod)',
+  },
+  'token-fetch-failed': { kind: 'unavailable', meaning: 'a service account token could not be requested and none is cached' },
+  'token-expired': { kind: 'unavailable', meaning: 'the cached service account token expired and its refresh failed' },
+  'token-answer-invalid': { kind: 'internal', meaning: 'the API server answered a TokenRequest with no token or expiration' },
+  'api-request-failed': {
+    kind: [
+      'unavailable',
+      'invalid-argument',
+      'unauthenticated',
+      'permission-denied',
+      'not-found',
+      'aborted',
+      'resource-exhausted',
+      'deadline-exceeded',
+    ],
+    meaning: 'an API server request or watch failed; the kind follows its HTTP status (none, or 5xx: unavailable)',
+  },
   // providers
   'unknown-provider': { kind: 'invalid-argument', meaning: 'the provider is neither built in nor a module that loads' },
   'bad-provider': { kind: 'invalid-argument', meaning: 'the provider module exports no createProvider function' },

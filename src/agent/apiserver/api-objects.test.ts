@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Node, Pod } from '../k8s-types.ts';
-import { fromApi, statusCode } from './kube-api.ts';
+import { apiError, fromApi, statusCode } from './kube-api.ts';
 import { currentMirror, isMirrorPod, MIRROR_ANNOTATION, mirrorPodFor } from './mirror-pods.ts';
 import { microTime } from './node-lease.ts';
 import { statusToWrite } from './pod-status-reporter.ts';
@@ -70,4 +70,8 @@ test('times: MicroTime with microseconds; library Dates back to the API strings;
   assert.equal(statusCode({ code: 409 }), 409);
   assert.equal(statusCode({ statusCode: 410 }), 410);
   assert.equal(statusCode(new Error('x')), undefined);
+  // A failure made typed keeps its status, and its kind follows it.
+  assert.equal(statusCode(apiError('gone', 404)), 404);
+  assert.equal(apiError('gone', 404).kind, 'not-found');
+  assert.equal(apiError('refused', undefined).kind, 'unavailable');
 });

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../util/logger.ts';
 import type { Pod, PodList } from '../k8s-types.ts';
 import { podUid } from '../k8s-types.ts';
-import { apiErrorMessage, fromApi, type KubeApi, statusCode } from './kube-api.ts';
+import { apiError, apiErrorMessage, fromApi, type KubeApi, statusCode } from './kube-api.ts';
 
 export interface ApiPodSourceOptions {
   api: KubeApi;
@@ -142,8 +142,7 @@ export class ApiPodSource {
             break;
           case 'ERROR':
             if (object?.code === 410) finish({ kind: 'expired', message: object.message ?? '' });
-            else
-              finish({ kind: 'failed', error: Object.assign(new Error(object?.message ?? 'watch error'), { statusCode: object?.code }) });
+            else finish({ kind: 'failed', error: apiError(object?.message ?? 'watch error', object?.code) });
             return;
           default:
             logger.warn({ type }, 'unknown pod watch event');

@@ -5,7 +5,7 @@
 // made within the TTL before a container starts may be missing from its variables.
 import type { Service } from '../k8s-types.ts';
 import type { ServiceSource } from '../provider.ts';
-import { apiErrorMessage, fromApi, type KubeApi } from './kube-api.ts';
+import { apiError, apiErrorMessage, fromApi, type KubeApi, statusCode } from './kube-api.ts';
 
 export const SERVICE_LIST_TTL_MS = 10_000;
 
@@ -36,9 +36,8 @@ export class ApiServiceSource implements ServiceSource {
       .listNamespacedService({ namespace })
       .then((list) => fromApi<{ items?: Service[] }>(list).items ?? [])
       .catch((e: unknown) => {
-        throw new Error(`cannot construct the service environment variables: listing the services of ${namespace}: ${apiErrorMessage(e)}`, {
-          cause: e,
-        });
+        const message = `cannot construct the service environment variables: listing the services of ${namespace}: ${apiErrorMessage(e)}`;
+        throw apiError(message, statusCode(e), e);
       });
     const entry = { at: now, services };
     this.#lists.set(namespace, entry);

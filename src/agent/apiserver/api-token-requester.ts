@@ -1,7 +1,7 @@
 // TokenRequests through the API server: POST serviceaccounts/{name}/token in the pod's namespace.
 
 import type { IssuedToken, TokenRequester, TokenRequestSpec } from '../service-account-tokens.ts';
-import { apiErrorMessage, fromApi, type KubeApi, toApi } from './kube-api.ts';
+import { apiError, apiErrorMessage, fromApi, type KubeApi, statusCode, toApi } from './kube-api.ts';
 
 export class ApiTokenRequester implements TokenRequester {
   readonly #api: KubeApi;
@@ -22,7 +22,7 @@ export class ApiTokenRequester implements TokenRequester {
         }),
       );
     } catch (e) {
-      throw new Error(apiErrorMessage(e), { cause: e });
+      throw apiError(apiErrorMessage(e), statusCode(e), e);
     }
     return {
       token: answer.status?.token ?? '',

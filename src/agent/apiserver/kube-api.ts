@@ -2,6 +2,7 @@
 // groups it calls (core/v1, coordination.k8s.io/v1), its watch, and the small translations between
 // the library's objects and the plain JSON shapes the node works with.
 import { CoordinationV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
+import { BerthError, type ErrorKind } from '../../errors/errors.ts';
 
 export interface KubeApi {
   readonly config: KubeConfig;
@@ -29,13 +30,31 @@ export function loadKubeConfig(file: string): KubeConfig {
 /** Options that send a patch as a JSON merge patch (RFC 7386), which the API server takes for every built-in type. */
 export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-/** The HTTP status of a failed API call (ApiException.code) or watch (statusCode); undefined for other errors. */
+/** The HTTP status of a failed API call (ApiException.code), watch (statusCode) or apiError; undefined for other errors. */
 export function statusCode(e: unknown): number | undefined {
   if (typeof e !== 'object' || e === null) return undefined;
+  if (e instanceof BerthError) return typeof e.fields.statusCode === 'number' ? e.fields.statusCode : undefined;
   const { code, statusCode: status } = e as { code?: unknown; statusCode?: unknown };
   if (typeof code === 'number') return code;
   if (typeof status === 'number') return status;
   return undefined;
+}
+
+const KIND_FOR_STATUS: Record<number, ErrorKind> = {
+  400: 'invalid-argument',
+  401: 'unauthenticated',
+  403: 'permission-denied',
+  404: 'not-found',
+  409: 'aborted',
+  422: 'invalid-argument',
+  429: 'resource-exhausted',
+  504: 'deadline-exceeded',
+};
+
+/** A failed API call or watch as a BerthError: its kind from the HTTP status, which statusCode() still reads. */
+export function apiError(message: string, status: number | undefined, cause?: unknown): BerthError {
+  const kind = (status !== undefined && KIND_FOR_STATUS[status]) || 'unavailable';
+  return new BerthError(kind, 'api-request-failed', message, { ...(cause === undefined ? {} : { cause }), fields: { statusCode: status } });
 }
 
 /** The Status message the API server sent with a failure, else the error's own message. */

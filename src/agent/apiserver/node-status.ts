@@ -5,6 +5,7 @@
 // the read resourceVersion, so a concurrent change (409 Conflict) makes it read and try again;
 // conditions that other components own are kept.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cancelled } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import { k8sTime } from '../k8s-time.ts';
 import type { Node, NodeAddress, NodeCondition, NodeStatus } from '../k8s-types.ts';
@@ -196,7 +197,7 @@ export class NodeStatusManager {
         delay = Math.min(delay * 2, 7000);
       }
     }
-    throw signal.reason ?? new Error('aborted');
+    throw signal.reason ?? cancelled('node-registration-cancelled', 'aborted');
   }
 
   #noteReady(ready: boolean): void {

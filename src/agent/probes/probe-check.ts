@@ -4,6 +4,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { deadlineExceeded } from '../../errors/errors.ts';
 import type { Container, HttpGetAction, Probe, TcpSocketAction } from '../k8s-types.ts';
 import { grpcHealthCheck } from './grpc-health.ts';
 
@@ -61,7 +62,7 @@ function httpGet(action: HttpGetAction, target: ProbeTarget, timeoutMs: number, 
         );
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(deadlineExceeded('probe-timeout', `timeout after ${timeoutMs} ms`)));
     req.on('error', (e) =>
       resolve({
         result: 'failure',

@@ -9,7 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import { invalidArgument } from '../../errors/errors.ts';
+import { invalidArgument, unavailable } from '../../errors/errors.ts';
 
 /** The node's socket under the default root dir. */
 export const DEFAULT_NODE_API = 'unix:///var/lib/berth/node/node.sock';
@@ -64,7 +64,7 @@ export function nodeApiEndpoint(base: string, env: NodeJS.ProcessEnv = process.e
   return { url: (path) => `${origin}${path}`, agent };
 }
 
-/** GET `path` on the node, as fetch() answers it (it rejects with a TypeError whose cause is the socket's error). */
+/** GET `path` on the node, as fetch() answers it (it rejects with an error whose cause is the socket's error). */
 export async function nodeApiFetch(base: string, path: string, signal?: AbortSignal): Promise<Response> {
   const endpoint = nodeApiEndpoint(base);
   if (endpoint.agent === undefined) return fetch(endpoint.url(path), { signal });
@@ -80,7 +80,7 @@ export async function nodeApiFetch(base: string, path: string, signal?: AbortSig
       const body = status === 204 || status === 304 ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
       resolve(new Response(body, { status, statusText: res.statusMessage ?? '', headers }));
     });
-    req.once('error', (e) => reject(new TypeError('fetch failed', { cause: e })));
+    req.once('error', (e) => reject(unavailable('node-api-unreachable', 'fetch failed', { cause: e })));
     req.end();
   });
 }
