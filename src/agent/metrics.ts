@@ -18,20 +18,20 @@ function escapeHelp(text: string): string {
   return text.replaceAll('\\', '\\\\').replaceAll('\n', '\\n');
 }
 
-function labelText(labels: Labels): string {
+export function labelText(labels: Labels): string {
   const entries = Object.entries(labels);
   if (entries.length === 0) return '';
   return `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
 }
 
-function number(value: number): string {
+export function number(value: number): string {
   if (Number.isNaN(value)) return 'NaN';
   if (value === Number.POSITIVE_INFINITY) return '+Inf';
   if (value === Number.NEGATIVE_INFINITY) return '-Inf';
   return String(value);
 }
 
-function header(name: string, help: string, type: string): string[] {
+export function header(name: string, help: string, type: string): string[] {
   return [`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`];
 }
 
@@ -156,6 +156,16 @@ export class NodeMetrics {
   readonly podWorkerErrors = new Counter('berth_node_pod_worker_errors_total', 'Provider calls for a pod that failed, by operation type.');
   readonly relistDuration = new Histogram('kubelet_pleg_relist_duration_seconds', 'Duration in seconds of relisting the pods (getPods).');
   readonly relistErrors = new Counter('berth_node_pleg_relist_errors_total', 'Relists of the pods that failed.');
+  /** The kubelet's /metrics/probes family. */
+  readonly probes = new Counter(
+    'prober_probe_total',
+    '[BETA] Cumulative number of a liveness, readiness or startup probe for a container by result.',
+  );
+
+  /** /metrics/probes: every probe run, as the kubelet counts them (probe_type, result, container, pod, namespace, pod_uid). */
+  renderProbes(): string {
+    return renderFamilies([this.probes]);
+  }
 
   /** The metrics as Prometheus text: gauges from these pods (with their latest status), then what was measured. */
   render(pods: Pod[], manifestProblems: number): string {

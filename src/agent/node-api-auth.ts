@@ -128,5 +128,7 @@ export function requestAttributes(user: NodeApiUser, method: string, path: strin
 
 /** The paths the kubelet's read-only port serves: nothing that runs anything or reads logs. */
 export function isReadOnlyPath(path: string): boolean {
-  return ['/pods', '/healthz', '/metrics', '/stats/summary'].some((p) => path === p || path === `${p}/`);
+  return ['/pods', '/healthz', '/metrics', '/metrics/resource', '/metrics/probes', '/stats/summary'].some(
+    (p) => path === p || path === `${p}/`,
+  );
 }

@@ -20,6 +20,7 @@ import type { KubeEvent, Pod, PodList } from './k8s-types.ts';
 import { isReadOnlyPath, type NodeApiAccess, requestAttributes } from './node-api-auth.ts';
 import { isStreamingPath, NodeStreaming } from './node-streaming.ts';
 import type { ContainerLogOptions, NodeApiHandler } from './provider.ts';
+import { renderResourceMetrics } from './resource-metrics.ts';
 import { NodeStatsReader, type Summary } from './stats-summary.ts';
 
 export interface NodeApiOptions {
@@ -28,6 +29,8 @@ export interface NodeApiOptions {
   nodeName?: string;
   /** The node's metrics in the Prometheus text format. */
   metrics?: () => string;
+  /** /metrics/probes: the prober's counts. */
+  probeMetrics?: () => string;
   /** The node's recent Events (a berth addition at /events, for `berth describe pod`): a v1 EventList. */
   events?: (filter: { namespace?: string; name?: string; uid?: string }) => KubeEvent[];
   provider: NodeApiHandler;
@@ -125,6 +128,26 @@ async function containerLogs(
   res.end();
 }
 
+function sendMetrics(res: ServerResponse, text: string): void {
+  res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** The kubelet's /metrics/resource; scrape_error 1 when the provider's figures could not be read. */
+async function resourceMetrics(options: NodeApiOptions, stats: NodeStatsReader, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const controller = new AbortController();
+  res.on('close', () => controller.abort());
+  const node = await stats.read(options.nodeName ?? hostname());
+  const pods = options.provider.getStatsSummary
+    ? await options.provider.getStatsSummary(controller.signal).catch((e: unknown) => {
+        options.logger.warn({ err: e }, 'reading pod stats for /metrics/resource failed');
+        return undefined;
+      })
+    : [];
+  if (req.method === 'HEAD') return void res.writeHead(200).end();
+  sendMetrics(res, renderResourceMetrics(node, pods));
+}
+
 async function statsSummary(options: NodeApiOptions, stats: NodeStatsReader, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const controller = new AbortController();
   res.on('close', () => controller.abort());
@@ -157,6 +180,8 @@ async function handle(
     const filter = Object.fromEntries(['namespace', 'name', 'uid'].flatMap((k) => (q.has(k) ? [[k, q.get(k)!]] : [])));
     return sendJson(res, { apiVersion: 'v1', kind: 'EventList', metadata: {}, items: options.events(filter) });
   }
+  if (url.pathname === '/metrics/resource') return resourceMetrics(options, stats, req, res);
+  if (url.pathname === '/metrics/probes' && options.probeMetrics !== undefined) return sendMetrics(res, options.probeMetrics());
   if (url.pathname === '/metrics' && options.metrics !== undefined) {
     const text = options.metrics();
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });

@@ -121,7 +121,22 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
       if (!ok) metrics.podWorkerErrors.inc({ operation_type: operation });
     },
   });
-  const prober = new Prober({ provider, logger, signal, events, onResultChanged: (uid) => controller.sync(uid) });
+  const prober = new Prober({
+    provider,
+    logger,
+    signal,
+    events,
+    onResultChanged: (uid) => controller.sync(uid),
+    onProbe: ({ kind, result, pod, container }) =>
+      metrics.probes.inc({
+        probe_type: `${kind[0]!.toUpperCase()}${kind.slice(1)}`,
+        result: result === 'success' ? 'successful' : result === 'failure' ? 'failed' : 'unknown',
+        container,
+        pod: pod.metadata.name ?? '',
+        namespace: pod.metadata.namespace ?? 'default',
+        pod_uid: pod.metadata.uid ?? '',
+      }),
+  });
   provider.useProbeResults?.((id, kind) => prober.result(id, kind));
   const pleg = new Pleg({
     provider,
@@ -168,6 +183,7 @@ export async function runNode(options: NodeOptions): Promise<RunningNode> {
           pods,
           nodeName,
           metrics: () => metrics.render(pods(), sources.manifestProblems().filter((p) => p.errors.length > 0).length),
+          probeMetrics: () => metrics.renderProbes(),
           ...(options.recentEvents ? { events: options.recentEvents } : {}),
           provider,
           logger,

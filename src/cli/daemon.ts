@@ -17,6 +17,7 @@ import { StreamingServer } from '../streaming/daemon/streaming-server.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { defineCommand } from './command.ts';
 import { openImageSubsystem } from './daemon-images.ts';
+import { DaemonMetrics, serveMetrics } from './daemon-metrics.ts';
 import { openPodSubsystem, runtimeRoot } from './daemon-pods.ts';
 import { type ProbeResult, probeOciRuntime } from './daemon-runtime-probe.ts';
 
@@ -91,6 +92,11 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
 
   const images = await openImageSubsystem(config, logger);
   const pods = await openPodSubsystem(config, images.meta, images.service, logger);
+  const metrics = config.metrics.address === '' ? undefined : new DaemonMetrics(pods.store);
+  if (metrics) {
+    images.service.puller = metrics.meteredPuller(images.service.puller);
+    for (const [name, runtime] of pods.runtimes) pods.runtimes.set(name, metrics.meteredRuntime(name, runtime));
+  }
   const streaming = await StreamingServer.start({
     address: config.streaming.address,
     port: config.streaming.port,
@@ -125,7 +131,8 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
       }),
     ),
   ];
-  const server = await startCriServer(config.socket, bindings, logger);
+  const server = await startCriServer(config.socket, bindings, logger, metrics?.calls);
+  const metricsServer = metrics ? await serveMetrics(config.metrics.address, metrics.registry, logger) : undefined;
 
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
@@ -134,6 +141,7 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
   logger.info({ signal }, 'shutting down');
   pods.events?.close(); // event streams would hold their connections open through the grace period
   await server.close();
+  await metricsServer?.close();
   await streaming.close();
   images.close();
   await releasePid();

@@ -52,6 +52,8 @@ export interface Config {
   container_events_buffer: number;
   /** conmon's --log-size-max (CRI-O's log_size_max): a container log that would pass this many bytes starts over; -1: no limit. */
   log_size_max: number;
+  /** Prometheus metrics at http://ADDRESS/metrics; "" serves none. */
+  metrics: { address: string };
   /** The streaming server behind Exec, Attach and PortForward. */
   streaming: {
     /** Listen address; the URLs handed out carry it. */
@@ -95,6 +97,7 @@ export function defaultConfig(): Config {
     cgroup_driver: 'cgroupfs',
     container_events_buffer: 1000,
     log_size_max: -1,
+    metrics: { address: '' },
     streaming: { address: '127.0.0.1', port: 0, tls_cert: '', tls_key: '', idle_timeout_ms: 4 * 3_600_000, token_ttl_ms: 60_000 },
   };
 }
@@ -189,6 +192,7 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     'container_events_buffer',
     'log_size_max',
     'streaming',
+    'metrics',
   ]);
   if ('sandbox_image' in doc) {
     if (typeof doc.sandbox_image !== 'string' || doc.sandbox_image === '') r.fail('sandbox_image', 'must be an image reference');
@@ -282,6 +286,16 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     r.known(t, 'cni', ['conf_dir', 'bin_dirs']);
     if ('conf_dir' in t) c.cni.conf_dir = r.absPath(t.conf_dir, 'cni.conf_dir');
     if ('bin_dirs' in t) c.cni.bin_dirs = r.pathList(t.bin_dirs, 'cni.bin_dirs');
+  }
+  if ('metrics' in doc) {
+    const t = r.table(doc.metrics, 'metrics');
+    r.known(t, 'metrics', ['address']);
+    if ('address' in t) {
+      const a = t.address;
+      if (typeof a !== 'string' || (a !== '' && !/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(a)))
+        r.fail('metrics.address', 'must be "" (off) or host:port, such as "127.0.0.1:1338"');
+      c.metrics.address = a as string;
+    }
   }
   if ('streaming' in doc) {
     const t = r.table(doc.streaming, 'streaming');

@@ -10,10 +10,17 @@ import { toBerthError } from '../errors/errors.ts';
 import type { Logger } from '../util/logger.ts';
 import { AuthorityFixingStream } from './authority-rewrite.ts';
 import { addService, type CallContext, type ServiceHandlers } from './grpc-service.ts';
+import { grpcStatusForKind, grpcStatusName } from './grpc-status.ts';
 
 export interface ServiceBinding<T extends GenServiceMethods = GenServiceMethods> {
   service: GenService<T>;
   handlers: Partial<ServiceHandlers<T>>;
+}
+
+/** Told of every call: when it starts and how it ends (its gRPC status name), as go-grpc-prometheus counts them. */
+export interface CallObserver {
+  started(method: string, streaming: boolean): void;
+  handled(method: string, streaming: boolean, code: string, seconds: number): void;
 }
 
 export interface CriServer {
@@ -23,12 +30,17 @@ export interface CriServer {
 
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-export async function startCriServer(socket: string, bindings: ServiceBinding[], logger: Logger): Promise<CriServer> {
+export async function startCriServer(
+  socket: string,
+  bindings: ServiceBinding[],
+  logger: Logger,
+  observer?: CallObserver,
+): Promise<CriServer> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   });
-  for (const { service, handlers } of bindings) addService(server, service, logged(handlers, logger));
+  for (const { service, handlers } of bindings) addService(server, service, logged(handlers, logger, observer));
 
   await mkdir(path.dirname(socket), { recursive: true, mode: 0o700 });
   await chmod(path.dirname(socket), 0o700);
@@ -68,13 +80,24 @@ export async function startCriServer(socket: string, bindings: ServiceBinding[],
 type AnyHandler = (request: unknown, context: CallContext) => unknown;
 
 /** Wraps every handler: debug log per call, warn with code and kind when it fails. */
-function logged<T extends GenServiceMethods>(handlers: Partial<ServiceHandlers<T>>, logger: Logger): Partial<ServiceHandlers<T>> {
+function logged<T extends GenServiceMethods>(
+  handlers: Partial<ServiceHandlers<T>>,
+  logger: Logger,
+  observer?: CallObserver,
+): Partial<ServiceHandlers<T>> {
   const out: Record<string, AnyHandler> = {};
   for (const [name, handler] of Object.entries(handlers) as [string, AnyHandler][]) {
     out[name] = (request, context) => {
       const started = performance.now();
+      let streaming = false;
       const report = (e?: unknown) => {
         const ms = Math.round((performance.now() - started) * 10) / 10;
+        observer?.handled(
+          context.method,
+          streaming,
+          e === undefined ? 'OK' : grpcStatusName(grpcStatusForKind(toBerthError(e).kind)),
+          ms / 1000,
+        );
         if (e === undefined) {
           logger.debug({ method: context.method, ms }, 'call');
           return;
@@ -86,7 +109,17 @@ function logged<T extends GenServiceMethods>(handlers: Partial<ServiceHandlers<T
           err.message,
         );
       };
-      const result = handler(request, context);
+      let result: unknown;
+      try {
+        result = handler(request, context);
+      } catch (e) {
+        observer?.started(context.method, false);
+        report(e);
+        throw e;
+      }
+      streaming =
+        result !== null && typeof result === 'object' && typeof (result as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+      observer?.started(context.method, streaming);
       if (result && typeof (result as Promise<unknown>).then === 'function') {
         return (result as Promise<unknown>).then(
           (v) => {
@@ -99,12 +132,25 @@ function logged<T extends GenServiceMethods>(handlers: Partial<ServiceHandlers<T
           },
         );
       }
-      if (result && typeof (result as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') return result;
+      if (streaming) return observedStream(result as AsyncIterable<unknown>, report);
       report();
       return result;
     };
   }
   return out as Partial<ServiceHandlers<T>>;
+}
+
+/** The stream as it is, with `report` told once when it ends, fails or is given up. */
+async function* observedStream(items: AsyncIterable<unknown>, report: (e?: unknown) => void): AsyncGenerator<unknown> {
+  let failure: unknown;
+  try {
+    yield* items;
+  } catch (e) {
+    failure = e;
+    throw e;
+  } finally {
+    report(failure);
+  }
 }
 
 /** A service with its handlers, typed together, for startCriServer. */

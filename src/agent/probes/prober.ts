@@ -17,6 +17,8 @@ export interface ProberOptions {
   onResultChanged?: (uid: string) => void;
   /** Failed probes are recorded as Unhealthy events. */
   events?: EventRecorder;
+  /** Told of every probe run, for the node's prober_probe_total. */
+  onProbe?: (run: { kind: ProbeKind; result: string; pod: Pod; container: string }) => void;
 }
 
 interface PodView {
@@ -121,6 +123,7 @@ class ProbeWorker {
     );
     const changed = this.#tracker.record(outcome.result);
     this.#publish(changed);
+    this.#prober.probed({ kind: this.#kind, result: outcome.result, pod, container: this.#container.name });
     if (outcome.result === 'failure') {
       // Every failed probe, as the kubelet records them.
       const kind = `${this.#kind[0]!.toUpperCase()}${this.#kind.slice(1)}`;
@@ -154,6 +157,10 @@ export class Prober {
 
   get logger(): Logger {
     return this.#options.logger;
+  }
+
+  probed(run: { kind: ProbeKind; result: string; pod: Pod; container: string }): void {
+    this.#options.onProbe?.(run);
   }
 
   get events(): EventRecorder | undefined {
