@@ -72,7 +72,15 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     const kubeconfig = path.join(dir, 'kubeconfig');
     await writeFile(kubeconfig, fake.kubeconfigYaml(NODE));
     apiPort = await freePort();
-    nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir, extraArgs: ['--log-level', 'info'] });
+    nodeProcess = await spawnKubeconfigNode({
+      kubeconfig,
+      kubeletClientCA: fake.kubeletClientCA,
+      runtime,
+      nodeName: NODE,
+      apiPort,
+      dir,
+      extraArgs: ['--log-level', 'info'],
+    });
   });
 
   after(async () => {

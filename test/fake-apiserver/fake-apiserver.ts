@@ -14,6 +14,7 @@ import type { ApiObject } from './api-object.ts';
 import { selfSignedCertificate } from './certificate.ts';
 import { discovery } from './discovery.ts';
 import { ADMIN, type Identity, nodeIdentity, type Verb } from './identity.ts';
+import { type KubeletClient, makeKubeletClient } from './kubelet-client.ts';
 import { authorize } from './node-authorizer.ts';
 import { admitNodeRequest } from './node-restriction.ts';
 import { type DeleteOptions, expired, ObjectStore, type ObjectStoreOptions } from './object-store.ts';
@@ -46,7 +47,10 @@ export interface Fault {
   times: number;
 }
 
-export type FakeApiServerOptions = ObjectStoreOptions;
+export interface FakeApiServerOptions extends ObjectStoreOptions {
+  /** kube-apiserver's --kubelet-certificate-authority: verify the nodes' serving certificates against it (default: not verified, as there). */
+  kubeletCertificateAuthority?: string;
+}
 
 const REASONS: Record<number, string> = { 409: 'Conflict', 422: 'Invalid', 429: 'TooManyRequests', 503: 'ServiceUnavailable' };
 
@@ -92,9 +96,21 @@ export class FakeApiServer extends ObjectStore {
   readonly #identities = new Map<string, Identity>([[this.token, ADMIN]]);
   #server: Server | undefined;
   #certificate = '';
+  #kubeletClient: KubeletClient | undefined;
+  readonly #kubeletCertificateAuthority: string | undefined;
+
+  constructor(options: FakeApiServerOptions = {}) {
+    super(options);
+    this.#kubeletCertificateAuthority = options.kubeletCertificateAuthority;
+  }
 
   async start(): Promise<this> {
     const { key, cert } = await selfSignedCertificate();
+    const client = await makeKubeletClient();
+    this.#kubeletClient = {
+      ...client,
+      ...(this.#kubeletCertificateAuthority !== undefined ? { kubeletCertificateAuthority: this.#kubeletCertificateAuthority } : {}),
+    };
     this.#certificate = cert;
     this.caBundle = cert;
     for (const name of ['default', 'kube-system', 'kube-node-lease', 'kube-public']) this.create('namespaces', { metadata: { name } });
@@ -109,6 +125,16 @@ export class FakeApiServer extends ObjectStore {
   /** The CA certificate clients trust (also in every namespace's kube-root-ca.crt). */
   get caCertificate(): string {
     return this.#certificate;
+  }
+
+  /** The CA of the fake's kubelet client certificate: what a node takes as --client-ca-file. */
+  get kubeletClientCA(): string {
+    return this.#kubelet.ca;
+  }
+
+  get #kubelet(): KubeletClient {
+    if (this.#kubeletClient === undefined) throw new Error('the fake API server has not started');
+    return this.#kubeletClient;
   }
 
   /** The bearer token of node `name` (system:node:NAME), held to what the Node authorizer allows. */
@@ -229,7 +255,7 @@ export class FakeApiServer extends ObjectStore {
       const route = parseRoute(url.pathname.replace(/\/+$/, ''));
       if (route.type.plural !== 'pods' || !['exec', 'attach', 'portforward'].includes(route.subresource ?? '')) throw resourceNotFound();
       this.#authorize(identity, 'create', route);
-      proxyUpgrade(this, route.subresource!, route.namespace!, route.name!, url, req, socket, head);
+      proxyUpgrade(this, this.#kubelet, route.subresource!, route.namespace!, route.name!, url, req, socket, head);
     } catch (e) {
       const error = e instanceof ApiError ? e : new ApiError(500, 'InternalError', (e as Error).message);
       const body = JSON.stringify(error.status());
@@ -391,7 +417,7 @@ export class FakeApiServer extends ObjectStore {
         this.#admit(identity, 'create', route, name);
         return { code: 201, body: evict(this, namespace, name, body) };
       case 'log':
-        await podLog(this, namespace, name, query, res);
+        await podLog(this, this.#kubelet, namespace, name, query, res);
         return undefined; // streamed
       default:
         // exec, attach and portforward need a connection upgrade (SPDY or WebSocket).
