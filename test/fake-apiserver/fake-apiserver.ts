@@ -2,8 +2,9 @@
 // client library and the real kubectl. It imports nothing from berth. Each concern has its file:
 // storage and watches (object-store.ts), the API's defaults (pod-defaults.ts), ServiceAccount
 // admission, the Node authorizer and NodeRestriction, status validation, discovery, tables for
-// kubectl, pod subresources, token requests. Here: HTTPS, bearer tokens (an admin, and one per
-// node), the routes, and faults injected for tests of retries.
+// kubectl, pod subresources, token requests, TokenReview and SubjectAccessReview. Here: HTTPS, bearer
+// tokens (an admin, one per node, users with grants of their own), the routes, and faults injected
+// for tests of retries.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -21,6 +22,7 @@ import { type DeleteOptions, expired, ObjectStore, type ObjectStoreOptions } fro
 import { applyPatchBody } from './patches.ts';
 import { bind, evict, podLog, proxyUpgrade } from './pod-subresources.ts';
 import { apiVersionOf, prefixOf, type ResourceType, TYPES } from './resource-types.ts';
+import { answerSubjectAccessReview, answerTokenReview, REVIEW_TYPES } from './reviews.ts';
 import { parseSelector, selectedName } from './selectors.ts';
 import { table, wantsTable } from './tables.ts';
 import { answerTokenRequest } from './token-request.ts';
@@ -145,6 +147,13 @@ export class FakeApiServer extends ObjectStore {
     return token;
   }
 
+  /** A bearer token of user `user`, granted `rules` (resource or resource/subresource → verbs) as an RBAC role would grant them. */
+  userToken(user: string, rules: Record<string, Verb[]> = {}, groups: string[] = []): string {
+    const token = randomBytes(16).toString('hex');
+    this.#identities.set(token, { user, groups: [...groups, 'system:authenticated'], rules });
+    return token;
+  }
+
   /** A KubeConfig for this server: its CA certificate and the admin's token, or node `node`'s. */
   kubeConfig(node?: string): KubeConfig {
     const config = new KubeConfig();
@@ -265,6 +274,29 @@ export class FakeApiServer extends ObjectStore {
     }
   }
 
+  #review(plural: string, body: unknown): ApiObject {
+    if (plural === 'tokenreviews') return answerTokenReview(body, (token) => this.#identities.get(token));
+    const identityOf = (user: string, groups: string[]): Identity => {
+      const known = [...this.#identities.values()].find((i) => i.user === user);
+      const node = groups.includes('system:nodes') && user.startsWith('system:node:') ? user.slice('system:node:'.length) : undefined;
+      return { user, groups, ...(known?.rules ? { rules: known.rules } : {}), ...(node ? { node } : {}) };
+    };
+    return answerSubjectAccessReview(body, identityOf, (identity, a) => {
+      const type = TYPES.find((t) => t.plural === a.resource && t.group === a.group) ?? {
+        ...Object.values(REVIEW_TYPES)[0]!,
+        plural: a.resource,
+        group: a.group,
+      };
+      const { subresource, namespace, name } = a;
+      this.#authorize(
+        identity,
+        a.verb,
+        { type, ...(subresource ? { subresource } : {}), ...(namespace !== undefined ? { namespace } : {}) },
+        name,
+      );
+    });
+  }
+
   #authorize(identity: Identity, verb: Verb, route: Route, name = route.name): void {
     authorize(
       identity,
@@ -305,6 +337,12 @@ export class FakeApiServer extends ObjectStore {
     res: ServerResponse,
   ): Promise<{ code: number; body: unknown } | undefined> {
     const path = url.pathname.replace(/\/+$/, '') || '/';
+    const reviewType = REVIEW_TYPES[path];
+    if (reviewType !== undefined) {
+      if (method !== 'POST') throw methodNotAllowed();
+      this.#authorize(identity, 'create', { type: reviewType });
+      return { code: 201, body: this.#review(reviewType.plural, body) };
+    }
     if (method === 'GET') {
       const document = discovery(path, this.url.replace(/^https:\/\//, ''));
       if (document !== undefined) return { code: 200, body: document };
