@@ -134,6 +134,11 @@ export class FakeApiServer extends ObjectStore {
     return this.#kubelet.ca;
   }
 
+  /** The certificate and key it reaches kubelet ports with (kube-apiserver-kubelet-client, system:masters). */
+  get kubeletClientCertificate(): { cert: string; key: string } {
+    return { cert: this.#kubelet.cert, key: this.#kubelet.key };
+  }
+
   get #kubelet(): KubeletClient {
     if (this.#kubeletClient === undefined) throw new Error('the fake API server has not started');
     return this.#kubeletClient;
