@@ -1,8 +1,8 @@
 // Who may call the node API, as the kubelet decides it: an authenticator names the caller (client
 // certificate, the root-only socket, anonymous when allowed), then an authorizer decides on the
 // request's attributes (verb, resource `nodes`, subresource by path: proxy, log, stats, metrics, …).
-// Both are interfaces so that the kubelet's webhook mode (TokenReview for bearer tokens,
-// SubjectAccessReview for decisions) slots in beside these.
+// Both are interfaces: the kubelet's webhook mode (TokenReview for bearer tokens,
+// SubjectAccessReview for decisions, node-api-webhook.ts) is one more of each.
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 

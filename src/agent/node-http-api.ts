@@ -17,7 +17,7 @@ import { invalidArgument, isBerthError, toBerthError } from '../errors/errors.ts
 import type { Logger } from '../util/logger.ts';
 import { Dashboard } from './dashboard.ts';
 import type { KubeEvent, Pod, PodList } from './k8s-types.ts';
-import { isReadOnlyPath, type NodeApiAccess, requestAttributes } from './node-api-auth.ts';
+import { isReadOnlyPath, type NodeApiAccess, type NodeApiDecision, requestAttributes } from './node-api-auth.ts';
 import { isStreamingPath, NodeStreaming } from './node-streaming.ts';
 import type { ContainerLogOptions, NodeApiHandler } from './provider.ts';
 import { renderResourceMetrics } from './resource-metrics.ts';
@@ -199,29 +199,46 @@ function refuse(target: ServerResponse | Duplex, status: number, text: string): 
     sendText(target, status, text);
     return;
   }
-  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
+  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' }[status] ?? 'Error';
   target.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
   );
 }
 
 /** Whether the listener lets this request through; when not, the refusal has been written. */
-async function admit(listener: NodeApiListener, nodeName: string, req: IncomingMessage, target: ServerResponse | Duplex): Promise<boolean> {
+async function admit(
+  listener: NodeApiListener,
+  nodeName: string,
+  logger: Logger,
+  req: IncomingMessage,
+  target: ServerResponse | Duplex,
+): Promise<boolean> {
   const pathname = new URL(req.url ?? '/', 'http://node').pathname;
   if (listener.access === 'read-only') {
     if (isReadOnlyPath(pathname)) return true;
     refuse(target, 404, '404 page not found\n');
     return false;
   }
-  const user = await listener.access.authenticator.authenticate(req);
+  // A credential that does not check out (an invalid token) is refused as none would be, as the kubelet does.
+  const user = await listener.access.authenticator.authenticate(req).catch((e: unknown) => {
+    if (isBerthError(e, 'unauthenticated')) return undefined;
+    throw e;
+  });
   if (user === undefined) {
     refuse(target, 401, 'Unauthorized\n');
     return false;
   }
   const attributes = requestAttributes(user, req.method ?? 'GET', pathname, nodeName);
-  const decision = await listener.access.authorizer.authorize(attributes);
-  if (decision.allowed) return true;
   const { verb, resource, subresource } = attributes;
+  let decision: NodeApiDecision;
+  try {
+    decision = await listener.access.authorizer.authorize(attributes);
+  } catch (e) {
+    logger.warn({ err: e, user: user.name, verb, subresource }, 'node API authorization failed');
+    refuse(target, 500, `Authorization error (user=${user.name}, verb=${verb}, resource=${resource}, subresource=${subresource})\n`);
+    return false;
+  }
+  if (decision.allowed) return true;
   refuse(
     target,
     403,
@@ -270,7 +287,7 @@ export async function startNodeApi(options: NodeApiOptions): Promise<NodeApiServ
   try {
     for (const listener of options.listeners) {
       const serve = (req: IncomingMessage, res: ServerResponse) => {
-        admit(listener, nodeName, req, res)
+        admit(listener, nodeName, options.logger, req, res)
           .then((admitted) => (admitted ? handle(options, streaming, stats, req, res) : undefined))
           .catch((e: unknown) => {
             const error = toBerthError(e);
@@ -288,7 +305,7 @@ export async function startNodeApi(options: NodeApiOptions): Promise<NodeApiServ
           )
         : createServer(serve);
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        admit(listener, nodeName, req, socket)
+        admit(listener, nodeName, options.logger, req, socket)
           .then((admitted) => {
             if (admitted) streaming.upgrade(req, socket, head);
           })

@@ -64,7 +64,6 @@ export const nodeCommand = defineCommand({
     const nodeIP = values['node-ip'] ?? defaultNodeAddress();
     const runtimeEndpoint = values['runtime-endpoint'] ?? process.env.CONTAINER_RUNTIME_ENDPOINT ?? DEFAULT_ENDPOINT;
     const rootDir = values['root-dir'] ?? DEFAULT_ROOT_DIR;
-    const api = await nodeApiListeners(values, { rootDir, nodeName, nodeIP, logger });
     const controller = new AbortController();
     let apiServer: Parameters<typeof runNode>[0]['apiServer'];
     let secrets: SecretSource | undefined;
@@ -87,6 +86,13 @@ export const nodeCommand = defineCommand({
       secrets = manifestObjects;
       configMaps = manifestObjects;
     }
+    const api = await nodeApiListeners(values, {
+      rootDir,
+      nodeName,
+      nodeIP,
+      logger,
+      ...(apiServer ? { kubeConfig: apiServer.api.config } : {}),
+    });
     // Kept in memory for `berth describe pod`, and passed on to the API server when there is one.
     const eventLog = new NodeEventLog({ nodeName, logger: logger.child({ component: 'events' }), next: apiServer?.events });
     const provider = await loadProvider(values.provider ?? 'cri', {

@@ -377,6 +377,15 @@ export const ERROR_CODES = {
   'rm-failed': { kind: 'invalid-argument', meaning: 'some containers could not be removed' },
   'rmp-failed': { kind: 'invalid-argument', meaning: 'some pod sandboxes could not be removed' },
   'stats-not-updated': { kind: 'invalid-argument', meaning: 'CPU stats did not change during the sample' },
+  'invalid-bearer-token': {
+    kind: 'unauthenticated',
+    meaning: "the API server's TokenReview did not accept the node API caller's bearer token",
+  },
+  'token-review-failed': { kind: 'unauthenticated', meaning: 'the node API could not check a bearer token: the TokenReview call failed' },
+  'subject-access-review-failed': {
+    kind: 'internal',
+    meaning: 'the node API could not authorize a request: the SubjectAccessReview call failed',
+  },
   'node-api-error': { kind: 'unavailable', meaning: 'the node API answered an error' },
   'node-api-not-found': { kind: 'not-found', meaning: 'the node API has no such object' },
   'node-api-unreachable': { kind: 'unavailable', meaning: 'the node API cannot be reached' },

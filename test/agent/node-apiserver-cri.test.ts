@@ -4,7 +4,8 @@
 // API; a pod without the secret reports the pull failure; deletion honours the grace period and
 // leaves nothing behind; a static pod gets a mirror pod with its status. The real kubectl lists the
 // pods and the node, and its logs, exec, attach and port-forward reach the node through the API
-// server.
+// server, whose kubelet client certificate the node's HTTPS port checks; the node runs in webhook
+// mode, so bearer tokens get in as TokenReview and SubjectAccessReview decide.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -72,7 +73,16 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     const kubeconfig = path.join(dir, 'kubeconfig');
     await writeFile(kubeconfig, fake.kubeconfigYaml(NODE));
     apiPort = await freePort();
-    nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir, extraArgs: ['--log-level', 'info'] });
+    nodeProcess = await spawnKubeconfigNode({
+      kubeconfig,
+      kubeletClientCA: fake.kubeletClientCA,
+      runtime,
+      nodeName: NODE,
+      apiPort,
+      dir,
+      // Webhook mode, as kubeadm sets it up: tokens by TokenReview, decisions by SubjectAccessReview.
+      extraArgs: ['--log-level', 'info', '--authentication-token-webhook', 'true', '--authorization-mode', 'Webhook'],
+    });
   });
 
   after(async () => {
@@ -208,6 +218,20 @@ describe('berth node --kubeconfig, cri provider, berth daemon, fake API server',
     const proxied = fake!.requests.filter((r) => r.path.startsWith('/api/v1/namespaces/default/pods/private/')).map((r) => r.path);
     assert.ok(proxied.includes('/api/v1/namespaces/default/pods/private/log'), proxied.join());
     assert.ok(proxied.includes('/api/v1/namespaces/default/pods/private/exec'), proxied.join());
+  });
+
+  test("bearer tokens on the node's HTTPS port: checked by TokenReview, authorized by SubjectAccessReview", async () => {
+    const status = async (token: string) => {
+      const { stdout } = await run('curl', [
+        ...['-sk', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code}'],
+        ...['-H', `Authorization: Bearer ${token}`, `https://127.0.0.1:${apiPort}/containerLogs/default/private/main`],
+      ]);
+      return Number(stdout);
+    };
+    assert.equal(await status(fake!.userToken('log-reader', { 'nodes/proxy': ['get'] })), 200);
+    assert.equal(await status(fake!.userToken('stats-only', { 'nodes/stats': ['get'] })), 403);
+    assert.equal(await status('a-token-nobody-issued'), 401);
+    assert.equal(await status(fake!.token), 200, 'the cluster admin (system:masters)');
   });
 
   test('deleting the pod stops it within its grace period, deletes it from the API, and leaves nothing behind', async () => {

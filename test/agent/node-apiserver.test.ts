@@ -86,7 +86,7 @@ describe('berth node in API-server mode (fake API server)', { timeout: 120_000 }
       api: [
         {
           port: 0,
-          tls: await servingCertificate({ certDir: dir, names: [NODE], logger }),
+          tls: { ...(await servingCertificate({ certDir: dir, names: [NODE], logger })), clientCA: fake.kubeletClientCA },
           access: { authenticator: x509Authenticator, authorizer: alwaysAllow },
         },
       ],

@@ -107,7 +107,7 @@ describe('berth node: service account tokens, projected volumes and service vari
     const kubeconfig = path.join(dir, 'kubeconfig');
     await writeFile(kubeconfig, fake.kubeconfigYaml(NODE));
     apiPort = await freePort();
-    nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir });
+    nodeProcess = await spawnKubeconfigNode({ kubeconfig, kubeletClientCA: fake.kubeletClientCA, runtime, nodeName: NODE, apiPort, dir });
   });
 
   after(async () => {
@@ -177,7 +177,7 @@ describe('berth node: service account tokens, projected volumes and service vari
     );
     const name = `static-token-${NODE}`;
     const staticPod = async () => {
-      const res = await fetch(`http://127.0.0.1:${apiPort}/pods`, { signal: AbortSignal.timeout(5000) });
+      const res = await nodeApiFetch(nodeSocket(dir), '/pods', AbortSignal.timeout(5000));
       return ((await res.json()) as { items: Pod[] }).items.find((p) => p.metadata.name === name);
     };
     const waiting = await waitFor(

@@ -2,13 +2,28 @@
 // node's API-server mode relies on, pinned here so that the node's tests mean something.
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { CoordinationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
+import {
+  AuthenticationV1Api,
+  AuthorizationV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1SubjectAccessReviewStatus,
+  type V1TokenReviewStatus,
+  Watch,
+} from '@kubernetes/client-node';
 import { fromApi, statusCode } from '../../src/agent/apiserver/kube-api.ts';
 import type { Pod } from '../../src/agent/k8s-types.ts';
 import { waitFor } from '../agent/support/wait-for.ts';
+import { selfSignedCertificate } from './certificate.ts';
 import { type FakeApiServer, startFakeApiServer } from './fake-apiserver.ts';
 import { kubectl } from './kubectl.ts';
 
@@ -354,6 +369,89 @@ describe('fake API server', () => {
       body: { metadata: { name: 'to-bind', namespace: 'default' }, deleteOptions: { gracePeriodSeconds: 0 } } as never,
     });
     assert.equal(fake.get('pods', 'default', 'to-bind'), undefined);
+  });
+
+  test('pods/log reaches the kubelet port over HTTPS with the kubelet client certificate of its CA', async () => {
+    const { cert, key } = await selfSignedCertificate();
+    const seen: { user?: string; authorized: boolean; path?: string }[] = [];
+    const kubelet = createHttpsServer({ cert, key, ca: fake.kubeletClientCA, requestCert: true, rejectUnauthorized: false }, (req, res) => {
+      const socket = req.socket as TLSSocket;
+      seen.push({ user: socket.getPeerCertificate().subject?.CN as string | undefined, authorized: socket.authorized, path: req.url });
+      res.end('a log line\n');
+    });
+    await new Promise<void>((resolve) => kubelet.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (kubelet.address() as AddressInfo).port;
+      fake.create('nodes', { metadata: { name: 'tls-node' } });
+      fake.update(
+        'nodes',
+        undefined,
+        'tls-node',
+        {
+          ...fake.get('nodes', undefined, 'tls-node')!,
+          status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: port } } },
+        },
+        'status',
+      );
+      await core.createNamespacedPod({ namespace: 'default', body: pod('logged', 'tls-node') as never });
+      const text = await core.readNamespacedPodLog({ name: 'logged', namespace: 'default', tailLines: 5 });
+      assert.equal(text, 'a log line\n');
+      assert.deepEqual(seen, [
+        { user: 'kube-apiserver-kubelet-client', authorized: true, path: '/containerLogs/default/logged/c?tailLines=5' },
+      ]);
+    } finally {
+      kubelet.closeAllConnections();
+      await new Promise((resolve) => kubelet.close(resolve));
+    }
+  });
+
+  test('TokenReview and SubjectAccessReview: who a token is, and what a user may do on nodes', async () => {
+    const config = fake.kubeConfig();
+    const authn = config.makeApiClient(AuthenticationV1Api);
+    const authz = config.makeApiClient(AuthorizationV1Api);
+    const review = async (token: string, audiences?: string[]) =>
+      fromApi<V1TokenReviewStatus | undefined>(
+        (await authn.createTokenReview({ body: { spec: { token, ...(audiences ? { audiences } : {}) } } })).status,
+      );
+    const viewer = fake.userToken('viewer', { 'nodes/proxy': ['get'] }, ['viewers']);
+    assert.deepEqual(await review(viewer), {
+      authenticated: true,
+      user: { username: 'viewer', groups: ['viewers', 'system:authenticated'] },
+      audiences: ['https://kubernetes.default.svc.cluster.local'],
+    });
+    assert.equal((await review(fake.nodeToken('n9')))?.user?.username, 'system:node:n9');
+    assert.equal((await review(fake.token))?.user?.groups?.includes('system:masters'), true);
+    const unknown = await review('no-such-token');
+    assert.equal(unknown?.authenticated, undefined);
+    assert.match(unknown?.error ?? '', /invalid bearer token/);
+    assert.match((await review(viewer, ['https://elsewhere']))?.error ?? '', /invalid for the target audiences/);
+    assert.equal((await failure(authn.createTokenReview({ body: { spec: {} as never } }))).code, 400);
+
+    const access = async (user: string, groups: string[], verb: string, subresource: string) =>
+      fromApi<V1SubjectAccessReviewStatus | undefined>(
+        (
+          await authz.createSubjectAccessReview({
+            body: { spec: { user, groups, resourceAttributes: { verb, resource: 'nodes', subresource, name: 'n9' } } },
+          })
+        ).status,
+      );
+    assert.deepEqual(await access('viewer', ['viewers', 'system:authenticated'], 'get', 'proxy'), { allowed: true });
+    const denied = await access('viewer', ['viewers', 'system:authenticated'], 'create', 'proxy');
+    assert.equal(denied?.allowed, false);
+    assert.match(denied?.reason ?? '', /User "viewer" cannot create resource "nodes\/proxy"/);
+    assert.equal((await access('system:node:n9', ['system:nodes', 'system:authenticated'], 'get', 'proxy'))?.allowed, false);
+    assert.equal((await access('someone', ['system:masters'], 'create', 'proxy'))?.allowed, true);
+    const none = await failure(authz.createSubjectAccessReview({ body: { spec: { user: 'viewer' } } }));
+    assert.equal(none.code, 422);
+    // A node may ask both, as the system:node role lets a kubelet in webhook mode; a user without the grant may not.
+    const asNode = fake.kubeConfig('n9').makeApiClient(AuthenticationV1Api);
+    assert.equal((await asNode.createTokenReview({ body: { spec: { token: viewer } } })).status?.authenticated, true);
+    const asViewer = new KubeConfig();
+    asViewer.loadFromString(fake.kubeconfigYaml().replace(fake.token, viewer));
+    assert.equal(
+      (await failure(asViewer.makeApiClient(AuthenticationV1Api).createTokenReview({ body: { spec: { token: viewer } } }))).code,
+      403,
+    );
   });
 
   test('the real kubectl lists namespaces, nodes and pods', async () => {

@@ -2,8 +2,9 @@
 // client library and the real kubectl. It imports nothing from berth. Each concern has its file:
 // storage and watches (object-store.ts), the API's defaults (pod-defaults.ts), ServiceAccount
 // admission, the Node authorizer and NodeRestriction, status validation, discovery, tables for
-// kubectl, pod subresources, token requests. Here: HTTPS, bearer tokens (an admin, and one per
-// node), the routes, and faults injected for tests of retries.
+// kubectl, pod subresources, token requests, TokenReview and SubjectAccessReview. Here: HTTPS, bearer
+// tokens (an admin, one per node, users with grants of their own), the routes, and faults injected
+// for tests of retries.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -14,12 +15,14 @@ import type { ApiObject } from './api-object.ts';
 import { selfSignedCertificate } from './certificate.ts';
 import { discovery } from './discovery.ts';
 import { ADMIN, type Identity, nodeIdentity, type Verb } from './identity.ts';
+import { type KubeletClient, makeKubeletClient } from './kubelet-client.ts';
 import { authorize } from './node-authorizer.ts';
 import { admitNodeRequest } from './node-restriction.ts';
 import { type DeleteOptions, expired, ObjectStore, type ObjectStoreOptions } from './object-store.ts';
 import { applyPatchBody } from './patches.ts';
 import { bind, evict, podLog, proxyUpgrade } from './pod-subresources.ts';
 import { apiVersionOf, prefixOf, type ResourceType, TYPES } from './resource-types.ts';
+import { answerSubjectAccessReview, answerTokenReview, REVIEW_TYPES } from './reviews.ts';
 import { parseSelector, selectedName } from './selectors.ts';
 import { table, wantsTable } from './tables.ts';
 import { answerTokenRequest } from './token-request.ts';
@@ -46,7 +49,10 @@ export interface Fault {
   times: number;
 }
 
-export type FakeApiServerOptions = ObjectStoreOptions;
+export interface FakeApiServerOptions extends ObjectStoreOptions {
+  /** kube-apiserver's --kubelet-certificate-authority: verify the nodes' serving certificates against it (default: not verified, as there). */
+  kubeletCertificateAuthority?: string;
+}
 
 const REASONS: Record<number, string> = { 409: 'Conflict', 422: 'Invalid', 429: 'TooManyRequests', 503: 'ServiceUnavailable' };
 
@@ -92,9 +98,21 @@ export class FakeApiServer extends ObjectStore {
   readonly #identities = new Map<string, Identity>([[this.token, ADMIN]]);
   #server: Server | undefined;
   #certificate = '';
+  #kubeletClient: KubeletClient | undefined;
+  readonly #kubeletCertificateAuthority: string | undefined;
+
+  constructor(options: FakeApiServerOptions = {}) {
+    super(options);
+    this.#kubeletCertificateAuthority = options.kubeletCertificateAuthority;
+  }
 
   async start(): Promise<this> {
     const { key, cert } = await selfSignedCertificate();
+    const client = await makeKubeletClient();
+    this.#kubeletClient = {
+      ...client,
+      ...(this.#kubeletCertificateAuthority !== undefined ? { kubeletCertificateAuthority: this.#kubeletCertificateAuthority } : {}),
+    };
     this.#certificate = cert;
     this.caBundle = cert;
     for (const name of ['default', 'kube-system', 'kube-node-lease', 'kube-public']) this.create('namespaces', { metadata: { name } });
@@ -111,11 +129,33 @@ export class FakeApiServer extends ObjectStore {
     return this.#certificate;
   }
 
+  /** The CA of the fake's kubelet client certificate: what a node takes as --client-ca-file. */
+  get kubeletClientCA(): string {
+    return this.#kubelet.ca;
+  }
+
+  /** The certificate and key it reaches kubelet ports with (kube-apiserver-kubelet-client, system:masters). */
+  get kubeletClientCertificate(): { cert: string; key: string } {
+    return { cert: this.#kubelet.cert, key: this.#kubelet.key };
+  }
+
+  get #kubelet(): KubeletClient {
+    if (this.#kubeletClient === undefined) throw new Error('the fake API server has not started');
+    return this.#kubeletClient;
+  }
+
   /** The bearer token of node `name` (system:node:NAME), held to what the Node authorizer allows. */
   nodeToken(name: string): string {
     for (const [token, identity] of this.#identities) if (identity.node === name) return token;
     const token = randomBytes(16).toString('hex');
     this.#identities.set(token, nodeIdentity(name));
+    return token;
+  }
+
+  /** A bearer token of user `user`, granted `rules` (resource or resource/subresource → verbs) as an RBAC role would grant them. */
+  userToken(user: string, rules: Record<string, Verb[]> = {}, groups: string[] = []): string {
+    const token = randomBytes(16).toString('hex');
+    this.#identities.set(token, { user, groups: [...groups, 'system:authenticated'], rules });
     return token;
   }
 
@@ -229,7 +269,7 @@ export class FakeApiServer extends ObjectStore {
       const route = parseRoute(url.pathname.replace(/\/+$/, ''));
       if (route.type.plural !== 'pods' || !['exec', 'attach', 'portforward'].includes(route.subresource ?? '')) throw resourceNotFound();
       this.#authorize(identity, 'create', route);
-      proxyUpgrade(this, route.subresource!, route.namespace!, route.name!, url, req, socket, head);
+      proxyUpgrade(this, this.#kubelet, route.subresource!, route.namespace!, route.name!, url, req, socket, head);
     } catch (e) {
       const error = e instanceof ApiError ? e : new ApiError(500, 'InternalError', (e as Error).message);
       const body = JSON.stringify(error.status());
@@ -237,6 +277,29 @@ export class FakeApiServer extends ObjectStore {
         `HTTP/1.1 ${error.code} ${error.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
     }
+  }
+
+  #review(plural: string, body: unknown): ApiObject {
+    if (plural === 'tokenreviews') return answerTokenReview(body, (token) => this.#identities.get(token));
+    const identityOf = (user: string, groups: string[]): Identity => {
+      const known = [...this.#identities.values()].find((i) => i.user === user);
+      const node = groups.includes('system:nodes') && user.startsWith('system:node:') ? user.slice('system:node:'.length) : undefined;
+      return { user, groups, ...(known?.rules ? { rules: known.rules } : {}), ...(node ? { node } : {}) };
+    };
+    return answerSubjectAccessReview(body, identityOf, (identity, a) => {
+      const type = TYPES.find((t) => t.plural === a.resource && t.group === a.group) ?? {
+        ...Object.values(REVIEW_TYPES)[0]!,
+        plural: a.resource,
+        group: a.group,
+      };
+      const { subresource, namespace, name } = a;
+      this.#authorize(
+        identity,
+        a.verb,
+        { type, ...(subresource ? { subresource } : {}), ...(namespace !== undefined ? { namespace } : {}) },
+        name,
+      );
+    });
   }
 
   #authorize(identity: Identity, verb: Verb, route: Route, name = route.name): void {
@@ -279,6 +342,12 @@ export class FakeApiServer extends ObjectStore {
     res: ServerResponse,
   ): Promise<{ code: number; body: unknown } | undefined> {
     const path = url.pathname.replace(/\/+$/, '') || '/';
+    const reviewType = REVIEW_TYPES[path];
+    if (reviewType !== undefined) {
+      if (method !== 'POST') throw methodNotAllowed();
+      this.#authorize(identity, 'create', { type: reviewType });
+      return { code: 201, body: this.#review(reviewType.plural, body) };
+    }
     if (method === 'GET') {
       const document = discovery(path, this.url.replace(/^https:\/\//, ''));
       if (document !== undefined) return { code: 200, body: document };
@@ -391,7 +460,7 @@ export class FakeApiServer extends ObjectStore {
         this.#admit(identity, 'create', route, name);
         return { code: 201, body: evict(this, namespace, name, body) };
       case 'log':
-        await podLog(this, namespace, name, query, res);
+        await podLog(this, this.#kubelet, namespace, name, query, res);
         return undefined; // streamed
       default:
         // exec, attach and portforward need a connection upgrade (SPDY or WebSocket).

@@ -1,5 +1,5 @@
-// The Node authorizer (plugin/pkg/auth/authorizer/node): a node may do what the system:node rules
-// allow, and read Secrets and ConfigMaps, and ask for service account tokens, only where a pod
+// The Node authorizer (plugin/pkg/auth/authorizer/node), and users' own grants (as RBAC rules): a
+// node may do what the system:node rules allow, and read Secrets and ConfigMaps, and ask for service account tokens, only where a pod
 // bound to it refers to them (the graph of pods, nodes and the objects they use). Anything else
 // is 403 Forbidden with the authorizer's wording.
 import { forbidden } from './api-error.ts';
@@ -28,6 +28,9 @@ const NODE_RULES: Record<string, Verb[]> = {
   'pods/status': ['update', 'patch'],
   'pods/eviction': ['create'],
   leases: ['get', 'create', 'update', 'patch', 'delete'],
+  // The kubelet's webhook mode: who a caller of its port is, and what it may do there.
+  tokenreviews: ['create'],
+  subjectaccessreviews: ['create'],
 };
 
 /** Objects read only through the graph: a pod bound to the node refers to them. */
@@ -47,9 +50,10 @@ function denial(identity: Identity, a: RequestAttributes, why?: string): Error {
 /** Throws 403 unless `identity` may make the request; `podsOn` lists the pods bound to a node. */
 export function authorize(identity: Identity, a: RequestAttributes, podsOn: (node: string) => ApiObject[]): void {
   if (identity.groups.includes('system:masters')) return;
+  const resource = a.subresource ? `${a.type.plural}/${a.subresource}` : a.type.plural;
+  if (identity.rules?.[resource]?.includes(a.verb)) return;
   const node = identity.node;
   if (node === undefined) throw denial(identity, a);
-  const resource = a.subresource ? `${a.type.plural}/${a.subresource}` : a.type.plural;
   const graph = GRAPH[resource];
   if (graph !== undefined) {
     if (!graph.verbs.includes(a.verb)) throw denial(identity, a);

@@ -1,11 +1,15 @@
 // pods/binding, pods/eviction and the kubelet proxies pods/log, exec, attach and portforward. The
 // proxies reach the node where its Node object says its kubelet listens (InternalIP and
-// daemonEndpoints.kubeletEndpoint.Port) — over plain HTTP, as berth's node API serves it — and
-// answer 500 with the dial error when the node cannot be reached, as the API server does.
-import { get, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, type Socket } from 'node:net';
+// daemonEndpoints.kubeletEndpoint.Port) over HTTPS with the kubelet client certificate
+// (kubelet-client.ts), and answer 500 with the dial error when the node cannot be reached, as the
+// API server does.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { get } from 'node:https';
+import type { Socket } from 'node:net';
+import { connect } from 'node:tls';
 import { ApiError, notFound } from './api-error.ts';
 import type { ApiObject, Loose } from './api-object.ts';
+import { type KubeletClient, kubeletTlsOptions } from './kubelet-client.ts';
 import type { ObjectStore } from './object-store.ts';
 
 const badRequest = (message: string) => new ApiError(400, 'BadRequest', message);
@@ -52,13 +56,20 @@ function kubeletStreamQuery(options: URLSearchParams): URLSearchParams {
 }
 
 /** GET pods/log: the kubelet's /containerLogs, streamed through (`follow` goes on until the client leaves). */
-export function podLog(store: ObjectStore, namespace: string, name: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
+export function podLog(
+  store: ObjectStore,
+  client: KubeletClient,
+  namespace: string,
+  name: string,
+  query: URLSearchParams,
+  res: ServerResponse,
+): Promise<void> {
   const { container, host, port } = proxyTarget(store, namespace, name, query, true);
   const rest = new URLSearchParams(query);
   rest.delete('container');
-  const url = `http://${host}:${port}/containerLogs/${namespace}/${name}/${container}${rest.size ? `?${rest}` : ''}`;
+  const url = `https://${host}:${port}/containerLogs/${namespace}/${name}/${container}${rest.size ? `?${rest}` : ''}`;
   return new Promise((resolve, reject) => {
-    const upstream = get(url, { timeout: 5000 }, (answer) => {
+    const upstream = get(url, { timeout: 5000, ...kubeletTlsOptions(client) }, (answer) => {
       res.writeHead(answer.statusCode ?? 500, { 'Content-Type': answer.headers['content-type'] ?? 'text/plain' });
       answer.pipe(res);
       answer.on('end', () => resolve());
@@ -77,6 +88,7 @@ export function podLog(store: ObjectStore, namespace: string, name: string, quer
 /** exec, attach, portforward: checked, then the upgrade is passed to the kubelet as it is. */
 export function proxyUpgrade(
   store: ObjectStore,
+  client: KubeletClient,
   sub: string,
   namespace: string,
   name: string,
@@ -89,8 +101,8 @@ export function proxyUpgrade(
   const { container, host, port } = proxyTarget(store, namespace, name, url.searchParams, sub !== 'portforward');
   const query = kubeletStreamQuery(url.searchParams);
   const path = `/${KUBELET_PATH[sub]}/${namespace}/${name}${sub === 'portforward' ? '' : `/${container}`}?${query}`;
-  const upstream = connect(port, host);
-  upstream.on('connect', () => {
+  const upstream = connect({ port, host, ...kubeletTlsOptions(client) });
+  upstream.on('secureConnect', () => {
     const headers = Object.entries(req.headers)
       .filter(([k]) => k !== 'authorization' && k !== 'host')
       .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : v}`);

@@ -65,7 +65,7 @@ export function envApiServerScenario(subnet: string): void {
       const kubeconfig = path.join(dir, 'kubeconfig');
       await writeFile(kubeconfig, fake.kubeconfigYaml(NODE));
       apiPort = await freePort();
-      nodeProcess = spawnKubeconfigNode({ kubeconfig, runtime, nodeName: NODE, apiPort, dir });
+      nodeProcess = await spawnKubeconfigNode({ kubeconfig, kubeletClientCA: fake.kubeletClientCA, runtime, nodeName: NODE, apiPort, dir });
     });
 
     after(async () => {
@@ -174,7 +174,7 @@ export function envApiServerScenario(subnet: string): void {
       const waiting = await waitFor(
         'CreateContainerConfigError on the node API',
         async () => {
-          const res = await fetch(`http://127.0.0.1:${apiPort}/pods`, { signal: AbortSignal.timeout(5000) });
+          const res = await nodeApiFetch(nodeSocket(dir), '/pods', AbortSignal.timeout(5000));
           const pod = ((await res.json()) as { items: Pod[] }).items.find((p) => p.metadata.name === name);
           const w = pod?.status?.containerStatuses?.[0]?.state.waiting;
           return w?.reason === 'CreateContainerConfigError' ? w : undefined;

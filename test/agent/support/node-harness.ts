@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { NodeTimings, RunningNode } from '../../../src/agent/node.ts';
@@ -255,8 +255,14 @@ export function nodeSocket(dir: string): string {
   return `unix://${path.join(dir, 'node-root', 'node.sock')}`;
 }
 
-export function spawnKubeconfigNode(options: {
+/**
+ * `berth node --kubeconfig` with its HTTPS port trusting the API server's kubelet client CA
+ * (--client-ca-file, written to the work folder), as a kubeadm node trusts the cluster CA.
+ */
+export async function spawnKubeconfigNode(options: {
   kubeconfig: string;
+  /** The CA of the API server's kubelet client certificate (FakeApiServer.kubeletClientCA). */
+  kubeletClientCA: string;
   runtime: RuntimeUnderTest;
   nodeName: string;
   /** The authenticated HTTPS port (a self-signed certificate); the full API is on nodeSocket(dir) too. */
@@ -264,8 +270,10 @@ export function spawnKubeconfigNode(options: {
   /** The work folder: manifests, pod-logs and node-root under it. */
   dir: string;
   extraArgs?: string[];
-}): NodeProcess {
+}): Promise<NodeProcess> {
   const { dir, runtime } = options;
+  const clientCaFile = path.join(dir, 'kubelet-client-ca.crt');
+  await writeFile(clientCaFile, options.kubeletClientCA);
   const args = [
     BERTH,
     'node',
@@ -279,6 +287,8 @@ export function spawnKubeconfigNode(options: {
     '127.0.0.1',
     '--port',
     String(options.apiPort),
+    '--client-ca-file',
+    clientCaFile,
     '--manifests',
     path.join(dir, 'manifests'),
     '--pod-logs-dir',
