@@ -64,10 +64,17 @@ describe('berth node: service account tokens, projected volumes and service vari
     return res.ok ? res.text() : undefined;
   };
   const outputOf = (pod: string) =>
-    waitFor(`${pod}: its output`, async () => ((await logsOf(pod))?.includes('END') ? logsOf(pod) : undefined), {
-      timeoutMs: 90_000,
-      describe: describeState,
-    });
+    waitFor(
+      `${pod}: its output`,
+      async () => {
+        const text = await logsOf(pod);
+        return text?.includes('END') ? text : undefined;
+      },
+      {
+        timeoutMs: 90_000,
+        describe: describeState,
+      },
+    );
   // The ServiceAccount admission adds the kube-api-access-* volume and its mount.
   const podWith = (name: string, extra: Partial<Pod['spec']> = {}) =>
     fake!.create('pods', {
