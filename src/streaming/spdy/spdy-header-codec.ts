@@ -3,7 +3,9 @@
 // decompress it on its own, and the context carries on to the next block. Blocks must therefore be
 // compressed, sent, received and decompressed in one order per direction: the codec serialises its
 // calls itself.
+
 import { constants, createDeflate, createInflate, type Deflate, type Inflate } from 'node:zlib';
+import { unavailable } from '../../errors/errors.ts';
 import { decodeHeaderBlock, encodeHeaderBlock, type SpdyHeaders, SpdyProtocolError } from './spdy-frames.ts';
 
 function lengthPrefixed(names: string[]): Buffer {
@@ -88,7 +90,7 @@ export class HeaderCodec {
   compress(headers: SpdyHeaders): Promise<Buffer> {
     const raw = encodeHeaderBlock(headers);
     const run = this.#deflateTail.then(() => {
-      if (this.#closed) throw new Error('header codec closed');
+      if (this.#closed) throw unavailable('spdy-session-closed', 'header codec closed');
       return syncFlush(this.#deflate, raw, Number.POSITIVE_INFINITY);
     });
     this.#deflateTail = run.catch(() => {});
@@ -98,7 +100,7 @@ export class HeaderCodec {
   /** The headers of a received compressed block; call in the order the blocks arrived. */
   decompress(block: Buffer, streamId = 0): Promise<SpdyHeaders> {
     const run = this.#inflateTail.then(async () => {
-      if (this.#closed) throw new Error('header codec closed');
+      if (this.#closed) throw unavailable('spdy-session-closed', 'header codec closed');
       let raw: Buffer;
       try {
         raw = await syncFlush(this.#inflate, block, MAX_HEADER_BLOCK);
