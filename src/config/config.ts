@@ -68,7 +68,7 @@ export interface Config {
     /** Sessions served at once; more are refused with 429. */
     max_sessions: number;
     /** Bytes a session holds for a client that does not read before it stops reading from it. */
-    max_buffered_bytes: number;
+    max_buffered: number;
   };
 }
 
@@ -107,7 +107,7 @@ export function defaultConfig(): Config {
       idle_timeout_ms: 4 * 3_600_000,
       token_ttl_ms: 60_000,
       max_sessions: 256,
-      max_buffered_bytes: 1024 * 1024,
+      max_buffered: 1024 * 1024,
     },
   };
 }
@@ -324,8 +324,8 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     }
     if ('max_sessions' in t) c.streaming.max_sessions = r.positiveInt(t.max_sessions, 'streaming.max_sessions');
     if ('max_buffered' in t) {
-      c.streaming.max_buffered_bytes = r.size(t.max_buffered, 'streaming.max_buffered');
-      if (c.streaming.max_buffered_bytes < 64 * 1024) r.fail('streaming.max_buffered', 'must be at least 64KiB');
+      c.streaming.max_buffered = r.size(t.max_buffered, 'streaming.max_buffered');
+      if (c.streaming.max_buffered < 64 * 1024) r.fail('streaming.max_buffered', 'must be at least 64KiB');
     }
   }
   return c;
