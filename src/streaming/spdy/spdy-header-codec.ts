@@ -48,24 +48,39 @@ const MAX_HEADER_BLOCK = 1024 * 1024;
 
 type ZlibStream = Deflate | Inflate;
 
-/** Writes `input` with a sync flush and collects exactly the output that flush produced. */
+/**
+ * Writes `input` with a sync flush and collects exactly the output that flush produced. The output
+ * is read as it comes: zlib stalls (and the flush never completes) while its output is not read.
+ */
 function syncFlush(stream: ZlibStream, input: Buffer, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const onError = (e: Error): void => reject(e);
-    stream.once('error', onError);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    const stop = (): void => {
+      stream.off('readable', take);
+      stream.off('error', fail);
+    };
+    const fail = (e: Error): void => {
+      if (failed) return;
+      failed = true;
+      stop();
+      reject(e);
+    };
+    function take(): void {
+      for (let c = stream.read() as Buffer | null; c !== null && !failed; c = stream.read() as Buffer | null) {
+        size += c.length;
+        if (size > limit) fail(new SpdyProtocolError(`header block larger than ${limit} bytes`));
+        else chunks.push(c);
+      }
+    }
+    stream.on('readable', take);
+    stream.once('error', fail);
     if (input.length > 0) stream.write(input);
     stream.flush(constants.Z_SYNC_FLUSH, () => {
-      stream.off('error', onError);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for (let c = stream.read() as Buffer | null; c !== null; c = stream.read() as Buffer | null) {
-        chunks.push(c);
-        size += c.length;
-        if (size > limit) {
-          reject(new SpdyProtocolError(`header block larger than ${limit} bytes`));
-          return;
-        }
-      }
+      take();
+      if (failed) return;
+      stop();
       resolve(Buffer.concat(chunks, size));
     });
   });
