@@ -13,7 +13,7 @@ import { streamOverSpdy } from '../../src/streaming/client/remote-command-client
 import { encodeControlFrame, GoAwayStatus } from '../../src/streaming/spdy/spdy-frames.ts';
 import { SpdySession } from '../../src/streaming/spdy/spdy-session.ts';
 import { exec, type PodEnv, pidsWithCmdline, setUpAndTearDown, startPodEnv, waitFor } from '../support/pod-fixtures.ts';
-import { streamingLeftovers } from './support.ts';
+import { openWebSocket, streamingLeftovers } from './support.ts';
 
 const MAX_SESSIONS = 3;
 const MiB = 1024 * 1024;
@@ -106,6 +106,25 @@ describe('streaming backpressure', { timeout: 180_000 }, () => {
     const grown = (await rss(env.daemon.pid)) - before;
     socket.destroy();
     assert.ok(sent < 256 * MiB || closed, 'the daemon read the whole flood');
+    assert.ok(grown < 64 * MiB, `the daemon grew by ${Math.round(grown / MiB)} MiB`);
+    await echoWorks();
+  });
+
+  test('a WebSocket PING flood from a client that never reads: the daemon closes the session, its memory stays bounded', async () => {
+    const { ws } = await openWebSocket(await execUrl(['sleep', '600']), ['v5.channel.k8s.io']);
+    ws.pause();
+    ws.on('error', () => {});
+    const payload = Buffer.alloc(125, 1);
+    const before = await rss(env.daemon.pid);
+    let sent = 0;
+    while (sent < 256 * MiB && ws.bufferedAmount < 16 * MiB && ws.readyState === ws.OPEN) {
+      for (let i = 0; i < 1000; i++) ws.ping(payload);
+      sent += 1000 * payload.length;
+      await new Promise(setImmediate);
+    }
+    const grown = (await rss(env.daemon.pid)) - before;
+    ws.terminate();
+    assert.ok(sent < 256 * MiB, 'the daemon read the whole flood');
     assert.ok(grown < 64 * MiB, `the daemon grew by ${Math.round(grown / MiB)} MiB`);
     await echoWorks();
   });

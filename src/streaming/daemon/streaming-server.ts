@@ -26,6 +26,7 @@ import { runRemoteCommand } from '../run-remote-command.ts';
 import { SpdySession } from '../spdy/spdy-session.ts';
 import { headerList, httpError, isSpdy, isWebSocket, spdyProtocolOrRefuse, switchToSpdy, wsProtocolOrRefuse } from '../upgrade-accept.ts';
 import { acceptRemoteCommandWs, WS_REMOTE_COMMAND_PROTOCOLS } from '../websocket/remote-command-ws.ts';
+import { closeOnUnreadPongs } from '../websocket/ws-flood-guard.ts';
 import { dialerForwarder } from './port-dialer.ts';
 import type { StreamBackend } from './stream-backend.ts';
 import type { AttachStreamRequest, ExecStreamRequest, PortForwardStreamRequest, StreamRequest } from './stream-requests.ts';
@@ -64,6 +65,7 @@ interface Session {
 const INITIAL_SIZE_WAIT_MS = 300;
 
 const DEFAULT_MAX_SESSIONS = 256;
+const DEFAULT_MAX_BUFFERED = 1024 * 1024;
 
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?$/;
 
@@ -332,6 +334,7 @@ export class StreamingServer {
     this.#wsProtocols.set(req, protocol);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       log.debug({ protocol }, 'WebSocket session upgraded');
+      closeOnUnreadPongs(ws, this.#o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED);
       if (request.kind === 'portforward') {
         let dialer: ReturnType<StreamBackend['portDialer']>;
         try {
