@@ -40,6 +40,10 @@ export interface NodeStreamingOptions {
   logger: Logger;
   /** A session with no traffic for this long is closed (the kubelet's default: 4 h). */
   idleTimeoutMs?: number;
+  /** Sessions served at once; an upgrade beyond them is refused with 429. Default 256. */
+  maxSessions?: number;
+  /** Unread bytes a SPDY session holds for its client before it stops reading from it. Default 1 MiB. */
+  maxBufferedBytes?: number;
 }
 
 type Kind = 'exec' | 'attach' | 'portForward';
@@ -225,6 +229,11 @@ export class NodeStreaming {
       httpError(socket, 405, `method ${req.method} not allowed`);
       return;
     }
+    const maxSessions = this.#o.maxSessions ?? 256;
+    if (this.#sessions.size >= maxSessions) {
+      httpError(socket, 429, `too many streaming sessions (${maxSessions}); try again later`);
+      return;
+    }
     let target: Target;
     let wants: WantedStreams | undefined;
     let ports: number[] = [];
@@ -284,7 +293,11 @@ export class NodeStreaming {
         : spdyProtocolOrRefuse(socket, offers, serverProtocols);
     if (protocol === undefined) return;
     switchToSpdy(socket, head, protocol);
-    const session = new SpdySession(socket, { role: 'server', idleTimeoutMs: this.#o.idleTimeoutMs ?? 0 });
+    const session = new SpdySession(socket, {
+      role: 'server',
+      idleTimeoutMs: this.#o.idleTimeoutMs ?? 0,
+      maxBufferedBytes: this.#o.maxBufferedBytes,
+    });
     if (target.kind === 'portForward') {
       this.#track(() => session.destroy(), servePortForwardSpdy(session, this.#forwarder(target), log));
       return;

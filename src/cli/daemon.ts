@@ -104,6 +104,8 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
     tlsKey: config.streaming.tls_key || undefined,
     idleTimeoutMs: config.streaming.idle_timeout_ms,
     tokenTtlMs: config.streaming.token_ttl_ms,
+    maxSessions: config.streaming.max_sessions,
+    maxBufferedBytes: config.streaming.max_buffered,
     logger,
     backend: new PodStreamBackend({
       store: pods.store,

@@ -67,6 +67,10 @@ export interface Config {
     idle_timeout_ms: number;
     /** An unused streaming URL expires after this long (ms). */
     token_ttl_ms: number;
+    /** Sessions served at once; more are refused with 429. */
+    max_sessions: number;
+    /** Bytes a session holds for a client that does not read before it stops reading from it. */
+    max_buffered: number;
   };
 }
 
@@ -98,7 +102,16 @@ export function defaultConfig(): Config {
     container_events_buffer: 1000,
     log_size_max: -1,
     metrics: { address: '' },
-    streaming: { address: '127.0.0.1', port: 0, tls_cert: '', tls_key: '', idle_timeout_ms: 4 * 3_600_000, token_ttl_ms: 60_000 },
+    streaming: {
+      address: '127.0.0.1',
+      port: 0,
+      tls_cert: '',
+      tls_key: '',
+      idle_timeout_ms: 4 * 3_600_000,
+      token_ttl_ms: 60_000,
+      max_sessions: 256,
+      max_buffered: 1024 * 1024,
+    },
   };
 }
 
@@ -299,7 +312,7 @@ export function configFromObject(doc: Table, source = 'config'): Config {
   }
   if ('streaming' in doc) {
     const t = r.table(doc.streaming, 'streaming');
-    r.known(t, 'streaming', ['address', 'port', 'tls_cert', 'tls_key', 'idle_timeout', 'token_ttl']);
+    r.known(t, 'streaming', ['address', 'port', 'tls_cert', 'tls_key', 'idle_timeout', 'token_ttl', 'max_sessions', 'max_buffered']);
     if ('address' in t) {
       const a = t.address;
       if (typeof a !== 'string' || (isIP(a) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(a))) {
@@ -322,6 +335,11 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     if ('token_ttl' in t) {
       c.streaming.token_ttl_ms = r.duration(t.token_ttl, 'streaming.token_ttl');
       if (c.streaming.token_ttl_ms <= 0) r.fail('streaming.token_ttl', 'must be longer than 0');
+    }
+    if ('max_sessions' in t) c.streaming.max_sessions = r.positiveInt(t.max_sessions, 'streaming.max_sessions');
+    if ('max_buffered' in t) {
+      c.streaming.max_buffered = r.size(t.max_buffered, 'streaming.max_buffered');
+      if (c.streaming.max_buffered < 64 * 1024) r.fail('streaming.max_buffered', 'must be at least 64KiB');
     }
   }
   return c;

@@ -3,6 +3,7 @@
 // command once all the streams it expects are there (error, plus stdin/stdout/stderr as the
 // request asked, plus resize for a TTY from v3 on).
 
+import { deadlineExceeded, unavailable } from '../errors/errors.ts';
 import {
   type CommandOutcome,
   encodeOutcome,
@@ -47,11 +48,13 @@ export function acceptRemoteCommandSpdy(
     };
     const onClose = (): void => {
       cleanup();
-      reject(new Error('the client closed the connection before opening its streams'));
+      reject(unavailable('stream-client-gone', 'the client closed the connection before opening its streams'));
     };
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`timed out waiting for the client to create its streams (${received} of ${expected})`));
+      reject(
+        deadlineExceeded('stream-setup-timeout', `timed out waiting for the client to create its streams (${received} of ${expected})`),
+      );
     }, creationTimeoutMs);
     const onStream = (stream: SpdyStream): void => {
       const type = stream.header('streamType');

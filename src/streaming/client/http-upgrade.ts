@@ -2,9 +2,11 @@
 // `Connection: Upgrade`, `Upgrade: SPDY/3.1`, the subprotocols in X-Stream-Protocol-Version, and
 // the server's choice back in the 101 response. TLS certificates of streaming servers are not
 // verified (crictl and critest use an insecure transport for them, too).
+
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import { BerthError, deadlineExceeded } from '../../errors/errors.ts';
 
 export interface UpgradeResult {
   socket: Socket;
@@ -13,10 +15,10 @@ export interface UpgradeResult {
 }
 
 /** The upgrade was refused: the server's status and its message. */
-export class UpgradeError extends Error {
+export class UpgradeError extends BerthError {
   readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
+    super('unavailable', 'upgrade-refused', message, { fields: { status } });
     this.name = 'UpgradeError';
     this.status = status;
   }
@@ -42,7 +44,7 @@ export function upgradeToSpdy(
       ...(options.agent ? { agent: options.agent } : {}),
     });
     const timer = setTimeout(
-      () => req.destroy(new Error(`no answer from ${u.host} within ${(options.timeoutMs ?? 30_000) / 1000} s`)),
+      () => req.destroy(deadlineExceeded('upgrade-timeout', `no answer from ${u.host} within ${(options.timeoutMs ?? 30_000) / 1000} s`)),
       options.timeoutMs ?? 30_000,
     );
     req.once('upgrade', (res, socket, head) => {

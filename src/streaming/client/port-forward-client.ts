@@ -2,9 +2,11 @@
 // does it: local listeners; for each accepted connection a pair of streams (error, data) with the
 // remote port and a request ID; bytes both ways; what the server writes on the error stream is the
 // reason a connection failed.
+
 import { once } from 'node:events';
 import type http from 'node:http';
 import net from 'node:net';
+import { unavailable } from '../../errors/errors.ts';
 import { joinStreams } from '../port-forward/forward.ts';
 import { PORT_FORWARD_PROTOCOL, StreamType } from '../remote-command.ts';
 import { SpdySession } from '../spdy/spdy-session.ts';
@@ -83,7 +85,7 @@ export async function forwardPorts(url: string, ports: ForwardedPort[], options:
         } catch (e) {
           // ::1 may not exist; any other address failing is an error.
           if (address === '::1' && addresses.length > 1 && listened > 0) continue;
-          throw new Error(`unable to listen on ${address}:${local}: ${(e as Error).message}`);
+          throw unavailable('port-forward-listen-failed', `unable to listen on ${address}:${local}: ${(e as Error).message}`);
         }
         local = (server.address() as net.AddressInfo).port;
         listened++;

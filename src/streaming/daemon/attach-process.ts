@@ -2,6 +2,7 @@
 // seqpacket-relay.ts); resizing goes through the `ctl` fifo beside it. The attach ends when the
 // container exits (conmon closes the socket) or the client leaves.
 
+import { internal } from '../../errors/errors.ts';
 import type { StreamProcess } from '../run-remote-command.ts';
 import { resizeConmonTerminal } from './conmon-ctl.ts';
 import { spawnSeqpacketRelay } from './seqpacket-relay.ts';
@@ -19,7 +20,7 @@ export async function startAttach(target: AttachTarget, options: { stdin: boolea
     await relay.connected;
   } catch (e) {
     relay.child.kill('SIGKILL');
-    throw new Error(`cannot attach to container ${target.containerId}: ${(e as Error).message}`);
+    throw internal('attach-failed', `cannot attach to container ${target.containerId}: ${(e as Error).message}`);
   }
   const child = relay.child;
   child.stdin?.on('error', () => {});

@@ -8,11 +8,13 @@
 //   it) it takes the master, serves it on its attach socket (see seqpacket-relay.ts), resizes on
 //   its `ctl` fifo, and reports the pid and then the exit code on its sync pipe. --exec-attach
 //   with a start pipe makes it wait until the client is connected, so no early output is lost.
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { failedPrecondition, internal } from '../../errors/errors.ts';
 import type { Process, RuntimeSpec } from '../../oci/runtime-spec.ts';
 import { parseSyncMessage } from '../../runtime/oci/conmon-spawn.ts';
 import { execProcessSpec } from '../../runtime/oci/exec-sync.ts';
@@ -44,7 +46,7 @@ const PATH_ENV = process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin';
 
 async function containerProcess(bundle: string): Promise<Process> {
   const spec = JSON.parse(await readFile(path.join(bundle, 'config.json'), 'utf8')) as RuntimeSpec;
-  if (!spec.process) throw new Error(`the bundle ${bundle} has no process`);
+  if (!spec.process) throw failedPrecondition('exec-no-process', `the bundle ${bundle} has no process`);
   return spec.process;
 }
 
@@ -99,14 +101,14 @@ export async function startPipeExec(target: ExecTarget, options: ExecOptions): P
   });
   child.stdin?.on('error', () => {});
   const done = new Promise<number>((resolve, reject) => {
-    child.once('error', (e) => reject(new Error(`cannot run ${target.runtimePath}: ${e.message}`)));
+    child.once('error', (e) => reject(internal('exec-failed', `cannot run ${target.runtimePath}: ${e.message}`, { cause: e })));
     child.once('exit', (code, sig) => {
       void (async () => {
         const exitCode = exitCodeOf(code, sig);
         if (exitCode !== 0) {
           const failure = await runtimeFailure(logFile);
           if (failure !== '') {
-            reject(new Error(`${path.basename(target.runtimePath)} exec failed: ${failure}`));
+            reject(internal('exec-failed', `${path.basename(target.runtimePath)} exec failed: ${failure}`));
             return;
           }
         }
@@ -265,7 +267,8 @@ export async function startTtyExec(target: ExecTarget, options: TtyExecOptions):
     if (attachLine === undefined) {
       const first = await sync.next();
       const msg = first ? parseSyncMessage(first) : undefined;
-      throw new Error(
+      throw internal(
+        'exec-failed',
         `conmon did not set up the exec session${msg?.message ? `: ${msg.message.trim()}` : conmonStderr ? `: ${conmonStderr.trim()}` : ''}`,
       );
     }
@@ -277,7 +280,10 @@ export async function startTtyExec(target: ExecTarget, options: TtyExecOptions):
     const started = first === undefined ? undefined : parseSyncMessage(first);
     if (started === undefined || started.data <= 0) {
       const runtimeSaid = (started?.message ?? '').trim() || (await runtimeFailure(path.join(dir, 'runtime.log')));
-      throw new Error(`${path.basename(target.runtimePath)} exec failed: ${runtimeSaid || conmonStderr.trim() || 'no message'}`);
+      throw internal(
+        'exec-failed',
+        `${path.basename(target.runtimePath)} exec failed: ${runtimeSaid || conmonStderr.trim() || 'no message'}`,
+      );
     }
     execPid = started.data;
   } catch (e) {
@@ -288,8 +294,8 @@ export async function startTtyExec(target: ExecTarget, options: TtyExecOptions):
   const done = (async () => {
     const line = await sync.next();
     const msg = line === undefined ? undefined : parseSyncMessage(line);
-    if (msg === undefined) throw new Error('conmon exited without reporting the exit code of the command');
-    if (msg.message && msg.data < 0) throw new Error(msg.message.trim());
+    if (msg === undefined) throw internal('exec-failed', 'conmon exited without reporting the exit code of the command');
+    if (msg.message && msg.data < 0) throw internal('exec-failed', msg.message.trim());
     return msg.data;
   })();
   done.catch(() => {});

@@ -1,8 +1,10 @@
 // The relay's side of relay-protocol.ts: it runs inside the pod's network namespace (started by
 // `nsenter --net=<pod netns>`; see netns-relay-main.ts), opens TCP connections to ports on the
 // pod's loopback and moves bytes between them and the daemon.
+
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import { unavailable } from '../../errors/errors.ts';
 import { encodeRelayFrame, RELAY_MAX_DATA, RELAY_WINDOW, RelayFrameParser, RelayOp, u32 } from './relay-protocol.ts';
 
 interface Conn {
@@ -132,5 +134,5 @@ export function dialLoopback(port: number): Promise<net.Socket> {
 }
 
 function describe(port: number, e: Error): Error {
-  return new Error(`failed to connect to localhost:${port}: ${e.message}`);
+  return unavailable('port-connect-failed', `failed to connect to localhost:${port}: ${e.message}`, { cause: e });
 }

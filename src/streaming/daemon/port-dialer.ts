@@ -4,9 +4,11 @@
 // `nsenter --net=<the pod's netns file>` running netns-relay-main.ts: one relay per port-forward
 // session, lazily started, carrying all of that session's connections (relay-protocol.ts), and
 // gone when the session ends. Nothing is needed in the container image.
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
+import { internal, unavailable } from '../../errors/errors.ts';
 import { type ConnectionForwarder, joinStreams } from '../port-forward/forward.ts';
 import { dialLoopback } from './netns-relay.ts';
 import { encodeRelayFrame, RELAY_MAX_DATA, RELAY_WINDOW, RelayFrameParser, RelayOp, u16, u32 } from './relay-protocol.ts';
@@ -56,7 +58,7 @@ export class NetnsDialer implements PortDialer {
   }
 
   async dial(port: number): Promise<Duplex> {
-    if (this.#closed) throw new Error('the port-forward session is closed');
+    if (this.#closed) throw unavailable('port-forward-closed', 'the port-forward session is closed');
     this.#relay ??= RelayClient.spawn(this.#options);
     return this.#relay.open(port);
   }
@@ -112,16 +114,16 @@ export class RelayClient {
         return;
       }
       child.once('error', (e) => {
-        this.#fail(new Error(`cannot start the port-forward relay: ${e.message}`));
+        this.#fail(internal('port-forward-relay-failed', `cannot start the port-forward relay: ${e.message}`, { cause: e }));
         resolve();
       });
       child.once('exit', (code, sig) => {
         const said = this.#stderr.trim();
-        this.#fail(new Error(`the port-forward relay exited (${code ?? sig})${said ? `: ${said}` : ''}`));
+        this.#fail(internal('port-forward-relay-failed', `the port-forward relay exited (${code ?? sig})${said ? `: ${said}` : ''}`));
         resolve();
       });
     });
-    output.on('end', () => this.#fail(new Error('the port-forward relay closed its output')));
+    output.on('end', () => this.#fail(internal('port-forward-relay-failed', 'the port-forward relay closed its output')));
   }
 
   open(port: number): Promise<Duplex> {
@@ -137,7 +139,7 @@ export class RelayClient {
   async shutdown(): Promise<void> {
     for (const c of this.#conns.values()) c.destroy();
     this.#input.end();
-    this.#fail(new Error('the port-forward session is closed'));
+    this.#fail(unavailable('port-forward-closed', 'the port-forward session is closed'));
     if (this.#child && this.#child.exitCode === null && this.#child.signalCode === null) {
       const timer = setTimeout(() => this.#child?.kill('SIGKILL'), 2000);
       await this.#exited;
@@ -174,7 +176,7 @@ export class RelayClient {
     if (op === RelayOp.CLOSE && this.#opening.has(id)) {
       const o = this.#opening.get(id)!;
       this.#opening.delete(id);
-      o.reject(new Error(payload.length > 0 ? payload.toString('utf8') : 'the connection was closed'));
+      o.reject(unavailable('port-connect-failed', payload.length > 0 ? payload.toString('utf8') : 'the connection was closed'));
       return;
     }
     const conn = this.#conns.get(id);
@@ -226,7 +228,7 @@ class RelayConnection extends Duplex {
     let off = 0;
     const step = (): void => {
       if (this.#remoteClosed) {
-        cb(new Error('the connection is closed'));
+        cb(unavailable('port-forward-closed', 'the connection is closed'));
         return;
       }
       while (off < chunk.length) {
@@ -295,7 +297,7 @@ class RelayConnection extends Duplex {
     this.#remoteClosed = true;
     if (this.destroyed) return;
     if (message) {
-      this.destroy(new Error(message));
+      this.destroy(unavailable('port-connect-failed', message));
       return;
     }
     if (!this.readableEnded) this.push(null);
@@ -315,7 +317,7 @@ export function dialerForwarder(dialer: PortDialer, podSandboxId: string): Conne
     try {
       conn = await dialer.dial(port);
     } catch (e) {
-      throw new Error(forwardError(port, podSandboxId, e as Error));
+      throw unavailable('port-connect-failed', forwardError(port, podSandboxId, e as Error), { cause: e });
     }
     await joinStreams(client, conn, signal);
   };

@@ -1,3 +1,4 @@
+import { internal } from '../../errors/errors.ts';
 // The framing between the daemon and the port-forward relay that runs inside a pod's network
 // namespace: many TCP connections over the relay's stdin/stdout. A frame is
 //
@@ -51,7 +52,7 @@ export class RelayFrameParser {
     let off = 0;
     while (this.#buf.length - off >= 9) {
       const len = this.#buf.readUInt32BE(off + 5);
-      if (len > 16 * 1024 * 1024) throw new Error(`relay frame of ${len} bytes`);
+      if (len > 16 * 1024 * 1024) throw internal('relay-frame-too-large', `relay frame of ${len} bytes`);
       if (this.#buf.length - off < 9 + len) break;
       out.push({
         op: this.#buf.readUInt8(off),

@@ -7,8 +7,10 @@
 // its stdout, of stream 3 to its stderr, its stdin to the socket, stdin's end to a half-close. It
 // reports "ok" or the error of the connect on fd 3, exits when conmon closes the socket, and its
 // blocking writes carry backpressure from the client all the way to conmon.
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { internal } from '../../errors/errors.ts';
 
 export const PERL = '/usr/bin/perl';
 
@@ -89,11 +91,13 @@ export function spawnSeqpacketRelay(dir: string, name: string, options: { stdin:
       if (nl < 0) return;
       const line = text.slice(0, nl);
       if (line === 'ok') resolve();
-      else reject(new Error(`cannot connect to ${name} in ${dir}: ${line.replace(/^error: /, '')}`));
+      else reject(internal('attach-relay-failed', `cannot connect to ${name} in ${dir}: ${line.replace(/^error: /, '')}`));
     });
     status.on('error', () => {});
-    child.once('error', (e) => reject(new Error(`cannot run ${PERL}: ${e.message}`)));
-    child.once('exit', (code, sig) => reject(new Error(`the attach relay exited (${code ?? sig}) before connecting`)));
+    child.once('error', (e) => reject(internal('attach-relay-failed', `cannot run ${PERL}: ${e.message}`)));
+    child.once('exit', (code, sig) =>
+      reject(internal('attach-relay-failed', `the attach relay exited (${code ?? sig}) before connecting`)),
+    );
   });
   connected.catch(() => {});
   return { child, connected };

@@ -1,10 +1,12 @@
 // The runtime side of streaming sessions for berth's own pods: exec, attach and port-forward
 // against the containers and sandboxes of the pod store, through the container's OCI runtime and
 // conmon.
+
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config/config.ts';
+import { failedPrecondition, invalidArgument, notFound } from '../../errors/errors.ts';
 import { killProcessTree } from '../../runtime/oci/proc.ts';
 import type { PodStore } from '../../store/pod-store.ts';
 import type { TerminalSize } from '../remote-command.ts';
@@ -43,11 +45,11 @@ export class PodStreamBackend implements StreamBackend {
 
   #container(id: string) {
     const c = this.#o.store.getContainer(id);
-    if (!c) throw new Error(`container ${id} not found`);
-    if (c.state !== 'running') throw new Error(`container ${id} is not running`);
+    if (!c) throw notFound('container-not-found', `container ${id} not found`);
+    if (c.state !== 'running') throw failedPrecondition('container-not-running', `container ${id} is not running`);
     const handler = c.runtimeHandler || this.#o.config.default_runtime;
     const runtime = this.#o.config.runtimes[handler];
-    if (!runtime) throw new Error(`container ${id} has an unknown runtime handler "${handler}"`);
+    if (!runtime) throw invalidArgument('unknown-runtime-handler', `container ${id} has an unknown runtime handler "${handler}"`);
     return { record: c, runtimePath: runtime.binary, runtimeRoot: this.#o.runtimeRoot(handler) };
   }
 
@@ -86,9 +88,9 @@ export class PodStreamBackend implements StreamBackend {
 
   portDialer(podSandboxId: string): PortDialer {
     const s = this.#o.store.getSandbox(podSandboxId);
-    if (!s) throw new Error(`pod sandbox ${podSandboxId} not found`);
+    if (!s) throw notFound('sandbox-not-found', `pod sandbox ${podSandboxId} not found`);
     if (s.hostNetwork) return new HostDialer();
-    if (!s.namespaces.net) throw new Error(`pod sandbox ${podSandboxId} has no network namespace`);
+    if (!s.namespaces.net) throw failedPrecondition('sandbox-no-netns', `pod sandbox ${podSandboxId} has no network namespace`);
     return new NetnsDialer({ netns: s.namespaces.net });
   }
 }

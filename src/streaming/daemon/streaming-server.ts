@@ -3,6 +3,7 @@
 // answers with `<base>/exec/<token>`, `/attach/<token>` or `/portforward/<token>`; the client
 // upgrades that URL to SPDY/3.1 or to a WebSocket and streams. Plain HTTP or TLS, on the address
 // and port of the config (loopback by default).
+
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -10,6 +11,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { resourceExhausted } from '../../errors/errors.ts';
 import type { Logger } from '../../util/logger.ts';
 import { servePortForwardSpdy } from '../port-forward/port-forward-spdy.ts';
 import { parsePortQuery, servePortForwardWs, WS_PORT_FORWARD_PROTOCOLS } from '../port-forward/port-forward-ws.ts';
@@ -24,6 +26,7 @@ import { runRemoteCommand } from '../run-remote-command.ts';
 import { SpdySession } from '../spdy/spdy-session.ts';
 import { headerList, httpError, isSpdy, isWebSocket, spdyProtocolOrRefuse, switchToSpdy, wsProtocolOrRefuse } from '../upgrade-accept.ts';
 import { acceptRemoteCommandWs, WS_REMOTE_COMMAND_PROTOCOLS } from '../websocket/remote-command-ws.ts';
+import { closeOnUnreadPongs } from '../websocket/ws-flood-guard.ts';
 import { dialerForwarder } from './port-dialer.ts';
 import type { StreamBackend } from './stream-backend.ts';
 import type { AttachStreamRequest, ExecStreamRequest, PortForwardStreamRequest, StreamRequest } from './stream-requests.ts';
@@ -41,6 +44,10 @@ export interface StreamingServerOptions {
   idleTimeoutMs: number;
   /** Unused tokens expire after this long. The kubelet's default is 1 min. */
   tokenTtlMs: number;
+  /** Sessions served at once; an upgrade beyond them is refused with 429. Default 256. */
+  maxSessions?: number;
+  /** Unread bytes a SPDY session holds for its client before it stops reading from it. Default 1 MiB. */
+  maxBufferedBytes?: number;
   /** How long a SPDY client may take to open the streams it needs. Default 30 s. */
   streamCreationTimeoutMs?: number;
   backend: StreamBackend;
@@ -56,6 +63,9 @@ interface Session {
 
 /** How long a TTY exec waits for the client's terminal size before it starts without one. */
 const INITIAL_SIZE_WAIT_MS = 300;
+
+const DEFAULT_MAX_SESSIONS = 256;
+const DEFAULT_MAX_BUFFERED = 1024 * 1024;
 
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)\/?$/;
 
@@ -198,6 +208,14 @@ export class StreamingServer {
       httpError(socket, 503, 'the streaming server is shutting down');
       return;
     }
+    // Refused before the token is spent: the client may retry with the same URL.
+    const maxSessions = this.#o.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    if (this.#sessions.size >= maxSessions) {
+      const e = resourceExhausted('too-many-streaming-sessions', `too many streaming sessions (${maxSessions}); try again later`);
+      this.#log.warn({ sessions: this.#sessions.size }, e.message);
+      httpError(socket, 429, e.message);
+      return;
+    }
     const request = this.#take(req, (status, message) => httpError(socket, status, message));
     if (!request) return;
     const id = randomBytes(4).toString('hex');
@@ -235,7 +253,11 @@ export class StreamingServer {
     const protocol = spdyProtocolOrRefuse(socket, offers, serverProtocols);
     if (protocol === undefined) return;
     switchToSpdy(socket, head, protocol);
-    const session = new SpdySession(socket, { role: 'server', idleTimeoutMs: this.#o.idleTimeoutMs });
+    const session = new SpdySession(socket, {
+      role: 'server',
+      idleTimeoutMs: this.#o.idleTimeoutMs,
+      maxBufferedBytes: this.#o.maxBufferedBytes,
+    });
     session.on('timeout', () => log.info('streaming session idle; closed'));
     log.debug({ protocol }, 'SPDY session upgraded');
 
@@ -312,6 +334,7 @@ export class StreamingServer {
     this.#wsProtocols.set(req, protocol);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       log.debug({ protocol }, 'WebSocket session upgraded');
+      closeOnUnreadPongs(ws, this.#o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED);
       if (request.kind === 'portforward') {
         let dialer: ReturnType<StreamBackend['portDialer']>;
         try {

@@ -43,6 +43,6 @@ describe('TokenStore', () => {
   });
 
   test('a TTL must be positive', () => {
-    assert.throws(() => new TokenStore({ ttlMs: 0 }), RangeError);
+    assert.throws(() => new TokenStore({ ttlMs: 0 }), { kind: 'invalid-argument', code: 'bad-streaming-config' });
   });
 });

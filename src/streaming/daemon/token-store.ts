@@ -3,7 +3,7 @@
 // connection to that URL consumes it. Unused tokens expire after a TTL; at most `maxInFlight` wait
 // at once.
 import { randomBytes } from 'node:crypto';
-import { resourceExhausted } from '../../errors/errors.ts';
+import { invalidArgument, resourceExhausted } from '../../errors/errors.ts';
 
 export interface TokenStoreOptions {
   /** How long a token stays valid if unused. The kubelet's default is one minute. */
@@ -27,7 +27,7 @@ export class TokenStore<T> {
   readonly #entries = new Map<string, { value: T; expiresAt: number }>();
 
   constructor(options: TokenStoreOptions) {
-    if (!(options.ttlMs > 0)) throw new RangeError('token TTL must be positive');
+    if (!(options.ttlMs > 0)) throw invalidArgument('bad-streaming-config', 'token TTL must be positive');
     this.#ttlMs = options.ttlMs;
     this.#max = options.maxInFlight ?? 1000;
     this.#now = options.now ?? Date.now;

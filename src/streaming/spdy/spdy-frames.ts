@@ -1,3 +1,4 @@
+import { BerthError, internal } from '../../errors/errors.ts';
 // SPDY/3.1 framing (the protocol under the Kubernetes streaming upgrade "SPDY/3.1"): frame
 // layouts, name/value header blocks, and an incremental parser. Header blocks travel compressed;
 // compression is spdy-header-codec.ts's job, so this module deals in already (de)compressed blocks.
@@ -76,10 +77,10 @@ export type SpdyFrame =
 /** Frames whose payload ends in a compressed header block. */
 export type HeaderFrame = Extract<SpdyFrame, { headers: SpdyHeaders }>;
 
-export class SpdyProtocolError extends Error {
+export class SpdyProtocolError extends BerthError {
   readonly streamId: number;
   constructor(message: string, streamId = 0) {
-    super(message);
+    super('invalid-argument', 'spdy-protocol-error', message, { fields: { streamId } });
     this.name = 'SpdyProtocolError';
     this.streamId = streamId;
   }
@@ -173,7 +174,7 @@ export function encodeDataFrame(streamId: number, data: Buffer, fin: boolean): B
  */
 export function encodeControlFrame(frame: Exclude<SpdyFrame, { type: 'data' } | { type: 'unknown' }>, compressedHeaders?: Buffer): Buffer {
   const block = (): Buffer => {
-    if (compressedHeaders === undefined) throw new Error(`${frame.type} needs its compressed header block`);
+    if (compressedHeaders === undefined) throw internal('spdy-header-block-missing', `${frame.type} needs its compressed header block`);
     return compressedHeaders;
   };
   switch (frame.type) {

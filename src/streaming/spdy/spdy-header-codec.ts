@@ -3,7 +3,9 @@
 // decompress it on its own, and the context carries on to the next block. Blocks must therefore be
 // compressed, sent, received and decompressed in one order per direction: the codec serialises its
 // calls itself.
+
 import { constants, createDeflate, createInflate, type Deflate, type Inflate } from 'node:zlib';
+import { unavailable } from '../../errors/errors.ts';
 import { decodeHeaderBlock, encodeHeaderBlock, type SpdyHeaders, SpdyProtocolError } from './spdy-frames.ts';
 
 function lengthPrefixed(names: string[]): Buffer {
@@ -46,24 +48,39 @@ const MAX_HEADER_BLOCK = 1024 * 1024;
 
 type ZlibStream = Deflate | Inflate;
 
-/** Writes `input` with a sync flush and collects exactly the output that flush produced. */
+/**
+ * Writes `input` with a sync flush and collects exactly the output that flush produced. The output
+ * is read as it comes: zlib stalls (and the flush never completes) while its output is not read.
+ */
 function syncFlush(stream: ZlibStream, input: Buffer, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const onError = (e: Error): void => reject(e);
-    stream.once('error', onError);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    const stop = (): void => {
+      stream.off('readable', take);
+      stream.off('error', fail);
+    };
+    const fail = (e: Error): void => {
+      if (failed) return;
+      failed = true;
+      stop();
+      reject(e);
+    };
+    function take(): void {
+      for (let c = stream.read() as Buffer | null; c !== null && !failed; c = stream.read() as Buffer | null) {
+        size += c.length;
+        if (size > limit) fail(new SpdyProtocolError(`header block larger than ${limit} bytes`));
+        else chunks.push(c);
+      }
+    }
+    stream.on('readable', take);
+    stream.once('error', fail);
     if (input.length > 0) stream.write(input);
     stream.flush(constants.Z_SYNC_FLUSH, () => {
-      stream.off('error', onError);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for (let c = stream.read() as Buffer | null; c !== null; c = stream.read() as Buffer | null) {
-        chunks.push(c);
-        size += c.length;
-        if (size > limit) {
-          reject(new SpdyProtocolError(`header block larger than ${limit} bytes`));
-          return;
-        }
-      }
+      take();
+      if (failed) return;
+      stop();
       resolve(Buffer.concat(chunks, size));
     });
   });
@@ -88,7 +105,7 @@ export class HeaderCodec {
   compress(headers: SpdyHeaders): Promise<Buffer> {
     const raw = encodeHeaderBlock(headers);
     const run = this.#deflateTail.then(() => {
-      if (this.#closed) throw new Error('header codec closed');
+      if (this.#closed) throw unavailable('spdy-session-closed', 'header codec closed');
       return syncFlush(this.#deflate, raw, Number.POSITIVE_INFINITY);
     });
     this.#deflateTail = run.catch(() => {});
@@ -98,7 +115,7 @@ export class HeaderCodec {
   /** The headers of a received compressed block; call in the order the blocks arrived. */
   decompress(block: Buffer, streamId = 0): Promise<SpdyHeaders> {
     const run = this.#inflateTail.then(async () => {
-      if (this.#closed) throw new Error('header codec closed');
+      if (this.#closed) throw unavailable('spdy-session-closed', 'header codec closed');
       let raw: Buffer;
       try {
         raw = await syncFlush(this.#inflate, block, MAX_HEADER_BLOCK);

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { text } from 'node:stream/consumers';
 import { after, describe, test } from 'node:test';
-import { RstStatus } from './spdy-frames.ts';
+import { encodeControlFrame, GoAwayStatus, RstStatus } from './spdy-frames.ts';
 import { SpdySession, type SpdySessionOptions } from './spdy-session.ts';
 import type { SpdyStream } from './spdy-stream.ts';
 
@@ -44,6 +44,46 @@ function nextStream(session: SpdySession): Promise<SpdyStream> {
 }
 
 describe('SpdySession', () => {
+  test('a header block of 100 KiB arrives; one that inflates past 1 MiB ends the session with GOAWAY', async () => {
+    const { client, server } = await pair();
+    const incoming = nextStream(server);
+    const big = 'x'.repeat(100 * 1024);
+    client.openStream({ streamtype: ['data'], big: [big] });
+    assert.equal((await incoming).header('big'), big);
+    const goaway = once(client, 'goaway');
+    const serverClosed = once(server, 'close');
+    const refused = client.openStream({ streamtype: ['data'], padding: ['a'.repeat(4 * 1024 * 1024)] });
+    refused.on('error', () => {});
+    refused.replied.catch(() => {});
+    assert.deepEqual(await goaway, [GoAwayStatus.PROTOCOL_ERROR]);
+    const [error] = (await serverClosed) as [Error & { code?: string }];
+    assert.equal(error.code, 'spdy-protocol-error');
+    client.destroy();
+  });
+
+  test('a peer that floods PINGs and never reads the answers is no longer read from: the backlog stays bounded', async () => {
+    const maxBufferedBytes = 256 * 1024;
+    const { server, clientSocket } = await pair({ maxBufferedBytes });
+    // The raw client never reads: the server's answers pile up unless it stops reading.
+    clientSocket.pause();
+    const pings: Buffer[] = [];
+    for (let i = 0; i < 8192; i++) pings.push(encodeControlFrame({ type: 'ping', id: 2 * i + 1 }));
+    const chunk = Buffer.concat(pings);
+    let sent = 0;
+    let worst = 0;
+    // Stop once the client's own buffer backs up (the server stopped reading) or after 64 MiB.
+    while (sent < 64 * 1024 * 1024 && clientSocket.writableLength < 8 * 1024 * 1024 && !server.closed) {
+      clientSocket.write(chunk);
+      sent += chunk.length;
+      await new Promise(setImmediate);
+      worst = Math.max(worst, server.bufferedBytes);
+    }
+    assert.ok(worst <= 2 * maxBufferedBytes, `the server buffered ${worst} bytes of answers`);
+    assert.ok(sent < 64 * 1024 * 1024 || server.closed, 'the server read all of the flood');
+    clientSocket.destroy();
+    server.destroy();
+  });
+
   test('a client stream is opened, replied to, carries data both ways and half-closes each way', async () => {
     const { client, server } = await pair();
     const incoming = nextStream(server);

@@ -6,8 +6,10 @@
 // DATA frames, end() sends FIN. Backpressure: a stream whose reader falls behind pauses the whole
 // connection (as spdystream's blocking frame handler does), and writers wait for the socket to
 // drain. Flow control is spdy-flow-control.ts's; the streams are spdy-stream.ts's.
+
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { deadlineExceeded, resourceExhausted, unavailable } from '../../errors/errors.ts';
 import { FlowControl } from './spdy-flow-control.ts';
 import {
   DEFAULT_WINDOW,
@@ -39,6 +41,12 @@ export interface SpdySessionOptions {
   maxConcurrentStreams?: number;
   /** The receive window this side announces for each stream. Default 64 KiB (the protocol's own). */
   receiveWindow?: number;
+  /**
+   * Bytes written to the socket but not yet taken by the peer above which the session stops
+   * reading (a peer that sends PINGs and never reads the answers). Default 1 MiB. The session is
+   * ended with GOAWAY when the backlog still grows to 8 times this.
+   */
+  maxBufferedBytes?: number;
 }
 
 export interface SpdySessionEvents {
@@ -58,6 +66,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   readonly #streams = new Map<number, PeerSide>();
   readonly #maxConcurrent: number;
   readonly #receiveWindow: number;
+  readonly #maxBuffered: number;
+  #outBlocked = false;
   #nextStreamId: number;
   #lastPeerStreamId = 0;
   #nextPingId: number;
@@ -88,6 +98,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.#nextPingId = options.role === 'client' ? 1 : 2;
     this.#maxConcurrent = options.maxConcurrentStreams ?? 1000;
     this.#receiveWindow = options.receiveWindow ?? DEFAULT_WINDOW;
+    this.#maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
     this.#flow = new FlowControl({
       receiveWindow: this.#receiveWindow,
       sendWindowUpdate: (streamId, delta) => this.#send(encodeControlFrame({ type: 'window_update', streamId, delta })),
@@ -116,6 +127,11 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     return this.#closed;
   }
 
+  /** Bytes written to the socket that the peer has not taken yet. */
+  get bufferedBytes(): number {
+    return this.#socket.writableLength;
+  }
+
   /** Streams currently open (in either direction). */
   get streamCount(): number {
     return this.#streams.size;
@@ -128,9 +144,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
 
   /** Opens a stream; the SYN_STREAM goes out at once. `stream.replied` settles on the peer's SYN_REPLY or RST_STREAM. */
   openStream(headers: SpdyHeaders, options: { fin?: boolean } = {}): SpdyStream {
-    if (this.#closed || this.#goneAwayLocal || this.#goneAwayRemote) throw new Error('the SPDY session is closing');
+    if (this.#closed || this.#goneAwayLocal || this.#goneAwayRemote)
+      throw unavailable('spdy-session-closed', 'the SPDY session is closing');
     const id = this.#nextStreamId;
-    if (id > 0x7fff_ffff) throw new Error('SPDY stream IDs exhausted');
+    if (id > 0x7fff_ffff) throw resourceExhausted('spdy-stream-ids-exhausted', 'SPDY stream IDs exhausted');
     this.#nextStreamId += 2;
     const peer = this.#addStream(id, headers, true);
     this.#sendHeaders({ type: 'syn_stream', streamId: id, associatedTo: 0, priority: 0, flags: options.fin ? FLAG_FIN : 0, headers });
@@ -145,7 +162,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pings.delete(id);
-        reject(new Error('SPDY ping timed out'));
+        reject(deadlineExceeded('spdy-ping-timeout', 'SPDY ping timed out'));
       }, timeoutMs);
       this.#pings.set(id, {
         sent: performance.now(),
@@ -209,7 +226,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     if (this.#idleTimeoutMs > 0 && !this.#closed) {
       this.#idleTimer = setTimeout(() => {
         this.emit('timeout');
-        this.destroy(new Error(`SPDY session idle for ${this.#idleTimeoutMs} ms`));
+        this.destroy(deadlineExceeded('spdy-session-idle', `SPDY session idle for ${this.#idleTimeoutMs} ms`));
       }, this.#idleTimeoutMs);
       this.#idleTimer.unref();
     }
@@ -218,7 +235,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   #send(data: Buffer | Promise<Buffer>, cb?: (err?: Error | null) => void): void {
     if (this.#closed) {
       if (data instanceof Promise) data.catch(() => {});
-      cb?.(new Error('the SPDY session is closed'));
+      cb?.(unavailable('spdy-session-closed', 'the SPDY session is closed'));
       return;
     }
     this.#out.push({ data, cb });
@@ -243,13 +260,14 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         }
         this.#out.shift();
         if (this.#closed) {
-          item.cb?.(new Error('the SPDY session is closed'));
+          item.cb?.(unavailable('spdy-session-closed', 'the SPDY session is closed'));
           continue;
         }
         let ok = true;
         if (buf.length > 0) {
           this.#touch();
           ok = this.#socket.write(buf);
+          this.#checkBacklog();
         }
         if (item.cb) {
           if (ok) item.cb();
@@ -261,7 +279,24 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     }
   }
 
+  /** A peer that does not read what it asks for is not read from; one that floods anyway is cut off. */
+  #checkBacklog(): void {
+    const backlog = this.#socket.writableLength;
+    if (backlog > this.#maxBuffered * 8) {
+      this.destroy(resourceExhausted('spdy-session-flooded', `the SPDY peer does not read: ${backlog} bytes wait for it`));
+      return;
+    }
+    if (backlog > this.#maxBuffered && !this.#outBlocked) {
+      this.#outBlocked = true;
+      this.#socket.pause();
+    }
+  }
+
   #onDrain(): void {
+    if (this.#outBlocked) {
+      this.#outBlocked = false;
+      if (this.#pausedBy.size === 0 && !this.#closed) this.#socket.resume();
+    }
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const cb of waiters) cb();
@@ -313,7 +348,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
 
   #resumeFor(id: number): void {
     if (!this.#pausedBy.delete(id)) return;
-    if (this.#pausedBy.size === 0 && !this.#closed) this.#socket.resume();
+    if (this.#pausedBy.size === 0 && !this.#outBlocked && !this.#closed) this.#socket.resume();
   }
 
   /** The stream is done in both directions (or reset): forget it. */
@@ -491,13 +526,13 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     for (const peer of [...this.#streams.values()]) peer.onSessionClosed();
     this.#streams.clear();
-    for (const p of this.#pings.values()) p.reject(new Error('the SPDY session closed'));
+    for (const p of this.#pings.values()) p.reject(unavailable('spdy-session-closed', 'the SPDY session closed'));
     this.#pings.clear();
     const outs = this.#out;
     this.#out = [];
     for (const item of outs) {
       if (item.data instanceof Promise) item.data.catch(() => {});
-      item.cb?.(new Error('the SPDY session is closed'));
+      item.cb?.(unavailable('spdy-session-closed', 'the SPDY session is closed'));
     }
     this.#onDrain();
     this.#flow.close();

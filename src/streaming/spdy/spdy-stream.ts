@@ -1,7 +1,9 @@
 // One SPDY stream of a session (spdy-session.ts) as a Node Duplex. Its state (finished each way,
 // reset) is its own; it reaches the connection only through the StreamTransport the session gives
 // it, and the peer's frames reach it only through the PeerSide handle the session holds.
+
 import { Duplex } from 'node:stream';
+import { BerthError, failedPrecondition, unavailable } from '../../errors/errors.ts';
 import { RstStatus, type SpdyHeaders } from './spdy-frames.ts';
 
 /** The largest DATA payload this side writes (spdystream's io.Copy writes 32 KiB). */
@@ -45,10 +47,10 @@ export interface PeerSide {
 }
 
 /** Reasons a stream ended other than by FIN in both directions. */
-export class SpdyStreamResetError extends Error {
+export class SpdyStreamResetError extends BerthError {
   readonly status: number;
   constructor(streamId: number, status: number, byPeer: boolean) {
-    super(`stream ${streamId} reset by ${byPeer ? 'peer' : 'this side'} (status ${status})`);
+    super('unavailable', 'spdy-stream-reset', `stream ${streamId} reset by ${byPeer ? 'peer' : 'this side'} (status ${status})`);
     this.name = 'SpdyStreamResetError';
     this.status = status;
   }
@@ -148,7 +150,7 @@ export class SpdyStream extends Duplex {
   override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (!this.#replySent) this.reply();
     if (this.#localFinished) {
-      cb(new Error(`SPDY stream ${this.id} is closed for writing`));
+      cb(failedPrecondition('spdy-stream-closed', `SPDY stream ${this.id} is closed for writing`));
       return;
     }
     this.#sendData(chunk, false, cb);
@@ -172,7 +174,7 @@ export class SpdyStream extends Duplex {
       this.#resetStatus = RstStatus.CANCEL;
       this.#transport.sendRst(RstStatus.CANCEL);
     }
-    this.#rejectReply(err ?? new Error(`SPDY stream ${this.id} closed`));
+    this.#rejectReply(err ?? unavailable('spdy-stream-closed-early', `SPDY stream ${this.id} closed`));
     this.#transport.done();
     cb(err);
   }
@@ -182,7 +184,7 @@ export class SpdyStream extends Duplex {
     let off = 0;
     const step = (): void => {
       if (this.#transport.closed) {
-        cb(new Error('the SPDY session is closed'));
+        cb(unavailable('spdy-session-closed', 'the SPDY session is closed'));
         return;
       }
       if (this.#resetStatus !== undefined) {
@@ -244,7 +246,7 @@ export class SpdyStream extends Duplex {
   }
 
   #onSessionClosed(): void {
-    this.#rejectReply(new Error('the SPDY session closed'));
+    this.#rejectReply(unavailable('spdy-session-closed', 'the SPDY session closed'));
     this.#endThenDestroy();
   }
 

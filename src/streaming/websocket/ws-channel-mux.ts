@@ -1,8 +1,10 @@
 // Channels over one WebSocket: a Readable for each channel the client writes to, a Writable for
 // each channel the server writes to. Backpressure: a full reader pauses the socket; writers wait
 // for ws to hand their message to the kernel. v5's CLOSE signal ends a reader.
+
 import { Readable, Writable } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
+import { internal, unavailable } from '../../errors/errors.ts';
 import { type ChannelCodec, CLOSE_SIGNAL_CHANNEL, decodeChannelMessage, encodeChannelMessage } from './ws-channels.ts';
 
 export interface WsChannelMuxOptions {
@@ -49,7 +51,7 @@ export class WsChannelMux {
   /** What the client writes on `channel` (one of the read channels). */
   reader(channel: number): Readable {
     const r = this.#readers.get(channel);
-    if (!r) throw new Error(`channel ${channel} is not readable`);
+    if (!r) throw internal('ws-channel-not-readable', `channel ${channel} is not readable`);
     return r;
   }
 
@@ -81,7 +83,8 @@ export class WsChannelMux {
   }
 
   #sendRaw(message: Buffer | string): Promise<void> {
-    if (this.#abort.signal.aborted || this.#ws.readyState !== this.#ws.OPEN) return Promise.reject(new Error('the WebSocket is closed'));
+    if (this.#abort.signal.aborted || this.#ws.readyState !== this.#ws.OPEN)
+      return Promise.reject(unavailable('ws-closed', 'the WebSocket is closed'));
     this.#touch();
     return new Promise((resolve, reject) => {
       this.#ws.send(message, { binary: typeof message !== 'string' }, (err) => (err ? reject(err) : resolve()));
