@@ -118,10 +118,15 @@ export async function execSync(ctx: ExecSyncContext, options: ExecSyncOptions, s
     // Once the exec'd process is gone, end its session: background children hold the runtime.
     let done = false;
     let sessionLeader: number | undefined;
+    // The watch's pause ends early once the process has exited: the call must not wait it out.
+    let wake: (() => void) | undefined;
     const watch = (async () => {
       let startTime: string | undefined;
       while (!done) {
-        await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, WATCH_MS);
+        });
         if (done || interrupted) return;
         if (sessionLeader === undefined) {
           const pid = await readIntFile(pidFile).catch(() => undefined);
@@ -140,6 +145,7 @@ export async function execSync(ctx: ExecSyncContext, options: ExecSyncOptions, s
 
     const exit = await exited;
     done = true;
+    wake?.();
     await watch;
     if (sessionLeader !== undefined) await killSession(sessionLeader).catch(() => {});
     clearTimeout(timer);
