@@ -117,18 +117,23 @@ export class Dashboard {
       return void res.end();
     }
     const rest = pathname.slice(DASHBOARD_PATH.length + 1);
-    if (rest === 'api/state') return this.#sendJson(res, this.state());
-    if (rest === 'api/stream') return this.#stream(req, res);
+    if (rest === 'api/state') {
+      await this.#readNode();
+      return this.#sendJson(res, this.state());
+    }
+    if (rest === 'api/stream') {
+      await this.#readNode();
+      return this.#stream(req, res);
+    }
     return this.#asset(res, rest === '' ? 'index.html' : rest);
   }
 
-  async #sample(): Promise<void> {
-    const { stats, nodeStatus, nodeName } = this.#options;
-    const signal = this.#closing.signal;
-    const [host, status, pods] = await Promise.all([
+  /** The node's facts (the runtime's Version and Status, /proc): read only for pages that show them. */
+  async #readNode(): Promise<void> {
+    const { nodeStatus, nodeName } = this.#options;
+    const [host, status] = await Promise.all([
       hostInfo(),
-      nodeStatus?.(signal).catch((e): ProviderNodeStatus => ({ ready: false, message: (e as Error).message })),
-      stats?.(signal).catch(() => [] as PodStats[]),
+      nodeStatus?.(this.#closing.signal).catch((e): ProviderNodeStatus => ({ ready: false, message: (e as Error).message })),
     ]);
     this.#node = {
       name: nodeName,
@@ -141,6 +146,14 @@ export class Dashboard {
       systemInfo: { ...host.systemInfo },
       memoryAvailableBytes: host.memoryAvailableBytes,
     };
+  }
+
+  /** Stats always (the charts keep the last minutes, also for a page opened later); the node's facts while a page watches. */
+  async #sample(): Promise<void> {
+    const [pods] = await Promise.all([
+      this.#options.stats?.(this.#closing.signal).catch(() => [] as PodStats[]),
+      this.#clients.size > 0 ? this.#readNode() : undefined,
+    ]);
     const now = Date.now();
     this.#sampledAt = now;
     const live = new Set<string>();

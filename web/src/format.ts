@@ -1,4 +1,5 @@
 // Numbers and times as people read them on a node page.
+import { isQuantity, parseQuantity } from '../../src/agent/quantity.ts';
 import { shortDuration as humanDuration } from '../../src/cli/output/human.ts';
 
 export { humanDuration };
@@ -22,13 +23,10 @@ export function bytes(n: number | null | undefined): string {
   return `${v < 10 && i > 0 ? v.toFixed(1) : Math.round(v)} ${UNITS[i]}`;
 }
 
-/** Kubernetes quantities of memory (`16318264Ki`) in bytes, for display. */
-export function quantityBytes(q: string | undefined): number | undefined {
-  if (!q) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$/.exec(q);
-  if (!m) return undefined;
-  const scale: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, K: 1e3, M: 1e6, G: 1e9, T: 1e12 };
-  return Number(m[1]) * (m[2] ? scale[m[2]]! : 1);
+/** A Kubernetes quantity (`16318264Ki`) in base units; undefined when there is none or it does not parse. */
+export function quantityValue(q: string | undefined): number | undefined {
+  if (!q || !isQuantity(q)) return undefined;
+  return parseQuantity(q);
 }
 
 export function millicores(n: number | null | undefined): string {

@@ -1,12 +1,12 @@
 // The node: readiness, runtime and handlers, capacity and allocatable, what runs on it.
 import type { DashboardNode } from '../../src/agent/dashboard.ts';
 import type { Pod } from '../../src/agent/k8s-types.ts';
-import { bytes, quantityBytes } from './format.ts';
+import { bytes, quantityValue } from './format.ts';
 
 export function NodePanel(props: { node: DashboardNode; pods: Pod[]; connected: boolean }) {
   const n = props.node;
   const running = props.pods.filter((p) => p.status?.phase === 'Running').length;
-  const memory = quantityBytes(n.capacity.memory);
+  const memory = quantityValue(n.capacity.memory);
   return (
     <section class="node" data-testid="node">
       <div class="node-title">
