@@ -276,22 +276,34 @@ if (skip) {
     });
 
     test('a daemon killed in the middle of create: recover removes what it left', async () => {
-      for (const ms of [5, 20, 40]) {
+      // Each kill lands at a stage of create seen on disk, never after its record (meta.json) is
+      // written: a timed kill can come after create finished on a fast machine, and then there is
+      // nothing left half-made to test.
+      const stages = {
+        'its directory is made': (id: string) => path.join(env.stateDir, 'containers', id),
+        'runc has begun to create it': (id: string) => path.join(env.runtimeRoot, id),
+        'conmon wrote its pid file': (id: string) => path.join(env.stateDir, 'containers', id, 'conmon.pid'),
+      };
+      for (const [stage, marker] of Object.entries(stages)) {
         const id = newId();
         const b = await env.bundle(id, ['sleep', '60']);
         const code = await runDaemon(
-          `const rt = new ConmonRuntime(${JSON.stringify(runtimeOptions())});
-           setTimeout(() => process.kill(process.pid, 'SIGKILL'), ${ms});
+          `const { existsSync } = await import('node:fs');
+           const rt = new ConmonRuntime(${JSON.stringify(runtimeOptions())});
+           // Checked on every turn of the event loop, so between any two steps of create.
+           const watch = () => (existsSync(${JSON.stringify(marker(id))}) ? process.kill(process.pid, 'SIGKILL') : setImmediate(watch));
+           watch();
            await rt.create(${JSON.stringify({ id, bundle: b.bundle, logPath: b.logPath })});
-           await new Promise((r) => setTimeout(r, 10_000));`,
+           process.stdout.write('create finished');`,
         );
-        assert.equal(code.signal, 'SIGKILL');
+        assert.equal(code.signal, 'SIGKILL', `killed once ${stage}`);
+        assert.equal(code.stdout, '');
         const { containers, discarded } = await env.runtime().recover();
         assert.ok(!containers.some((c) => c.id === id));
-        assert.ok(discarded.includes(id) || (await filesOf(id)).length === 0, `${id} after ${ms} ms`);
+        assert.deepEqual(discarded, [id], `killed once ${stage}`);
         assert.deepEqual(await filesOf(id), []);
         await assert.rejects(run(runc!, ['--root', env.runtimeRoot, 'state', id]));
-        assert.equal(await cgroupExists(cgroups, b.cgroupsPath), false, `cgroup of ${id} after ${ms} ms`);
+        assert.equal(await cgroupExists(cgroups, b.cgroupsPath), false, `cgroup of ${id}, killed once ${stage}`);
         assert.deepEqual((await readdir(b.bundle)).sort(), ['config.json']);
       }
     });
