@@ -4,6 +4,7 @@
 import { runCommandLine } from './command-line.ts';
 import { containerCommands } from './container-commands.ts';
 import { daemonCommand } from './daemon.ts';
+import { dockershimCommand } from './dockershim.ts';
 import { imageCommands } from './image-commands.ts';
 import { infoCommands } from './info-commands.ts';
 import { kubeCommands } from './kube-commands.ts';
@@ -14,6 +15,7 @@ import { streamCommands } from './stream-commands.ts';
 
 const commands = [
   daemonCommand,
+  dockershimCommand,
   nodeCommand,
   ...infoCommands,
   ...imageCommands,

@@ -54,6 +54,15 @@ export interface Config {
   log_size_max: number;
   /** Prometheus metrics at http://ADDRESS/metrics; "" serves none. */
   metrics: { address: string };
+  /** `berth dockershim`: the CRI on a Docker Engine (berth daemon ignores this table). */
+  dockershim: {
+    /** The engine's API: unix:///PATH or tcp://HOST:PORT. */
+    docker_host: string;
+    /** The dockershim's CRI socket. */
+    socket: string;
+    /** Sandbox checkpoints and CNI attachment records; must survive restarts. */
+    root: string;
+  };
   /** The streaming server behind Exec, Attach and PortForward. */
   streaming: {
     /** Listen address; the URLs handed out carry it. */
@@ -102,6 +111,7 @@ export function defaultConfig(): Config {
     container_events_buffer: 1000,
     log_size_max: -1,
     metrics: { address: '' },
+    dockershim: { docker_host: 'unix:///var/run/docker.sock', socket: '/run/berth/dockershim.sock', root: '/var/lib/berth/dockershim' },
     streaming: {
       address: '127.0.0.1',
       port: 0,
@@ -206,6 +216,7 @@ export function configFromObject(doc: Table, source = 'config'): Config {
     'log_size_max',
     'streaming',
     'metrics',
+    'dockershim',
   ]);
   if ('sandbox_image' in doc) {
     if (typeof doc.sandbox_image !== 'string' || doc.sandbox_image === '') r.fail('sandbox_image', 'must be an image reference');
@@ -309,6 +320,18 @@ export function configFromObject(doc: Table, source = 'config'): Config {
         r.fail('metrics.address', 'must be "" (off) or host:port, such as "127.0.0.1:1338"');
       c.metrics.address = a as string;
     }
+  }
+  if ('dockershim' in doc) {
+    const t = r.table(doc.dockershim, 'dockershim');
+    r.known(t, 'dockershim', ['docker_host', 'socket', 'root']);
+    if ('docker_host' in t) {
+      const h = t.docker_host;
+      if (typeof h !== 'string' || !/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d{1,5})$/.test(h))
+        r.fail('dockershim.docker_host', 'must be unix:///PATH or tcp://HOST:PORT');
+      c.dockershim.docker_host = h as string;
+    }
+    if ('socket' in t) c.dockershim.socket = r.absPath(t.socket, 'dockershim.socket');
+    if ('root' in t) c.dockershim.root = r.absPath(t.root, 'dockershim.root');
   }
   if ('streaming' in doc) {
     const t = r.table(doc.streaming, 'streaming');

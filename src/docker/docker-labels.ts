@@ -6,9 +6,14 @@
 export const TYPE_LABEL = 'io.kubernetes.docker.type';
 export const SANDBOX_ID_LABEL = 'io.kubernetes.sandbox.id';
 export const LOG_PATH_LABEL = 'io.kubernetes.container.logpath';
+/**
+ * berth's own: the keys of the CRI's labels, as Docker merges the image's labels into the
+ * container's. Without it (a container cri-dockerd made) every label is the CRI's, as there.
+ */
+export const CRI_LABEL_KEYS_LABEL = 'io.berth.cri-label-keys';
 const CONTAINER_NAME_LABEL = 'io.kubernetes.container.name';
 const ANNOTATION_PREFIX = 'annotation.';
-const INTERNAL = new Set([TYPE_LABEL, SANDBOX_ID_LABEL, LOG_PATH_LABEL]);
+const INTERNAL = new Set([TYPE_LABEL, SANDBOX_ID_LABEL, LOG_PATH_LABEL, CRI_LABEL_KEYS_LABEL]);
 
 export type DockerObjectType = 'podsandbox' | 'container';
 
@@ -64,7 +69,17 @@ export function dockerLabels(
 ): Record<string, string> {
   const out: Record<string, string> = { ...labels };
   for (const [k, v] of Object.entries(annotations)) out[`${ANNOTATION_PREFIX}${k}`] = v;
-  return { ...out, ...internal };
+  return { ...out, ...internal, [CRI_LABEL_KEYS_LABEL]: JSON.stringify(Object.keys(out).sort()) };
+}
+
+function criKeys(recorded: string | undefined): Set<string> | undefined {
+  if (recorded === undefined) return undefined;
+  try {
+    const keys: unknown = JSON.parse(recorded);
+    return Array.isArray(keys) ? new Set(keys.map(String)) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Docker labels back as the CRI labels and annotations, without the dockershim's own. */
@@ -75,8 +90,9 @@ export function criLabels(docker: Record<string, string> | undefined): {
   const labels: Record<string, string> = {};
   const annotations: Record<string, string> = {};
   const isSandbox = docker?.[TYPE_LABEL] === 'podsandbox';
+  const keys = criKeys(docker?.[CRI_LABEL_KEYS_LABEL]);
   for (const [k, v] of Object.entries(docker ?? {})) {
-    if (INTERNAL.has(k)) continue;
+    if (INTERNAL.has(k) || (keys !== undefined && !keys.has(k))) continue;
     if (isSandbox && k === CONTAINER_NAME_LABEL) continue; // cri-dockerd adds it to sandboxes for `docker ps`
     if (k.startsWith(ANNOTATION_PREFIX)) annotations[k.slice(ANNOTATION_PREFIX.length)] = v;
     else labels[k] = v;

@@ -182,7 +182,8 @@ export const ERROR_CODES = {
   'missing-target-namespace': { kind: 'invalid-argument', meaning: "PID mode TARGET without the target container's namespace" },
   'userns-unsupported': {
     kind: 'invalid-argument',
-    meaning: 'a pod asks for hostUsers: false, which berth node does not allocate user namespace IDs for yet',
+    meaning:
+      'a pod asks for a user namespace that cannot be given: berth node allocates no IDs for hostUsers: false yet; Docker Engine has only its daemon-wide remapping',
   },
   'userns-state-dir': {
     kind: 'failed-precondition',
@@ -428,6 +429,10 @@ export const ERROR_CODES = {
   'docker-conflict': { kind: 'failed-precondition', meaning: 'the Docker Engine refused a request that conflicts with its state (HTTP 409)' },
   'docker-engine-error': { kind: 'unavailable', meaning: 'the Docker Engine failed a request (HTTP 5xx)' },
   'docker-unavailable': { kind: 'unavailable', meaning: 'the Docker Engine cannot be reached on its socket or address' },
+  'supplemental-groups-strict': {
+    kind: 'invalid-argument',
+    meaning: 'a container asks for the Strict supplemental groups policy, which Docker Engine cannot honour',
+  },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

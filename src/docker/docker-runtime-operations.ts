@@ -1,0 +1,228 @@
+// The dockershim's CRI RuntimeService: CRI requests ⇄ DockerPods, one short entry per RPC.
+import { CgroupDriver, ContainerState } from '../cri-api/gen/runtime/v1/api_pb.js';
+import type { RuntimeOperations } from '../cri-api/operations.ts';
+import { invalidArgument } from '../errors/errors.ts';
+import type { PodNetwork } from '../network/pod-network.ts';
+import type { PodStore } from '../store/pod-store.ts';
+import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/daemon/stream-requests.ts';
+import {
+  containerState,
+  criContainerFromListing,
+  criContainerStatus,
+  criSandboxFromListing,
+  criSandboxStatus,
+  sandboxState,
+} from './docker-convert.ts';
+import type { DockerEngine } from './docker-engine.ts';
+import type { DockerPods } from './docker-pods.ts';
+
+export const DOCKERSHIM_RUNTIME_NAME = 'docker';
+
+export interface DockerRuntimeDeps {
+  engine: DockerEngine;
+  pods: DockerPods;
+  network: PodNetwork;
+  /** Exec, Attach and PortForward answer UNIMPLEMENTED without it. */
+  streaming?: StreamingUrls;
+  /** ExecSync answers UNIMPLEMENTED without it. */
+  execSync?(
+    containerId: string,
+    cmd: string[],
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<{ stdout: Uint8Array; stderr: Uint8Array; exitCode: number }>;
+  /** The config Status shows with verbose. */
+  verboseConfig?: unknown;
+}
+
+function need(value: string, what: string): string {
+  if (!value) throw invalidArgument('missing-id', `${what} is required`);
+  return value;
+}
+
+/** A one-entry lookup for the streaming request checks, from what Docker says of the container. */
+function lookupOf(id: string, running: boolean): Pick<PodStore, 'findContainer' | 'findSandbox'> {
+  const lookup = {
+    findContainer: () => ({ id, state: running ? 'running' : 'exited' }),
+    findSandbox: () => ({ id, state: running ? 'ready' : 'notready' }),
+  };
+  // The checks read only the ID and state of what they look up.
+  return lookup as unknown as Pick<PodStore, 'findContainer' | 'findSandbox'>;
+}
+
+export function dockerRuntimeOperations(deps: DockerRuntimeDeps): RuntimeOperations {
+  const { pods } = deps;
+  const ops: RuntimeOperations = {
+    async version() {
+      return {
+        version: '0.1.0',
+        runtimeName: DOCKERSHIM_RUNTIME_NAME,
+        runtimeVersion: deps.engine.engineVersion,
+        runtimeApiVersion: 'v1',
+      };
+    },
+
+    async status(request) {
+      const runtimeReady = await deps.engine.docker.ping().then(
+        () => ({ type: 'RuntimeReady', status: true, reason: '', message: '' }),
+        (e: Error) => ({ type: 'RuntimeReady', status: false, reason: 'DockerDaemonNotReady', message: e.message }),
+      );
+      const net = await deps.network.status();
+      const handlers = runtimeReady.status ? (await pods.runtimes()).names : [];
+      return {
+        status: {
+          conditions: [
+            runtimeReady,
+            { type: 'NetworkReady', status: net.ready, reason: net.ready ? '' : 'NetworkPluginNotReady', message: net.message },
+          ],
+        },
+        info: (request.verbose ? { config: JSON.stringify(deps.verboseConfig ?? {}) } : {}) as Record<string, string>,
+        runtimeHandlers: [
+          { name: '', features: { recursiveReadOnlyMounts: false, userNamespaces: false } },
+          ...handlers.map((name) => ({ name, features: { recursiveReadOnlyMounts: false, userNamespaces: false } })),
+        ],
+        features: { supplementalGroupsPolicy: false },
+      };
+    },
+
+    async runtimeConfig() {
+      const info = await deps.engine.docker.info();
+      return { linux: { cgroupDriver: info.CgroupDriver === 'systemd' ? CgroupDriver.SYSTEMD : CgroupDriver.CGROUPFS } };
+    },
+
+    async runPodSandbox(request, context) {
+      if (!request.config) throw invalidArgument('missing-config', 'RunPodSandbox needs a config');
+      return { podSandboxId: await pods.runPodSandbox(request.config, request.runtimeHandler, context.signal) };
+    },
+
+    async stopPodSandbox(request) {
+      await pods.stopPodSandbox(need(request.podSandboxId, 'pod_sandbox_id'));
+      return {};
+    },
+
+    async removePodSandbox(request) {
+      await pods.removePodSandbox(need(request.podSandboxId, 'pod_sandbox_id'));
+      return {};
+    },
+
+    async podSandboxStatus(request) {
+      const inspect = await pods.inspectSandbox(need(request.podSandboxId, 'pod_sandbox_id'));
+      const view = {
+        inspect,
+        ips: await pods.sandboxIps(inspect.Id),
+        networkReady: await pods.networkReady(inspect),
+        runtimeHandler: pods.runtimeHandlerOf(inspect),
+      };
+      const info: Record<string, string> = request.verbose
+        ? {
+            info: JSON.stringify({
+              pid: inspect.State.Pid,
+              netNamespace: `/proc/${inspect.State.Pid}/ns/net`,
+              image: inspect.Config.Image,
+            }),
+          }
+        : {};
+      return { status: criSandboxStatus(view), info };
+    },
+
+    async listPodSandbox(request) {
+      const f = request.filter;
+      const listed = await pods.listSandboxes({ id: f?.id || undefined, labels: f?.labelSelector });
+      await pods.runtimes(); // the engine's default runtime, to report handlers as they were asked
+      const items = await Promise.all(
+        listed.map(async (c) => {
+          const ready = c.HostConfig?.NetworkMode === 'host' || (await pods.sandboxIps(c.Id)).length > 0;
+          const inspect = { HostConfig: { Runtime: '' } };
+          return criSandboxFromListing(c, ready, pods.runtimeHandlerOf(inspect as never));
+        }),
+      );
+      return { items: f?.state ? items.filter((s) => s.state === f.state!.state) : items };
+    },
+
+    async createContainer(request) {
+      if (!request.config) throw invalidArgument('missing-config', 'CreateContainer needs a config');
+      const id = await pods.createContainer(need(request.podSandboxId, 'pod_sandbox_id'), request.config, request.sandboxConfig);
+      return { containerId: id };
+    },
+
+    async startContainer(request) {
+      await pods.startContainer(need(request.containerId, 'container_id'));
+      return {};
+    },
+
+    async stopContainer(request) {
+      await pods.stopContainer(need(request.containerId, 'container_id'), Number(request.timeout));
+      return {};
+    },
+
+    async removeContainer(request) {
+      await pods.removeContainer(need(request.containerId, 'container_id'));
+      return {};
+    },
+
+    async listContainers(request) {
+      const f = request.filter;
+      const listed = await pods.listContainers({
+        id: f?.id || undefined,
+        sandboxId: f?.podSandboxId || undefined,
+        labels: f?.labelSelector,
+      });
+      const items = listed.map(criContainerFromListing);
+      return { containers: f?.state ? items.filter((c) => c.state === f.state!.state) : items };
+    },
+
+    async containerStatus(request) {
+      const inspect = await pods.inspectContainer(need(request.containerId, 'container_id'));
+      const info: Record<string, string> = request.verbose
+        ? { info: JSON.stringify({ pid: inspect.State.Pid, sandboxID: inspect.Config.Labels?.['io.kubernetes.sandbox.id'] }) }
+        : {};
+      return { status: criContainerStatus(inspect, inspect.Config.Image), info };
+    },
+
+    async updateContainerResources(request) {
+      const r = request.linux;
+      await pods.updateContainerResources(need(request.containerId, 'container_id'), {
+        cpuShares: Number(r?.cpuShares ?? 0),
+        cpuQuota: Number(r?.cpuQuota ?? 0),
+        cpuPeriod: Number(r?.cpuPeriod ?? 0),
+        memory: Number(r?.memoryLimitInBytes ?? 0),
+        memorySwap: Number(r?.memorySwapLimitInBytes ?? 0),
+        cpusetCpus: r?.cpusetCpus,
+        cpusetMems: r?.cpusetMems,
+      });
+      return {};
+    },
+
+    async reopenContainerLog(request) {
+      await pods.reopenContainerLog(need(request.containerId, 'container_id'));
+      return {};
+    },
+  };
+  if (deps.execSync) {
+    const execSync = deps.execSync;
+    ops.execSync = async (request, context) => {
+      const inspect = await pods.inspectContainer(need(request.containerId, 'container_id'));
+      if (containerState(inspect.State) !== ContainerState.CONTAINER_RUNNING)
+        execRequest(lookupOf(inspect.Id, false), { ...request, stdout: true, stdin: false, stderr: true, tty: false });
+      const r = await execSync(inspect.Id, request.cmd, Number(request.timeout) * 1000, context.signal);
+      return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
+    };
+  }
+  if (deps.streaming) {
+    const streaming = deps.streaming;
+    ops.exec = async (request) => {
+      const inspect = await pods.inspectContainer(need(request.containerId, 'container_id'));
+      return { url: streaming.execUrl(execRequest(lookupOf(inspect.Id, inspect.State.Running), request)) };
+    };
+    ops.attach = async (request) => {
+      const inspect = await pods.inspectContainer(need(request.containerId, 'container_id'));
+      return { url: streaming.attachUrl(attachRequest(lookupOf(inspect.Id, inspect.State.Running), request)) };
+    };
+    ops.portForward = async (request) => {
+      const inspect = await pods.inspectSandbox(need(request.podSandboxId, 'pod_sandbox_id'));
+      const ready = sandboxState({ inspect, networkReady: await pods.networkReady(inspect) }) === 1;
+      return { url: streaming.portForwardUrl(portForwardRequest(lookupOf(inspect.Id, ready), request)) };
+    };
+  }
+  return ops;
+}

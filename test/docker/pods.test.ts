@@ -1,0 +1,187 @@
+// berth dockershim: pods and containers on a real Docker Engine, laid out as cri-dockerd lays
+// them out, through the CRI socket.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { ContainerState, NamespaceMode, PodSandboxState } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
+import { startDockershimEnv, type DockershimEnv } from '../support/dockershim.ts';
+import { expectCriError, waitFor } from '../support/pod-fixtures.ts';
+
+describe('berth dockershim: pods and containers on Docker Engine', { timeout: 300_000 }, () => {
+  let env: DockershimEnv;
+  before(async () => {
+    env = await startDockershimEnv({ index: 1 });
+    await env.loadImages();
+  });
+  afterEach(async () => {
+    await env.removeAllPods();
+  });
+  after(async () => {
+    await env?.cleanUp();
+  });
+
+  test('a pod is a Docker container of the sandbox image, named and labelled as cri-dockerd does, networked by CNI', async () => {
+    const cri = env.cri();
+    const config = env.podConfig('web', { labels: { app: 'web' }, annotations: { note: 'x' }, hostname: 'webhost' });
+    const { podSandboxId: id } = await cri.runtime.runPodSandbox({ config });
+    const inspect = await env.engine.docker.getContainer(id).inspect();
+    assert.equal(inspect.Name, '/k8s_POD_web_default_uid-web_0');
+    assert.equal(inspect.Config.Labels['io.kubernetes.docker.type'], 'podsandbox');
+    assert.equal(inspect.Config.Labels['annotation.note'], 'x');
+    assert.equal(inspect.HostConfig.NetworkMode, 'none');
+    assert.equal(inspect.State.Running, true);
+    assert.ok(existsSync(path.join(env.root, 'sandbox', id)), 'the sandbox checkpoint');
+
+    const { status } = await cri.runtime.podSandboxStatus({ podSandboxId: id });
+    assert.equal(status?.state, PodSandboxState.SANDBOX_READY);
+    assert.ok(status?.network?.ip.startsWith(env.subnetPrefix), `pod IP ${status?.network?.ip}`);
+    assert.deepEqual(status?.labels, { app: 'web' });
+    assert.deepEqual(status?.annotations, { note: 'x' });
+    assert.deepEqual(status?.metadata, {
+      $typeName: 'runtime.v1.PodSandboxMetadata',
+      name: 'web',
+      namespace: 'default',
+      uid: 'uid-web',
+      attempt: 0,
+    });
+    assert.equal(status?.linux?.namespaces?.options?.network, NamespaceMode.POD);
+
+    const listed = await cri.runtime.listPodSandbox({ filter: { labelSelector: { app: 'web' } } });
+    assert.deepEqual(
+      listed.items.map((s) => [s.id, s.state]),
+      [[id, PodSandboxState.SANDBOX_READY]],
+    );
+
+    // A container joins the pod's network: it sees the pod's address and hostname.
+    const { containerId } = await cri.runtime.createContainer({
+      podSandboxId: id,
+      config: env.containerConfig('app'),
+      sandboxConfig: config,
+    });
+    const c = await env.engine.docker.getContainer(containerId).inspect();
+    assert.equal(c.Name, '/k8s_app_web_default_uid-web_0');
+    assert.equal(c.Config.Labels['io.kubernetes.sandbox.id'], id);
+    assert.equal(c.HostConfig.NetworkMode, `container:${id}`);
+    let cs = (await cri.runtime.containerStatus({ containerId })).status;
+    assert.equal(cs?.state, ContainerState.CONTAINER_CREATED);
+    await cri.runtime.startContainer({ containerId });
+    cs = (await cri.runtime.containerStatus({ containerId })).status;
+    assert.equal(cs?.state, ContainerState.CONTAINER_RUNNING);
+    assert.equal(cs?.logPath, path.join(env.logRoot, 'web', 'app.log'));
+    const ip = (await env.engine.docker.getContainer(containerId).exec({ Cmd: ['hostname'], AttachStdout: true })) !== undefined;
+    assert.ok(ip);
+    const containers = await cri.runtime.listContainers({ filter: { podSandboxId: id } });
+    assert.deepEqual(
+      containers.containers.map((x) => [x.id, x.state, x.metadata?.name]),
+      [[containerId, ContainerState.CONTAINER_RUNNING, 'app']],
+    );
+
+    await cri.runtime.stopPodSandbox({ podSandboxId: id });
+    assert.equal((await cri.runtime.podSandboxStatus({ podSandboxId: id })).status?.state, PodSandboxState.SANDBOX_NOTREADY);
+    assert.equal((await cri.runtime.containerStatus({ containerId })).status?.state, ContainerState.CONTAINER_EXITED);
+    await cri.runtime.removePodSandbox({ podSandboxId: id });
+    await cri.runtime.removePodSandbox({ podSandboxId: id }); // idempotent
+    assert.equal((await env.engine.docker.listContainers({ all: true })).length, 0);
+    assert.deepEqual(await readdir(path.join(env.root, 'sandbox')), []);
+    const allocations = await readdir(path.join(env.dir, 'ipam', 'berth-dock-1')).catch(() => [] as string[]);
+    assert.deepEqual(
+      allocations.filter((f) => f.startsWith('10.')),
+      [],
+      'no IP left allocated',
+    );
+  });
+
+  test('exit codes, the reason of an exit and the finish time', async () => {
+    const cri = env.cri();
+    const config = env.podConfig('exits');
+    const { podSandboxId } = await cri.runtime.runPodSandbox({ config });
+    for (const [script, code, reason] of [
+      ['exit 3', 3, 'Error'],
+      ['true', 0, 'Completed'],
+    ] as const) {
+      const name = `c${code}`;
+      const { containerId } = await cri.runtime.createContainer({
+        podSandboxId,
+        config: env.containerConfig(name, script),
+        sandboxConfig: config,
+      });
+      await cri.runtime.startContainer({ containerId });
+      const s = await waitFor('the exit', async () => {
+        const st = (await cri.runtime.containerStatus({ containerId })).status;
+        return st?.state === ContainerState.CONTAINER_EXITED ? st : undefined;
+      });
+      assert.equal(s.exitCode, code);
+      assert.equal(s.reason, reason);
+      assert.ok(s.startedAt > 0n, `started at ${s.startedAt}`);
+      assert.ok(s.finishedAt >= s.startedAt, `finished at ${s.finishedAt}, started at ${s.startedAt}`);
+    }
+    await cri.runtime.removePodSandbox({ podSandboxId });
+  });
+
+  test('bad input: unknown IDs, a taken name, an unknown handler, a pod in its own user namespace; nothing left', async () => {
+    const cri = env.cri();
+    const unknown = 'f'.repeat(64);
+    await expectCriError(cri.runtime.podSandboxStatus({ podSandboxId: unknown }), 'NOT_FOUND');
+    await expectCriError(cri.runtime.containerStatus({ containerId: unknown }), 'NOT_FOUND');
+    await expectCriError(cri.runtime.startContainer({ containerId: unknown }), 'NOT_FOUND');
+    await cri.runtime.removeContainer({ containerId: unknown });
+    await expectCriError(cri.runtime.runPodSandbox({ config: env.podConfig('h'), runtimeHandler: 'no-such' }), 'INVALID_ARGUMENT');
+    await expectCriError(
+      cri.runtime.runPodSandbox({
+        config: env.podConfig('userns', {
+          linux: {
+            securityContext: {
+              namespaceOptions: {
+                usernsOptions: {
+                  mode: NamespaceMode.POD,
+                  uids: [{ hostId: 100000, containerId: 0, length: 65536 }],
+                  gids: [{ hostId: 100000, containerId: 0, length: 65536 }],
+                },
+              },
+            },
+          },
+        }),
+      }),
+      'INVALID_ARGUMENT',
+    );
+    const config = env.podConfig('taken');
+    const { podSandboxId } = await cri.runtime.runPodSandbox({ config });
+    await expectCriError(cri.runtime.runPodSandbox({ config }), 'ALREADY_EXISTS');
+    await cri.runtime.createContainer({ podSandboxId, config: env.containerConfig('one'), sandboxConfig: config });
+    await expectCriError(
+      cri.runtime.createContainer({ podSandboxId, config: env.containerConfig('one'), sandboxConfig: config }),
+      'ALREADY_EXISTS',
+    );
+    await expectCriError(
+      cri.runtime.createContainer({
+        podSandboxId,
+        config: env.containerConfig('img', 'true', { image: { image: 'registry.pods.test/none:1' } }),
+        sandboxConfig: config,
+      }),
+      'NOT_FOUND',
+    );
+    await cri.runtime.removePodSandbox({ podSandboxId });
+    assert.equal((await env.engine.docker.listContainers({ all: true })).length, 0);
+  });
+
+  test('a restart of the dockershim, also kill -9, keeps the pods: same lists, states and IPs', async () => {
+    const cri = env.cri();
+    const config = env.podConfig('keep');
+    const { podSandboxId } = await cri.runtime.runPodSandbox({ config });
+    const { containerId } = await cri.runtime.createContainer({ podSandboxId, config: env.containerConfig('app'), sandboxConfig: config });
+    await cri.runtime.startContainer({ containerId });
+    const before = (await cri.runtime.podSandboxStatus({ podSandboxId })).status;
+    for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+      await env.restart(signal);
+      const after = (await env.cri().runtime.podSandboxStatus({ podSandboxId })).status;
+      assert.equal(after?.network?.ip, before?.network?.ip);
+      assert.equal(after?.state, PodSandboxState.SANDBOX_READY);
+      assert.equal((await env.cri().runtime.containerStatus({ containerId })).status?.state, ContainerState.CONTAINER_RUNNING);
+    }
+    await env.cri().runtime.removePodSandbox({ podSandboxId });
+    const text = await readFile(path.join(env.dir, 'config.toml'), 'utf8');
+    assert.match(text, /\[dockershim\]/);
+  });
+});

@@ -1,0 +1,232 @@
+// A real `berth dockershim` for tests, on a real Docker Engine of its own (docker-engine.ts), with
+// a loopback registry holding the busybox-like and pause-like images (named under
+// registry.pods.test and mirrored to it), a CNI bridge `berthdockN` on 10.97.N.0/24 and a temp
+// dir for config, root and pod logs. cleanUp() removes every pod, stops the dockershim and the
+// engine and removes the bridge — also after a failed test.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { type CriClient, connectCri } from '../../src/cri/cri-client.ts';
+import { sleep } from '../../src/util/sleep.ts';
+import { removeLink } from '../agent/support/host-network-cleanup.ts';
+import { startDockerEngine, type TestDockerEngine } from './docker-engine.ts';
+import { busyboxLikeImage, pushImage } from './image-builder.ts';
+import { BUSYBOX, type ContainerInit, IMAGE_HOST, PAUSE, type PodInit } from './pod-fixtures.ts';
+import { startRegistry, type TestRegistry } from './registry.ts';
+import { makeTempDir, type TempDir } from './tmp.ts';
+
+export { BUSYBOX, PAUSE };
+
+const BERTH_BIN = path.resolve(import.meta.dirname, '../../bin/berth');
+
+export interface DockershimEnvOptions {
+  /** N of the bridge `berthdockN` and the subnet 10.97.N.0/24: one per test file. */
+  index: number;
+  engine?: Parameters<typeof startDockerEngine>[0];
+}
+
+export interface DockershimEnv {
+  readonly engine: TestDockerEngine;
+  readonly registry: TestRegistry;
+  readonly dir: string;
+  readonly root: string;
+  readonly socket: string;
+  readonly logRoot: string;
+  readonly subnetPrefix: string;
+  readonly bridge: string;
+  cri(): CriClient;
+  logs(): string;
+  /** Pulls the test images into the engine under their registry.pods.test names. */
+  loadImages(): Promise<void>;
+  podConfig(name: string, extra?: PodInit): PodInit;
+  containerConfig(name: string, script?: string, extra?: ContainerInit): ContainerInit;
+  /** Stops the dockershim with `signal` (SIGKILL: as killed) and starts it again on the same root. */
+  restart(signal?: NodeJS.Signals): Promise<void>;
+  removeAllPods(): Promise<void>;
+  cleanUp(): Promise<void>;
+}
+
+export async function startDockershimEnv(options: DockershimEnvOptions): Promise<DockershimEnv> {
+  const n = options.index;
+  const tmp: TempDir = await makeTempDir('berth-dockershim-');
+  const dir = tmp.path;
+  const root = path.join(dir, 'root');
+  const socket = path.join(dir, 'run', 'dockershim.sock');
+  const cniDir = path.join(dir, 'cni');
+  const logRoot = path.join(dir, 'logs');
+  const bridge = `berthdock${n}`;
+  const subnetPrefix = `10.97.${n}.`;
+  const configPath = path.join(dir, 'config.toml');
+  let registry: TestRegistry | undefined;
+  let engine: TestDockerEngine | undefined;
+  let child: ChildProcess | undefined;
+  let client: CriClient | undefined;
+  let log = '';
+
+  const spawnShim = async (): Promise<void> => {
+    await rm(socket, { force: true });
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    delete env.NODE_OPTIONS;
+    const args = [BERTH_BIN, 'dockershim', '--config', configPath, '--log-level', 'debug'];
+    const p = spawn('/usr/bin/setpriv', ['--pdeathsig', 'SIGKILL', '--', ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = p;
+    const append = (d: Buffer) => {
+      log = (log + d.toString()).slice(-256 * 1024);
+    };
+    p.stdout?.on('data', append);
+    p.stderr?.on('data', append);
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(socket)) {
+      if (p.exitCode !== null) throw new Error(`berth dockershim exited with ${p.exitCode}:\n${log}`);
+      if (Date.now() > deadline) throw new Error(`berth dockershim did not create ${socket}:\n${log}`);
+      await sleep(25);
+    }
+    const c = connectCri(`unix://${socket}`);
+    for (;;) {
+      try {
+        await c.runtime.version({}, { timeoutMs: 2000 });
+        break;
+      } catch (e) {
+        if (p.exitCode !== null || Date.now() > deadline) {
+          c.close();
+          throw new Error(`berth dockershim did not answer: ${(e as Error).message}\n${log}`);
+        }
+        await sleep(50);
+      }
+    }
+    client = c;
+  };
+
+  const terminate = async (signal: NodeJS.Signals): Promise<void> => {
+    client?.close();
+    client = undefined;
+    const p = child;
+    child = undefined;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const closed = new Promise<void>((resolve) => p.once('close', () => resolve()));
+    p.kill(signal);
+    const killer = setTimeout(() => p.kill('SIGKILL'), 15_000);
+    await closed;
+    clearTimeout(killer);
+  };
+
+  const removeAllPods = async (): Promise<void> => {
+    if (!engine) return;
+    const all = await engine.docker.listContainers({ all: true, filters: { label: ['io.kubernetes.docker.type'] } }).catch(() => []);
+    if (client) {
+      for (const c of all.filter((c) => c.Labels['io.kubernetes.docker.type'] === 'podsandbox')) {
+        await client.runtime.removePodSandbox({ podSandboxId: c.Id }).catch(() => {});
+      }
+    }
+    // What the CRI could not remove (a test that left the dockershim down).
+    const left = await engine.docker.listContainers({ all: true, filters: { label: ['io.kubernetes.docker.type'] } }).catch(() => []);
+    for (const c of left)
+      await engine.docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => {});
+  };
+
+  const cleanUp = async (): Promise<void> => {
+    await removeAllPods().catch(() => {});
+    await terminate('SIGTERM');
+    await engine?.stop();
+    await registry?.[Symbol.asyncDispose]();
+    await removeLink(bridge).catch(() => {});
+    await tmp.remove();
+  };
+
+  try {
+    registry = await startRegistry();
+    await pushImage(registry, 'library/busybox:1', busyboxLikeImage());
+    await pushImage(registry, 'library/pause:1', busyboxLikeImage({ config: { Entrypoint: ['/bin/sleep', '2147483647'], Cmd: null } }));
+    engine = await startDockerEngine(options.engine);
+    await mkdir(cniDir, { recursive: true });
+    await mkdir(logRoot, { recursive: true });
+    await writeFile(
+      path.join(cniDir, '10-berth-dock.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: `berth-dock-${n}`,
+        plugins: [
+          {
+            type: 'bridge',
+            bridge,
+            isGateway: true,
+            ipMasq: false,
+            hairpinMode: true,
+            ipam: { type: 'host-local', ranges: [[{ subnet: `${subnetPrefix}0/24` }]], dataDir: path.join(dir, 'ipam') },
+          },
+          { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+        ],
+      }),
+    );
+    await writeFile(
+      configPath,
+      [
+        `sandbox_image = ${JSON.stringify(PAUSE)}`,
+        '[cni]',
+        `conf_dir = ${JSON.stringify(cniDir)}`,
+        `[registries.${JSON.stringify(IMAGE_HOST)}]`,
+        `mirrors = [${JSON.stringify(registry.url)}]`,
+        '[dockershim]',
+        `docker_host = ${JSON.stringify(engine.host)}`,
+        `socket = ${JSON.stringify(socket)}`,
+        `root = ${JSON.stringify(root)}`,
+        '',
+      ].join('\n'),
+    );
+    await spawnShim();
+  } catch (e) {
+    await cleanUp();
+    throw e;
+  }
+  const eng = engine;
+  const reg = registry;
+
+  const loadImages = async (): Promise<void> => {
+    for (const name of ['library/busybox:1', 'library/pause:1']) {
+      const stream = await eng.docker.pull(`${reg.host}/${name}`);
+      await new Promise<void>((resolve, reject) => eng.docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
+      const [repo, tag] = name.split(':') as [string, string];
+      await eng.docker.getImage(`${reg.host}/${name}`).tag({ repo: `${IMAGE_HOST}/${repo}`, tag });
+    }
+  };
+
+  return {
+    engine: eng,
+    registry: reg,
+    dir,
+    root,
+    socket,
+    logRoot,
+    subnetPrefix,
+    bridge,
+    cri: () => {
+      if (!client) throw new Error('the dockershim is not running');
+      return client;
+    },
+    logs: () => log,
+    loadImages,
+    podConfig: (name, extra = {}) => ({
+      metadata: { name, namespace: 'default', uid: `uid-${name}`, attempt: 0 },
+      logDirectory: path.join(logRoot, name),
+      ...extra,
+    }),
+    containerConfig: (name, script = 'sleep 2147483647', extra = {}) => ({
+      metadata: { name, attempt: 0 },
+      image: { image: BUSYBOX },
+      command: ['sh', '-c', script],
+      logPath: `${name}.log`,
+      ...extra,
+    }),
+    async restart(signal = 'SIGTERM') {
+      await terminate(signal);
+      await spawnShim();
+    },
+    removeAllPods,
+    cleanUp,
+  };
+}
