@@ -2,9 +2,9 @@
 // root, seccomp, AppArmor, no-new-privileges, masked and read-only paths. Refusals are berth
 // daemon's: unknown capabilities, Localhost profiles outside the profile root, bad profiles.
 import type Docker from 'dockerode';
-import type { ContainerSecurityInput, SecurityProfile } from '../runtime/spec/spec-input.ts';
 import { parseCapability } from '../runtime/spec/capabilities.ts';
 import { loadLocalhostSeccompProfile } from '../runtime/spec/seccomp.ts';
+import type { ContainerSecurityInput, SecurityProfile } from '../runtime/spec/spec-input.ts';
 
 type HostConfig = NonNullable<Docker.ContainerCreateOptions['HostConfig']>;
 

@@ -425,8 +425,14 @@ export const ERROR_CODES = {
   'bad-docker-host': { kind: 'invalid-argument', meaning: 'the Docker host is not a unix:// or tcp:// URL' },
   'docker-too-old': { kind: 'failed-precondition', meaning: 'the Docker Engine speaks an API older than the dockershim needs (1.41)' },
   'docker-bad-request': { kind: 'invalid-argument', meaning: 'the Docker Engine refused a request as malformed (HTTP 400)' },
-  'docker-not-found': { kind: 'failed-precondition', meaning: 'the Docker Engine has no such object (HTTP 404) where the dockershim expected one' },
-  'docker-conflict': { kind: 'failed-precondition', meaning: 'the Docker Engine refused a request that conflicts with its state (HTTP 409)' },
+  'docker-not-found': {
+    kind: 'failed-precondition',
+    meaning: 'the Docker Engine has no such object (HTTP 404) where the dockershim expected one',
+  },
+  'docker-conflict': {
+    kind: 'failed-precondition',
+    meaning: 'the Docker Engine refused a request that conflicts with its state (HTTP 409)',
+  },
   'docker-engine-error': { kind: 'unavailable', meaning: 'the Docker Engine failed a request (HTTP 5xx)' },
   'docker-unavailable': { kind: 'unavailable', meaning: 'the Docker Engine cannot be reached on its socket or address' },
   'supplemental-groups-strict': {

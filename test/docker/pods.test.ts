@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { ContainerState, NamespaceMode, PodSandboxState } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
-import { startDockershimEnv, type DockershimEnv } from '../support/dockershim.ts';
+import { type DockershimEnv, startDockershimEnv } from '../support/dockershim.ts';
 import { expectCriError, waitFor } from '../support/pod-fixtures.ts';
 
 describe('berth dockershim: pods and containers on Docker Engine', { timeout: 300_000 }, () => {
