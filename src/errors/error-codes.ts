@@ -439,6 +439,15 @@ export const ERROR_CODES = {
     kind: 'invalid-argument',
     meaning: 'a container asks for the Strict supplemental groups policy, which Docker Engine cannot honour',
   },
+  'docker-pull-not-found': { kind: 'not-found', meaning: 'the registry has no such repository, tag or digest (Docker pull)' },
+  'docker-pull-unauthorized': { kind: 'unauthenticated', meaning: 'the registry refused a Docker pull: no or wrong credentials' },
+  'docker-pull-unreachable': { kind: 'unavailable', meaning: 'the Docker Engine could not reach the registry or mirror' },
+  'docker-pull-failed': { kind: 'unavailable', meaning: 'the Docker Engine failed a pull for another reason it reported' },
+  'docker-mirror-unusable': { kind: 'invalid-argument', meaning: 'a mirror URL path Docker cannot address (not empty nor /v2/…)' },
+  'docker-root-unreadable': {
+    kind: 'failed-precondition',
+    meaning: "the dockershim cannot read the Docker data root (not on the engine's node)",
+  },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
