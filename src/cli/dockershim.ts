@@ -4,9 +4,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { create } from '@bufbuild/protobuf';
 import { type Config, loadConfig } from '../config/config.ts';
 import { criBindings, startCriServer } from '../cri/server.ts';
+import { ImageStatusRequestSchema, PullImageRequestSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { connectDockerEngine } from '../docker/docker-engine.ts';
+import { dockerImageOperations } from '../docker/docker-image-operations.ts';
 import { DockerPods } from '../docker/docker-pods.ts';
 import { dockerRuntimeOperations } from '../docker/docker-runtime-operations.ts';
 import { SandboxCheckpoints } from '../docker/sandbox-checkpoint.ts';
@@ -48,19 +51,26 @@ export async function runDockershim(config: Config, logger: Logger, configFile?:
   );
   const cniCacheDir = path.join(root, 'cni');
   const network = new CniPodNetwork({ confDir: config.cni.conf_dir, binDirs: config.cni.bin_dirs, cacheDir: cniCacheDir });
+  const image = dockerImageOperations({ engine, registries: config.registries, pinnedImages: [config.sandbox_image] });
+  // The sandbox image is pulled when a pod needs it and the engine lacks it, as cri-dockerd does.
+  const ensureImage = async (ref: string, signal?: AbortSignal): Promise<void> => {
+    const context = { signal: signal ?? new AbortController().signal };
+    const status = await image.imageStatus!(create(ImageStatusRequestSchema, { image: { image: ref } }), context);
+    if (!status.image) await image.pullImage!(create(PullImageRequestSchema, { image: { image: ref } }), context);
+  };
   const pods = new DockerPods({
     engine,
     network,
     cniCacheDir,
     checkpoints: new SandboxCheckpoints(root),
     sandboxImage: config.sandbox_image,
-    ensureImage: async () => {},
+    ensureImage,
     seccompProfileRoot: config.seccomp_profile_root,
     logger,
   });
   const server = await startCriServer(
     socket,
-    criBindings({ runtime: dockerRuntimeOperations({ engine, pods, network, verboseConfig: config }), image: {} }),
+    criBindings({ runtime: dockerRuntimeOperations({ engine, pods, network, verboseConfig: config }), image }),
     logger,
   );
   const signal = await new Promise<string>((resolve) => {

@@ -37,7 +37,7 @@ export interface DockershimEnv {
   readonly bridge: string;
   cri(): CriClient;
   logs(): string;
-  /** Pulls the test images into the engine under their registry.pods.test names. */
+  /** Pulls the busybox-like image through the dockershim. */
   loadImages(): Promise<void>;
   podConfig(name: string, extra?: PodInit): PodInit;
   containerConfig(name: string, script?: string, extra?: ContainerInit): ContainerInit;
@@ -186,13 +186,11 @@ export async function startDockershimEnv(options: DockershimEnvOptions): Promise
   const eng = engine;
   const reg = registry;
 
+  // Through the CRI, so the mirror and the asked name are the dockershim's; the pause image is
+  // left to RunPodSandbox, which pulls it when the engine lacks it.
   const loadImages = async (): Promise<void> => {
-    for (const name of ['library/busybox:1', 'library/pause:1']) {
-      const stream = await eng.docker.pull(`${reg.host}/${name}`);
-      await new Promise<void>((resolve, reject) => eng.docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
-      const [repo, tag] = name.split(':') as [string, string];
-      await eng.docker.getImage(`${reg.host}/${name}`).tag({ repo: `${IMAGE_HOST}/${repo}`, tag });
-    }
+    if (!client) throw new Error('the dockershim is not running');
+    await client.image.pullImage({ image: { image: BUSYBOX } });
   };
 
   return {
