@@ -9,12 +9,15 @@ import { type Config, loadConfig } from '../config/config.ts';
 import { criBindings, startCriServer } from '../cri/server.ts';
 import { ImageStatusRequestSchema, PullImageRequestSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { connectDockerEngine } from '../docker/docker-engine.ts';
+import { dockerExecSync } from '../docker/docker-exec-sync.ts';
 import { dockerImageOperations } from '../docker/docker-image-operations.ts';
 import { DockerPods } from '../docker/docker-pods.ts';
 import { dockerRuntimeOperations } from '../docker/docker-runtime-operations.ts';
+import { DockerStreamBackend } from '../docker/docker-stream-backend.ts';
 import { SandboxCheckpoints } from '../docker/sandbox-checkpoint.ts';
 import { failedPrecondition } from '../errors/errors.ts';
 import { CniPodNetwork } from '../network/pod-network.ts';
+import { StreamingServer } from '../streaming/daemon/streaming-server.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { defineCommand } from './command.ts';
 
@@ -68,16 +71,33 @@ export async function runDockershim(config: Config, logger: Logger, configFile?:
     seccompProfileRoot: config.seccomp_profile_root,
     logger,
   });
-  const server = await startCriServer(
-    socket,
-    criBindings({ runtime: dockerRuntimeOperations({ engine, pods, network, verboseConfig: config }), image }),
+  const streaming = await StreamingServer.start({
+    address: config.streaming.address,
+    port: config.streaming.port,
+    tlsCert: config.streaming.tls_cert || undefined,
+    tlsKey: config.streaming.tls_key || undefined,
+    idleTimeoutMs: config.streaming.idle_timeout_ms,
+    tokenTtlMs: config.streaming.token_ttl_ms,
+    maxSessions: config.streaming.max_sessions,
+    maxBufferedBytes: config.streaming.max_buffered,
     logger,
-  );
+    backend: new DockerStreamBackend({ engine }),
+  });
+  const runtime = dockerRuntimeOperations({
+    engine,
+    pods,
+    network,
+    streaming,
+    execSync: (id, cmd, timeoutMs, signal) => dockerExecSync(engine, id, cmd, timeoutMs, signal),
+    verboseConfig: config,
+  });
+  const server = await startCriServer(socket, criBindings({ runtime, image }), logger);
   const signal = await new Promise<string>((resolve) => {
     for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve(s));
   });
   logger.info({ signal }, 'shutting down');
   await server.close();
+  await streaming.close();
   logger.info('stopped');
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
   process.exit(0);

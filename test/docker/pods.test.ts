@@ -70,8 +70,15 @@ describe('berth dockershim: pods and containers on Docker Engine', { timeout: 30
     cs = (await cri.runtime.containerStatus({ containerId })).status;
     assert.equal(cs?.state, ContainerState.CONTAINER_RUNNING);
     assert.equal(cs?.logPath, path.join(env.logRoot, 'web', 'app.log'));
-    const ip = (await env.engine.docker.getContainer(containerId).exec({ Cmd: ['hostname'], AttachStdout: true })) !== undefined;
-    assert.ok(ip);
+    const seen = await cri.runtime.execSync({
+      containerId,
+      cmd: ['sh', '-c', 'hostname; cat /proc/net/fib_trie | grep -c "' + status!.network!.ip + '"'],
+      timeout: 10n,
+    });
+    assert.equal(seen.exitCode, 0, Buffer.from(seen.stderr).toString());
+    const [hostname, ipSeen] = Buffer.from(seen.stdout).toString().trim().split('\n');
+    assert.equal(hostname, 'webhost');
+    assert.ok(Number(ipSeen) > 0, 'the container has the pod IP');
     const containers = await cri.runtime.listContainers({ filter: { podSandboxId: id } });
     assert.deepEqual(
       containers.containers.map((x) => [x.id, x.state, x.metadata?.name]),
