@@ -1,5 +1,5 @@
 // The dockershim's CRI RuntimeService: CRI requests ⇄ DockerPods, one short entry per RPC.
-import { CgroupDriver, ContainerState } from '../cri-api/gen/runtime/v1/api_pb.js';
+import { CgroupDriver, ContainerState, PodSandboxState } from '../cri-api/gen/runtime/v1/api_pb.js';
 import type { RuntimeOperations } from '../cri-api/operations.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import type { PodNetwork } from '../network/pod-network.ts';
@@ -220,7 +220,7 @@ export function dockerRuntimeOperations(deps: DockerRuntimeDeps): RuntimeOperati
     };
     ops.portForward = async (request) => {
       const inspect = await pods.inspectSandbox(need(request.podSandboxId, 'pod_sandbox_id'));
-      const ready = sandboxState({ inspect, networkReady: await pods.networkReady(inspect) }) === 1;
+      const ready = sandboxState({ inspect, networkReady: await pods.networkReady(inspect) }) === PodSandboxState.SANDBOX_READY;
       return { url: streaming.portForwardUrl(portForwardRequest(lookupOf(inspect.Id, ready), request)) };
     };
   }

@@ -2,9 +2,10 @@
 // root, seccomp, AppArmor, no-new-privileges, masked and read-only paths. Refusals are berth
 // daemon's: unknown capabilities, Localhost profiles outside the profile root, bad profiles.
 import type Docker from 'dockerode';
-import { parseCapability } from '../runtime/spec/capabilities.ts';
+import { normalizeCapability, parseCapability } from '../runtime/spec/capabilities.ts';
 import { loadLocalhostSeccompProfile } from '../runtime/spec/seccomp.ts';
 import type { ContainerSecurityInput, SecurityProfile } from '../runtime/spec/spec-input.ts';
+import { userString } from '../runtime/spec/user.ts';
 
 type HostConfig = NonNullable<Docker.ContainerCreateOptions['HostConfig']>;
 
@@ -16,11 +17,9 @@ export interface SecurityFields {
   >;
 }
 
-/** `uid[:gid]`, `name[:gid]`, or nothing for the image's user. */
+/** `uid[:gid]`, `name[:gid]`, or nothing for the image's user; a group without a user is refused, as by berth daemon. */
 export function dockerUser(sc: Pick<ContainerSecurityInput, 'runAsUser' | 'runAsUsername' | 'runAsGroup'>): string | undefined {
-  const user = sc.runAsUser !== undefined ? String(sc.runAsUser) : sc.runAsUsername;
-  if (user === undefined) return undefined;
-  return sc.runAsGroup !== undefined ? `${user}:${sc.runAsGroup}` : user;
+  return userString({ runAsUser: sc.runAsUser, runAsUsername: sc.runAsUsername, runAsGroup: sc.runAsGroup }) || undefined;
 }
 
 async function seccompOpt(profile: SecurityProfile | undefined, profileRoot: string): Promise<string | undefined> {
@@ -49,16 +48,21 @@ function appArmorOpt(profile: SecurityProfile | undefined): string | undefined {
   }
 }
 
-const withoutPrefix = (cap: string) => (cap === 'ALL' ? cap : cap.replace(/^CAP_/, ''));
+const withoutPrefix = (cap: string) => cap.replace(/^CAP_/, '');
+/** Docker's names: without CAP_; ALL as is (Docker expands it). Unknown names refused. */
+const dockerCapability = (name: string, what: 'add' | 'drop') =>
+  normalizeCapability(name) === 'ALL' ? 'ALL' : withoutPrefix(parseCapability(name, what));
 
 export async function securityFields(sc: ContainerSecurityInput, profileRoot: string): Promise<SecurityFields> {
-  const securityOpt = [await seccompOpt(sc.seccomp, profileRoot), appArmorOpt(sc.apparmor)].filter((o): o is string => o !== undefined);
+  // A privileged container has no seccomp filter whatever the profile says, as with runc pods.
+  const seccomp = sc.privileged ? 'seccomp=unconfined' : await seccompOpt(sc.seccomp, profileRoot);
+  const securityOpt = [seccomp, appArmorOpt(sc.apparmor)].filter((o): o is string => o !== undefined);
   if (sc.noNewPrivs) securityOpt.push('no-new-privileges');
   const hostConfig: SecurityFields['hostConfig'] = {
     Privileged: sc.privileged ?? false,
     ReadonlyRootfs: sc.readonlyRootfs ?? false,
-    CapAdd: (sc.capabilities?.addCapabilities ?? []).map((c) => withoutPrefix(parseCapability(c, 'add'))),
-    CapDrop: (sc.capabilities?.dropCapabilities ?? []).map((c) => withoutPrefix(parseCapability(c, 'drop'))),
+    CapAdd: (sc.capabilities?.addCapabilities ?? []).map((c) => dockerCapability(c, 'add')),
+    CapDrop: (sc.capabilities?.dropCapabilities ?? []).map((c) => dockerCapability(c, 'drop')),
     SecurityOpt: securityOpt,
     GroupAdd: (sc.supplementalGroups ?? []).map(String),
   };

@@ -21,6 +21,11 @@ export interface DockerEngineOptions {
   runtimes?: Record<string, string>;
   /** The runtime containers get when they name none. Default the engine's (runc). */
   defaultRuntime?: string;
+  /**
+   * Make runc-host-fit.ts the default runtime: privileged containers and negative oom_score_adj
+   * work on a machine without CAP_SYS_RESOURCE (as these test machines are). Default false.
+   */
+  fitRuntimeToHost?: boolean;
 }
 
 export interface TestDockerEngine extends AsyncDisposable {
@@ -87,7 +92,17 @@ export async function startDockerEngine(options: DockerEngineOptions = {}): Prom
     'live-restore': options.liveRestore ?? false,
     'cgroup-parent': cgroupParent,
   };
-  if (options.runtimes) daemonJson.runtimes = Object.fromEntries(Object.entries(options.runtimes).map(([n, p]) => [n, { path: p }]));
+  const runtimes: Record<string, { path: string }> = Object.fromEntries(
+    Object.entries(options.runtimes ?? {}).map(([n, p]) => [n, { path: p }]),
+  );
+  if (options.fitRuntimeToHost) {
+    const wrapper = path.join(tmp.path, 'runc-host-fit');
+    const script = path.resolve(import.meta.dirname, 'runc-host-fit.ts');
+    await writeFile(wrapper, `#!/bin/sh\nexec ${process.execPath} --disable-warning=ExperimentalWarning ${script} "$@"\n`, { mode: 0o755 });
+    runtimes['runc-host-fit'] = { path: wrapper };
+    daemonJson['default-runtime'] = 'runc-host-fit';
+  }
+  if (Object.keys(runtimes).length > 0) daemonJson.runtimes = runtimes;
   if (options.defaultRuntime) daemonJson['default-runtime'] = options.defaultRuntime;
   await writeFile(configFile, JSON.stringify(daemonJson));
   const args = [
