@@ -47,22 +47,49 @@ export interface DockershimEnv {
   cleanUp(): Promise<void>;
 }
 
-export async function startDockershimEnv(options: DockershimEnvOptions): Promise<DockershimEnv> {
-  const n = options.index;
-  const tmp: TempDir = await makeTempDir('berth-dockershim-');
-  const dir = tmp.path;
-  const root = path.join(dir, 'root');
-  const socket = path.join(dir, 'run', 'dockershim.sock');
-  const cniDir = path.join(dir, 'cni');
-  const logRoot = path.join(dir, 'logs');
-  const bridge = `berthdock${n}`;
-  const subnetPrefix = `10.97.${n}.`;
-  const configPath = path.join(dir, 'config.toml');
-  let registry: TestRegistry | undefined;
-  let engine: TestDockerEngine | undefined;
+export interface DockershimOptions {
+  /** A directory of the caller's: the config, the root and the socket go below it. */
+  dir: string;
+  engine: TestDockerEngine;
+  /** Registry host → mirror URLs. */
+  mirrors: Record<string, string[]>;
+  sandboxImage: string;
+  cniConfDir: string;
+}
+
+export interface TestDockershim {
+  readonly endpoint: string;
+  readonly root: string;
+  readonly configPath: string;
+  cri(): CriClient;
+  logs(): string;
+  /** Stops it with `signal` (SIGKILL: as killed) and starts it again on the same root. */
+  restart(signal?: NodeJS.Signals): Promise<void>;
+  terminate(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** A `berth dockershim` process on `engine`, serving once Version answers. */
+export async function startDockershim(o: DockershimOptions): Promise<TestDockershim> {
+  const root = path.join(o.dir, 'root');
+  const socket = path.join(o.dir, 'run', 'dockershim.sock');
+  const configPath = path.join(o.dir, 'config.toml');
   let child: ChildProcess | undefined;
   let client: CriClient | undefined;
   let log = '';
+  await writeFile(
+    configPath,
+    [
+      `sandbox_image = ${JSON.stringify(o.sandboxImage)}`,
+      '[cni]',
+      `conf_dir = ${JSON.stringify(o.cniConfDir)}`,
+      ...Object.entries(o.mirrors).flatMap(([host, urls]) => [`[registries.${JSON.stringify(host)}]`, `mirrors = ${JSON.stringify(urls)}`]),
+      '[dockershim]',
+      `docker_host = ${JSON.stringify(o.engine.host)}`,
+      `socket = ${JSON.stringify(socket)}`,
+      `root = ${JSON.stringify(root)}`,
+      '',
+    ].join('\n'),
+  );
 
   const spawnShim = async (): Promise<void> => {
     await rm(socket, { force: true });
@@ -70,7 +97,7 @@ export async function startDockershimEnv(options: DockershimEnvOptions): Promise
     delete env.NODE_TEST_CONTEXT;
     delete env.NODE_OPTIONS;
     const args = [BERTH_BIN, 'dockershim', '--config', configPath, '--log-level', 'debug'];
-    const p = spawn('/usr/bin/setpriv', ['--pdeathsig', 'SIGKILL', '--', ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('/usr/bin/setpriv', ['--pdeathsig', 'SIGKILL', '--', ...args], { cwd: o.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = p;
     const append = (d: Buffer) => {
       log = (log + d.toString()).slice(-256 * 1024);
@@ -99,7 +126,7 @@ export async function startDockershimEnv(options: DockershimEnvOptions): Promise
     client = c;
   };
 
-  const terminate = async (signal: NodeJS.Signals): Promise<void> => {
+  const terminate = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     client?.close();
     client = undefined;
     const p = child;
@@ -112,12 +139,45 @@ export async function startDockershimEnv(options: DockershimEnvOptions): Promise
     clearTimeout(killer);
   };
 
+  await spawnShim();
+  return {
+    endpoint: `unix://${socket}`,
+    root,
+    configPath,
+    cri: () => {
+      if (!client) throw new Error('the dockershim is not running');
+      return client;
+    },
+    logs: () => log,
+    async restart(signal = 'SIGTERM') {
+      await terminate(signal);
+      await spawnShim();
+    },
+    terminate,
+  };
+}
+
+export async function startDockershimEnv(options: DockershimEnvOptions): Promise<DockershimEnv> {
+  const n = options.index;
+  const tmp: TempDir = await makeTempDir('berth-dockershim-');
+  const dir = tmp.path;
+  const cniDir = path.join(dir, 'cni');
+  const logRoot = path.join(dir, 'logs');
+  const bridge = `berthdock${n}`;
+  const subnetPrefix = `10.97.${n}.`;
+  let registry: TestRegistry | undefined;
+  let engine: TestDockerEngine | undefined;
+  let shim: TestDockershim | undefined;
+
   const removeAllPods = async (): Promise<void> => {
     if (!engine) return;
     const all = await engine.docker.listContainers({ all: true, filters: { label: ['io.kubernetes.docker.type'] } }).catch(() => []);
+    const client = shim?.cri.bind(shim);
     if (client) {
       for (const c of all.filter((c) => c.Labels['io.kubernetes.docker.type'] === 'podsandbox')) {
-        await client.runtime.removePodSandbox({ podSandboxId: c.Id }).catch(() => {});
+        await Promise.resolve()
+          .then(() => client().runtime.removePodSandbox({ podSandboxId: c.Id }))
+          .catch(() => {});
       }
     }
     // What the CRI could not remove (a test that left the dockershim down).
@@ -131,7 +191,7 @@ export async function startDockershimEnv(options: DockershimEnvOptions): Promise
 
   const cleanUp = async (): Promise<void> => {
     await removeAllPods().catch(() => {});
-    await terminate('SIGTERM');
+    await shim?.terminate('SIGTERM');
     await engine?.stop();
     await registry?.[Symbol.asyncDispose]();
     await removeLink(bridge).catch(() => {});
@@ -163,50 +223,38 @@ export async function startDockershimEnv(options: DockershimEnvOptions): Promise
         ],
       }),
     );
-    await writeFile(
-      configPath,
-      [
-        `sandbox_image = ${JSON.stringify(PAUSE)}`,
-        '[cni]',
-        `conf_dir = ${JSON.stringify(cniDir)}`,
-        `[registries.${JSON.stringify(IMAGE_HOST)}]`,
-        `mirrors = [${JSON.stringify(registry.url)}]`,
-        '[dockershim]',
-        `docker_host = ${JSON.stringify(engine.host)}`,
-        `socket = ${JSON.stringify(socket)}`,
-        `root = ${JSON.stringify(root)}`,
-        '',
-      ].join('\n'),
-    );
-    await spawnShim();
+    shim = await startDockershim({
+      dir,
+      engine,
+      mirrors: { [IMAGE_HOST]: [registry.url] },
+      sandboxImage: PAUSE,
+      cniConfDir: cniDir,
+    });
   } catch (e) {
     await cleanUp();
     throw e;
   }
   const eng = engine;
   const reg = registry;
+  const sh = shim!;
 
   // Through the CRI, so the mirror and the asked name are the dockershim's; the pause image is
   // left to RunPodSandbox, which pulls it when the engine lacks it.
   const loadImages = async (): Promise<void> => {
-    if (!client) throw new Error('the dockershim is not running');
-    await client.image.pullImage({ image: { image: BUSYBOX } });
+    await sh.cri().image.pullImage({ image: { image: BUSYBOX } });
   };
 
   return {
     engine: eng,
     registry: reg,
     dir,
-    root,
-    socket,
+    root: sh.root,
+    socket: sh.endpoint.slice('unix://'.length),
     logRoot,
     subnetPrefix,
     bridge,
-    cri: () => {
-      if (!client) throw new Error('the dockershim is not running');
-      return client;
-    },
-    logs: () => log,
+    cri: () => sh.cri(),
+    logs: () => sh.logs(),
     loadImages,
     podConfig: (name, extra = {}) => ({
       metadata: { name, namespace: 'default', uid: `uid-${name}`, attempt: 0 },
@@ -220,10 +268,7 @@ export async function startDockershimEnv(options: DockershimEnvOptions): Promise
       logPath: `${name}.log`,
       ...extra,
     }),
-    async restart(signal = 'SIGTERM') {
-      await terminate(signal);
-      await spawnShim();
-    },
+    restart: (signal) => sh.restart(signal),
     removeAllPods,
     cleanUp,
   };
