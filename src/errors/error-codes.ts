@@ -428,7 +428,7 @@ export const ERROR_CODES = {
   'docker-conflict': { kind: 'failed-precondition', meaning: 'the Docker Engine refused a request that conflicts with its state (HTTP 409)' },
   'docker-engine-error': { kind: 'unavailable', meaning: 'the Docker Engine failed a request (HTTP 5xx)' },
   'docker-unavailable': { kind: 'unavailable', meaning: 'the Docker Engine cannot be reached on its socket or address' },
-  'docker-log-path-missing': { kind: 'failed-precondition', meaning: 'a Docker container has no CRI log path label (io.kubernetes.container.logpath): there is no log file to reopen' },
+  'docker-log-path-missing': { kind: 'failed-precondition', meaning: 'the container has no CRI log path label: no log to reopen' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
