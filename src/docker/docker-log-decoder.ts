@@ -18,6 +18,7 @@ export const MAX_RECORD_TEXT = 16 * 1024;
 const MAX_TIMESTAMP = 64;
 const TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/i;
 /** Docker's fixed-width stamp at the start of a message, as it appears glued to a TTY partial line. */
+const STAMP_LENGTH = '2026-12-04T20:00:50.123456789Z'.length;
 const GLUED_TIMESTAMP = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z /g;
 
 /** An RFC 3339 time with up to 9 fraction digits → ns since the epoch; undefined when it is not one. */
@@ -55,6 +56,8 @@ class MessageAssembler {
   #timeNs = 0n;
   #parts: Buffer[] = [];
   #size = 0;
+  /** Text bytes of the current message, also those already written out in P records of 16 KiB. */
+  #messageSize = 0;
 
   constructor(stream: LogStream, tty: boolean) {
     this.#stream = stream;
@@ -77,13 +80,22 @@ class MessageAssembler {
         continue;
       }
       const cut = this.#textEnd(rest);
-      if (cut.at < 0) {
+      if (cut.kind === 'none') {
         this.#append(rest, out);
         return;
       }
+      if (cut.at < 0) {
+        // The next stamp began in text already taken: give it back to the stamp.
+        const stamp = this.#takeBack(-cut.at);
+        if (this.#size > 0) this.#emit(true, out);
+        this.#inText = false;
+        this.#messageSize = 0;
+        this.#stamp = stamp;
+        continue;
+      }
       this.#append(rest.subarray(0, cut.at), out);
-      this.#emit(!cut.newline, out);
-      rest = rest.subarray(cut.at + (cut.newline ? 1 : 0));
+      this.#emit(cut.kind === 'stamp', out);
+      rest = rest.subarray(cut.at + (cut.kind === 'newline' ? 1 : 0));
     }
   }
 
@@ -91,6 +103,7 @@ class MessageAssembler {
   endMessage(out: LogRecord[]): void {
     if (this.#inText && this.#size > 0) this.#emit(true, out);
     this.#inText = false;
+    this.#messageSize = 0;
     this.#stamp = '';
   }
 
@@ -98,16 +111,42 @@ class MessageAssembler {
    * Where the current text ends in `data`: at a newline, or (TTY only, where no frame marks the end
    * of a partial message) where the next message's stamp follows the partial text directly.
    */
-  #textEnd(data: Buffer): { at: number; newline: boolean } {
+  #textEnd(data: Buffer): { kind: 'none' | 'newline' | 'stamp'; at: number } {
     const newline = data.indexOf(0x0a);
-    if (!this.#tty) return { at: newline, newline: true };
-    const text = data.toString('latin1', 0, newline < 0 ? data.length : newline);
+    const byNewline = { kind: newline < 0 ? ('none' as const) : ('newline' as const), at: newline };
+    if (!this.#tty) return byNewline;
+    // The stamp may have begun in the text before this chunk.
+    const before = this.#tail(STAMP_LENGTH);
+    const text = before + data.toString('latin1', 0, newline < 0 ? data.length : newline);
     GLUED_TIMESTAMP.lastIndex = 0;
     for (let m = GLUED_TIMESTAMP.exec(text); m !== null; m = GLUED_TIMESTAMP.exec(text)) {
       const t = parseTimeNs(m[0].slice(0, -1));
-      if (this.#size + m.index > 0 && t !== undefined && t >= this.#timeNs) return { at: m.index, newline: false };
+      const at = m.index - before.length;
+      if (this.#messageSize + at > 0 && t !== undefined && t >= this.#timeNs) return { kind: 'stamp', at };
     }
-    return { at: newline, newline: true };
+    return byNewline;
+  }
+
+  /** The last `n` bytes of the text taken so far, as latin1. */
+  #tail(n: number): string {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for (let i = this.#parts.length - 1; i >= 0 && size < n; i--) {
+      parts.unshift(this.#parts[i]!);
+      size += this.#parts[i]!.length;
+    }
+    const joined = Buffer.concat(parts);
+    return joined.toString('latin1', Math.max(0, joined.length - n));
+  }
+
+  /** Removes the last `n` bytes of the text taken so far and returns them (latin1). */
+  #takeBack(n: number): string {
+    const taken = this.#tail(n);
+    const joined = Buffer.concat(this.#parts);
+    this.#parts = [joined.subarray(0, joined.length - n)];
+    this.#size -= n;
+    this.#messageSize -= n;
+    return taken;
   }
 
   #append(data: Buffer, out: LogRecord[]): void {
@@ -116,12 +155,14 @@ class MessageAssembler {
       const take = MAX_RECORD_TEXT - this.#size;
       this.#parts.push(rest.subarray(0, take));
       this.#size += take;
+      this.#messageSize += take;
       rest = rest.subarray(take);
       this.#emit(true, out, true);
     }
     if (rest.length > 0) {
       this.#parts.push(Buffer.from(rest)); // a copy: the chunk's memory is not held
       this.#size += rest.length;
+      this.#messageSize += rest.length;
     }
   }
 
@@ -129,7 +170,10 @@ class MessageAssembler {
     out.push({ timeNs: this.#timeNs, stream: this.#stream, partial, text: Buffer.concat(this.#parts) });
     this.#parts = [];
     this.#size = 0;
-    if (!continues) this.#inText = false;
+    if (!continues) {
+      this.#inText = false;
+      this.#messageSize = 0;
+    }
   }
 }
 
