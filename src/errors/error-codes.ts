@@ -448,6 +448,7 @@ export const ERROR_CODES = {
     kind: 'failed-precondition',
     meaning: "the dockershim cannot read the Docker data root (not on the engine's node)",
   },
+  'docker-log-path-missing': { kind: 'failed-precondition', meaning: 'the container has no CRI log path label: no log to reopen' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
