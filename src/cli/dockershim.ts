@@ -8,15 +8,18 @@ import { create } from '@bufbuild/protobuf';
 import { type Config, loadConfig } from '../config/config.ts';
 import { criBindings, startCriServer } from '../cri/server.ts';
 import { ImageStatusRequestSchema, PullImageRequestSchema } from '../cri-api/gen/runtime/v1/api_pb.js';
+import { DockerCriEvents } from '../docker/docker-cri-events.ts';
 import { connectDockerEngine } from '../docker/docker-engine.ts';
 import { dockerExecSync } from '../docker/docker-exec-sync.ts';
 import { dockerImageOperations } from '../docker/docker-image-operations.ts';
+import { DockerLogForwarder } from '../docker/docker-log-forwarder.ts';
 import { DockerPods } from '../docker/docker-pods.ts';
 import { dockerRuntimeOperations } from '../docker/docker-runtime-operations.ts';
 import { DockerStreamBackend } from '../docker/docker-stream-backend.ts';
 import { SandboxCheckpoints } from '../docker/sandbox-checkpoint.ts';
 import { failedPrecondition } from '../errors/errors.ts';
 import { CniPodNetwork } from '../network/pod-network.ts';
+import { detectCgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 import { StreamingServer } from '../streaming/daemon/streaming-server.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { defineCommand } from './command.ts';
@@ -61,6 +64,7 @@ export async function runDockershim(config: Config, logger: Logger, configFile?:
     const status = await image.imageStatus!(create(ImageStatusRequestSchema, { image: { image: ref } }), context);
     if (!status.image) await image.pullImage!(create(PullImageRequestSchema, { image: { image: ref } }), context);
   };
+  const logs = new DockerLogForwarder({ engine, logger });
   const pods = new DockerPods({
     engine,
     network,
@@ -69,8 +73,13 @@ export async function runDockershim(config: Config, logger: Logger, configFile?:
     sandboxImage: config.sandbox_image,
     ensureImage,
     seccompProfileRoot: config.seccomp_profile_root,
+    logs,
     logger,
   });
+  await pods.resumeLogs();
+  const events = new DockerCriEvents({ engine, pods, logger, bufferSize: config.container_events_buffer });
+  await events.start();
+  const info = await engine.docker.info();
   const streaming = await StreamingServer.start({
     address: config.streaming.address,
     port: config.streaming.port,
@@ -89,15 +98,18 @@ export async function runDockershim(config: Config, logger: Logger, configFile?:
     network,
     streaming,
     execSync: (id, cmd, timeoutMs, signal) => dockerExecSync(engine, id, cmd, timeoutMs, signal),
+    stats: { cgroups: await detectCgroupLayout(), imageFs: info.DockerRootDir },
     verboseConfig: config,
   });
-  const server = await startCriServer(socket, criBindings({ runtime, image }), logger);
+  const server = await startCriServer(socket, criBindings({ runtime: { ...runtime, ...events.operations() }, image }), logger);
   const signal = await new Promise<string>((resolve) => {
     for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve(s));
   });
   logger.info({ signal }, 'shutting down');
+  events.close(); // event streams would hold their connections open through the grace period
   await server.close();
   await streaming.close();
+  await logs.close();
   logger.info('stopped');
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
   process.exit(0);

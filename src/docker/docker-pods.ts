@@ -12,14 +12,19 @@ import { withCleanup } from '../util/cleanup-stack.ts';
 import type { Logger } from '../util/logger.ts';
 import { containerCreateOptions, sandboxCreateOptions } from './docker-create-config.ts';
 import { type DockerEngine, dockerCall, engineMessage, isDockerNotFound } from './docker-engine.ts';
-import { parseSandboxName, SANDBOX_ID_LABEL, TYPE_LABEL } from './docker-labels.ts';
+import { LOG_PATH_LABEL, parseSandboxName, SANDBOX_ID_LABEL, TYPE_LABEL } from './docker-labels.ts';
 import type { SandboxCheckpoint, SandboxCheckpoints } from './sandbox-checkpoint.ts';
 
 /** Where a container's output goes: the CRI log at its log_path. */
 export interface ContainerLogSink {
-  follow(containerId: string, logPath: string, tty: boolean): void;
+  follow(containerId: string, logPath: string, tty: boolean): Promise<void>;
   reopen(containerId: string): Promise<void>;
+  /** Resolves when the log of an ended container has all its output. */
+  waitDrained(containerId: string): Promise<void>;
 }
+
+/** How long a status waits for the last output of an ended container to reach its log. */
+const LOG_DRAIN_WAIT_MS = 2000;
 
 export interface DockerPodsOptions {
   engine: DockerEngine;
@@ -111,6 +116,18 @@ export class DockerPods {
 
   inspectContainer(id: string): Promise<Docker.ContainerInspectInfo> {
     return this.#inspect(id, 'container');
+  }
+
+  /**
+   * The container as its status reports it: an ended container once its output is in its log, as
+   * conmon has it there before it records the exit (a client reads the log after it sees the exit).
+   */
+  async containerForStatus(id: string): Promise<Docker.ContainerInspectInfo> {
+    const i = await this.inspectContainer(id);
+    if (this.#o.logs && !i.State.Running && i.State.StartedAt && !i.State.StartedAt.startsWith('0001-')) {
+      await Promise.race([this.#o.logs.waitDrained(i.Id), new Promise((resolve) => setTimeout(resolve, LOG_DRAIN_WAIT_MS).unref())]);
+    }
+    return i;
   }
 
   /** The IPs CNI gave the pod, first IPv4; empty for host network or before set-up. */
@@ -307,8 +324,9 @@ export class DockerPods {
   async startContainer(id: string): Promise<void> {
     const i = await this.inspectContainer(id);
     await dockerCall(`start container ${id}`, () => this.#docker.getContainer(i.Id).start());
-    const logPath = i.Config.Labels?.['io.kubernetes.container.logpath'];
-    if (logPath) this.#o.logs?.follow(i.Id, logPath, i.Config.Tty);
+    const logPath = i.Config.Labels?.[LOG_PATH_LABEL];
+    // Docker keeps the output until it is read: the follower misses nothing that came before it.
+    if (logPath) await this.#o.logs?.follow(i.Id, logPath, i.Config.Tty);
   }
 
   /** Stops with `timeout` seconds of grace (the image's stop signal, then SIGKILL); a stopped container is no error. */
@@ -362,6 +380,21 @@ export class DockerPods {
         CpusetMems: r.cpusetMems || undefined,
       }),
     );
+  }
+
+  /** After a restart: the CRI logs of every container that ran are fed again from where they stopped. */
+  async resumeLogs(): Promise<void> {
+    const logs = this.#o.logs;
+    if (!logs) return;
+    for (const c of await this.listContainers({})) {
+      const logPath = c.Labels[LOG_PATH_LABEL];
+      if (!logPath || c.State === 'created') continue;
+      const i = await this.inspectContainer(c.Id).catch(() => undefined);
+      if (i)
+        await logs
+          .follow(i.Id, logPath, i.Config.Tty)
+          .catch((err: unknown) => this.#o.logger.warn({ err, id: i.Id }, 'cannot resume the log'));
+    }
   }
 
   async reopenContainerLog(id: string): Promise<void> {

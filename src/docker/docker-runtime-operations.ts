@@ -1,8 +1,9 @@
 // The dockershim's CRI RuntimeService: CRI requests ⇄ DockerPods, one short entry per RPC.
 import { CgroupDriver, ContainerState, PodSandboxState } from '../cri-api/gen/runtime/v1/api_pb.js';
 import type { RuntimeOperations } from '../cri-api/operations.ts';
-import { invalidArgument } from '../errors/errors.ts';
+import { invalidArgument, isBerthError } from '../errors/errors.ts';
 import type { PodNetwork } from '../network/pod-network.ts';
+import type { CgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 import type { PodStore } from '../store/pod-store.ts';
 import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/daemon/stream-requests.ts';
 import {
@@ -15,6 +16,8 @@ import {
 } from './docker-convert.ts';
 import type { DockerEngine } from './docker-engine.ts';
 import type { DockerPods } from './docker-pods.ts';
+import { dockerContainerCgroupStats, dockerPodStats } from './docker-stats.ts';
+import { criContainerStats, criPodSandboxStats } from './docker-stats-convert.ts';
 
 export const DOCKERSHIM_RUNTIME_NAME = 'docker';
 
@@ -31,6 +34,8 @@ export interface DockerRuntimeDeps {
     timeoutMs: number,
     signal: AbortSignal,
   ): Promise<{ stdout: Uint8Array; stderr: Uint8Array; exitCode: number }>;
+  /** Stats answer UNIMPLEMENTED without it. */
+  stats?: { cgroups: CgroupLayout /** The image filesystem's mountpoint (Docker's data root). */; imageFs: string };
   /** The config Status shows with verbose. */
   verboseConfig?: unknown;
 }
@@ -172,7 +177,7 @@ export function dockerRuntimeOperations(deps: DockerRuntimeDeps): RuntimeOperati
     },
 
     async containerStatus(request) {
-      const inspect = await pods.inspectContainer(need(request.containerId, 'container_id'));
+      const inspect = await pods.containerForStatus(need(request.containerId, 'container_id'));
       const info: Record<string, string> = request.verbose
         ? { info: JSON.stringify({ pid: inspect.State.Pid, sandboxID: inspect.Config.Labels?.['io.kubernetes.sandbox.id'] }) }
         : {};
@@ -206,6 +211,38 @@ export function dockerRuntimeOperations(deps: DockerRuntimeDeps): RuntimeOperati
         execRequest(lookupOf(inspect.Id, false), { ...request, stdout: true, stdin: false, stderr: true, tty: false });
       const r = await execSync(inspect.Id, request.cmd, Number(request.timeout) * 1000, context.signal);
       return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
+    };
+  }
+  if (deps.stats) {
+    const { cgroups, imageFs } = deps.stats;
+    const containerStats = async (id: string) => {
+      const inspect = await pods.inspectContainer(id);
+      return criContainerStats(inspect, await dockerContainerCgroupStats(cgroups, inspect), imageFs);
+    };
+    const podStats = async (id: string) => {
+      const sandbox = await pods.inspectSandbox(id);
+      const containers = await Promise.all((await pods.listContainers({ sandboxId: sandbox.Id })).map((c) => containerStats(c.Id)));
+      return criPodSandboxStats(sandbox, await dockerPodStats(cgroups, sandbox), containers);
+    };
+    // A container or pod removed between the list and its inspect is left out.
+    const present = async <T>(p: Promise<T>) => p.catch((e: unknown) => (isBerthError(e, 'not-found') ? undefined : Promise.reject(e)));
+    ops.containerStats = async (request) => ({ stats: await containerStats(need(request.containerId, 'container_id')) });
+    ops.listContainerStats = async (request) => {
+      const f = request.filter;
+      const listed = await pods.listContainers({
+        id: f?.id || undefined,
+        sandboxId: f?.podSandboxId || undefined,
+        labels: f?.labelSelector,
+      });
+      const stats = await Promise.all(listed.map((c) => present(containerStats(c.Id))));
+      return { stats: stats.filter((x) => x !== undefined) };
+    };
+    ops.podSandboxStats = async (request) => ({ stats: await podStats(need(request.podSandboxId, 'pod_sandbox_id')) });
+    ops.listPodSandboxStats = async (request) => {
+      const f = request.filter;
+      const listed = await pods.listSandboxes({ id: f?.id || undefined, labels: f?.labelSelector });
+      const stats = await Promise.all(listed.map((s) => present(podStats(s.Id))));
+      return { stats: stats.filter((x) => x !== undefined) };
     };
   }
   if (deps.streaming) {

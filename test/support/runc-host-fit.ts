@@ -28,27 +28,44 @@ const CAP_NUMBERS: Record<string, number> = {
   CAP_CHECKPOINT_RESTORE: 40,
 };
 
-function fitBundle(bundle: string): void {
-  const file = path.join(bundle, 'config.json');
-  const spec = JSON.parse(readFileSync(file, 'utf8'));
+/** Fits an OCI process (config.json's `process`, or runc exec's process.json) to this host. */
+function fitProcess(proc: { capabilities?: Record<string, string[]>; oomScoreAdj?: number } | undefined): void {
+  if (!proc) return;
   const have = boundingSet();
   const missing = Object.entries(CAP_NUMBERS)
     .filter(([, n]) => !have.has(n))
     .map(([name]) => name);
-  const caps = spec.process?.capabilities ?? {};
+  const caps = proc.capabilities ?? {};
   for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient']) {
     if (Array.isArray(caps[set])) caps[set] = caps[set].filter((c: string) => !missing.includes(c));
   }
   const own = Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim()) || 0;
-  if (typeof spec.process?.oomScoreAdj === 'number' && spec.process.oomScoreAdj < own) spec.process.oomScoreAdj = own;
-  writeFileSync(file, JSON.stringify(spec));
+  if (typeof proc.oomScoreAdj === 'number' && proc.oomScoreAdj < own) proc.oomScoreAdj = own;
+}
+
+function fitFile(file: string, inner: (doc: Record<string, unknown>) => unknown): void {
+  const doc = JSON.parse(readFileSync(file, 'utf8'));
+  fitProcess(inner(doc) as Parameters<typeof fitProcess>[0]);
+  writeFileSync(file, JSON.stringify(doc));
+}
+
+function flagValue(after: number, names: string[]): string | undefined {
+  const i = args.findIndex((a, j) => j > after && names.includes(a));
+  if (i >= 0) return args[i + 1];
+  for (const n of names) {
+    const v = args.find((a) => a.startsWith(`${n}=`));
+    if (v) return v.slice(n.length + 1);
+  }
+  return undefined;
 }
 
 const create = args.indexOf('create');
+const exec = args.indexOf('exec');
 if (create >= 0) {
-  const flag = args.findIndex((a, i) => i > create && (a === '--bundle' || a === '-b'));
-  const bundle = flag >= 0 ? args[flag + 1] : args.find((a) => a.startsWith('--bundle='))?.slice(9);
-  fitBundle(bundle ?? process.cwd());
+  fitFile(path.join(flagValue(create, ['--bundle', '-b']) ?? process.cwd(), 'config.json'), (spec) => spec.process);
+} else if (exec >= 0) {
+  const processFile = flagValue(exec, ['--process', '-p']);
+  if (processFile) fitFile(processFile, (p) => p);
 }
 const r = spawnSync(RUNC, args, { stdio: 'inherit' });
 process.exit(r.status ?? 1);
