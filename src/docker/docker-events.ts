@@ -2,7 +2,8 @@
 // UNIMPLEMENTED): create, start, die and destroy of the dockershim's own containers (those with the
 // type label). The stream is opened again when it breaks or the engine restarts, from `since=` the
 // last event's time, skipping what was already seen at that time; an engine that restarted has
-// forgotten its events, so what changed meanwhile is read from the container list instead.
+// forgotten its events, so what changed meanwhile is read from the container list instead (and the
+// replayed events of a container older than that list are stale).
 import type { IncomingMessage } from 'node:http';
 import { type Logger, silentLogger } from '../util/logger.ts';
 import { sleep } from '../util/sleep.ts';
@@ -36,6 +37,15 @@ interface DockerEvent {
 }
 
 const ACTIONS: Record<string, DockerContainerEventType> = { create: 'created', start: 'started', die: 'stopped', destroy: 'deleted' };
+/** Docker's container states as the last event that led there (`removing` is on its way to `deleted`). */
+const STATE_EVENTS: Record<string, DockerContainerEventType> = {
+  created: 'created',
+  running: 'started',
+  paused: 'started',
+  restarting: 'started',
+  exited: 'stopped',
+  dead: 'stopped',
+};
 const ORDER: DockerContainerEventType[] = ['created', 'started', 'stopped'];
 const FILTERS = JSON.stringify({ type: ['container'], label: [TYPE_LABEL], event: Object.keys(ACTIONS) });
 const TIME_NANO = /"timeNano":\s*(\d+)/;
@@ -70,6 +80,8 @@ export class DockerEventWatcher {
   /** The time of the last event seen, and which events (id, action) carried it. */
   #lastNs = 0n;
   #seenAtLast = new Set<string>();
+  /** Containers the container list reported on: their older events, replayed by since=, are stale. */
+  #listedAt = new Map<string, bigint>();
   #running: Promise<void> | undefined;
 
   constructor(options: DockerEventWatcherOptions) {
@@ -167,6 +179,7 @@ export class DockerEventWatcher {
       this.#seenAtLast = new Set();
     }
     this.#seenAtLast.add(key);
+    if (at < (this.#listedAt.get(id) ?? 0n)) return;
     this.#emit(id, type, who, at);
   }
 
@@ -187,6 +200,8 @@ export class DockerEventWatcher {
    * reconnect by emitting the changes the stream did not report (an engine that restarted forgets).
    */
   async #reconcile(report: boolean): Promise<void> {
+    this.#listedAt.clear();
+    const listedAt = nowNs();
     const list = await dockerCall('list containers', () =>
       this.#engine.docker.listContainers({ all: true, filters: JSON.stringify({ label: [TYPE_LABEL] }) }),
     );
@@ -195,22 +210,25 @@ export class DockerEventWatcher {
       listed.add(c.Id);
       const who = identity(c.Labels, c.Id);
       if (who === undefined) continue;
-      const target: DockerContainerEventType =
-        c.State === 'created' ? 'created' : c.State === 'exited' || c.State === 'dead' ? 'stopped' : 'started';
+      const target = STATE_EVENTS[c.State];
+      if (target === undefined) continue; // being removed: its destroy event follows
       const known = this.#known.get(c.Id);
       if (!report) {
         this.#known.set(c.Id, { last: target, ...who });
         continue;
       }
       if (known?.last === target) continue;
+      this.#listedAt.set(c.Id, listedAt);
       await this.#reportChange(c.Id, known?.last, target, who);
     }
     for (const [id, k] of this.#known) {
       if (k.last === 'deleted') {
         if (Date.now() - (k.deletedAt ?? 0) > TOMBSTONE_MS) this.#known.delete(id);
       } else if (!listed.has(id)) {
-        if (report) this.#emit(id, 'deleted', k, nowNs());
-        else this.#known.delete(id);
+        if (report) {
+          this.#listedAt.set(id, listedAt);
+          this.#emit(id, 'deleted', k, nowNs());
+        } else this.#known.delete(id);
       }
     }
   }
