@@ -16,7 +16,7 @@ import {
 } from './docker-convert.ts';
 import type { DockerEngine } from './docker-engine.ts';
 import type { DockerPods } from './docker-pods.ts';
-import { dockerContainerCgroupStats, dockerPodStats } from './docker-stats.ts';
+import { dockerContainerCgroupStats, dockerPodStats, sumCgroupStats } from './docker-stats.ts';
 import { criContainerStats, criPodSandboxStats } from './docker-stats-convert.ts';
 
 export const DOCKERSHIM_RUNTIME_NAME = 'docker';
@@ -221,8 +221,21 @@ export function dockerRuntimeOperations(deps: DockerRuntimeDeps): RuntimeOperati
     };
     const podStats = async (id: string) => {
       const sandbox = await pods.inspectSandbox(id);
-      const containers = await Promise.all((await pods.listContainers({ sandboxId: sandbox.Id })).map((c) => containerStats(c.Id)));
-      return criPodSandboxStats(sandbox, await dockerPodStats(cgroups, sandbox), containers);
+      const listed = await pods.listContainers({ sandboxId: sandbox.Id });
+      const raw = await Promise.all(
+        listed.map(async (c) => {
+          const inspect = await pods.inspectContainer(c.Id);
+          return { inspect, stats: await dockerContainerCgroupStats(cgroups, inspect) };
+        }),
+      );
+      const pod = await dockerPodStats(cgroups, sandbox);
+      // A pod without a cgroup parent of its own: its figures are those of its sandbox and containers.
+      pod.cgroup ??= sumCgroupStats([await dockerContainerCgroupStats(cgroups, sandbox), ...raw.map((r) => r.stats)]);
+      return criPodSandboxStats(
+        sandbox,
+        pod,
+        raw.map((r) => criContainerStats(r.inspect, r.stats, imageFs)),
+      );
     };
     // A container or pod removed between the list and its inspect is left out.
     const present = async <T>(p: Promise<T>) => p.catch((e: unknown) => (isBerthError(e, 'not-found') ? undefined : Promise.reject(e)));

@@ -213,3 +213,22 @@ export async function dockerPodStats(
   ]);
   return { cgroupPath: cgroup && podPath, cgroup, network };
 }
+
+/** The figures of several cgroups added up (undefined when none has any), for a pod without a cgroup of its own. */
+export function sumCgroupStats(all: readonly Pick<DockerContainerStats, 'cgroup'>[]): CgroupStats | undefined {
+  const present = all.map((s) => s.cgroup).filter((c): c is CgroupStats => c !== undefined);
+  if (present.length === 0) return undefined;
+  const add = (f: (c: CgroupStats) => number | undefined) => present.reduce((n, c) => n + (f(c) ?? 0), 0);
+  return {
+    timestamp: Math.max(...present.map((c) => c.timestamp)),
+    cpu: { usageNs: add((c) => c.cpu.usageNs) },
+    memory: {
+      usageBytes: add((c) => c.memory.usageBytes),
+      workingSetBytes: add((c) => c.memory.workingSetBytes),
+      rssBytes: add((c) => c.memory.rssBytes),
+      pageFaults: add((c) => c.memory.pageFaults),
+      majorPageFaults: add((c) => c.memory.majorPageFaults),
+    },
+    pids: { current: add((c) => c.pids?.current) },
+  };
+}
