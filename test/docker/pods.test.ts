@@ -12,7 +12,7 @@ import { expectCriError, waitFor } from '../support/pod-fixtures.ts';
 describe('berth dockershim: pods and containers on Docker Engine', { timeout: 300_000 }, () => {
   let env: DockershimEnv;
   before(async () => {
-    env = await startDockershimEnv({ index: 1 });
+    env = await startDockershimEnv({ index: 1, engine: { liveRestore: true } });
     await env.loadImages();
   });
   afterEach(async () => {
@@ -190,5 +190,78 @@ describe('berth dockershim: pods and containers on Docker Engine', { timeout: 30
     await env.cri().runtime.removePodSandbox({ podSandboxId });
     const text = await readFile(path.join(env.dir, 'config.toml'), 'utf8');
     assert.match(text, /\[dockershim\]/);
+  });
+
+  test('logs in the CRI format at log_path, reopened after a rename; stats from cgroups', async () => {
+    const cri = env.cri();
+    const config = env.podConfig('logs');
+    const { podSandboxId } = await cri.runtime.runPodSandbox({ config });
+    const script = 'i=0; while true; do echo line $i; echo err $i >&2; i=$((i+1)); sleep 0.1; done';
+    const { containerId } = await cri.runtime.createContainer({
+      podSandboxId,
+      config: env.containerConfig('talker', script),
+      sandboxConfig: config,
+    });
+    await cri.runtime.startContainer({ containerId });
+    const logPath = path.join(env.logRoot, 'logs', 'talker.log');
+    const first = await waitFor('lines in the log', async () => {
+      const text = await readFile(logPath, 'utf8').catch(() => '');
+      return text.split('\n').length > 6 ? text : undefined;
+    });
+    assert.match(first, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) stdout F line 0$/m);
+    assert.match(first, / stderr F err 0$/m);
+    const { rename } = await import('node:fs/promises');
+    await rename(logPath, `${logPath}.1`);
+    await cri.runtime.reopenContainerLog({ containerId });
+    const second = await waitFor('lines in the new log', async () => {
+      const text = await readFile(logPath, 'utf8').catch(() => '');
+      return text.split('\n').length > 4 ? text : undefined;
+    });
+    // Nothing lost or written twice across the two files.
+    const numbers = (text: string) => [...text.matchAll(/stdout F line (\d+)$/gm)].map((m) => Number(m[1]));
+    const all = [...numbers(await readFile(`${logPath}.1`, 'utf8')), ...numbers(second)];
+    assert.deepEqual(
+      all,
+      all.map((_, k) => k),
+      'line numbers in order without gaps',
+    );
+
+    const { stats } = await cri.runtime.containerStats({ containerId });
+    assert.ok((stats?.cpu?.usageCoreNanoSeconds?.value ?? 0n) > 0n, 'CPU used');
+    assert.ok((stats?.memory?.workingSetBytes?.value ?? 0n) > 0n, 'memory used');
+    const pod = (await cri.runtime.podSandboxStats({ podSandboxId })).stats;
+    assert.equal(pod?.linux?.containers.length, 1);
+    assert.ok((pod?.linux?.memory?.workingSetBytes?.value ?? 0n) > 0n);
+    await cri.runtime.removePodSandbox({ podSandboxId });
+  });
+
+  test('an engine that is down answers UNAVAILABLE; a restart of dockerd with live-restore keeps the pods', async () => {
+    const cri = env.cri();
+    const config = env.podConfig('live');
+    const { podSandboxId } = await cri.runtime.runPodSandbox({ config });
+    const { containerId } = await cri.runtime.createContainer({ podSandboxId, config: env.containerConfig('app'), sandboxConfig: config });
+    await cri.runtime.startContainer({ containerId });
+    const before = (await cri.runtime.podSandboxStatus({ podSandboxId })).status;
+    const pid = (await env.engine.docker.getContainer(containerId).inspect()).State.Pid;
+
+    await env.engine.halt();
+    await expectCriError(cri.runtime.runPodSandbox({ config: env.podConfig('while-down') }), 'UNAVAILABLE');
+    await expectCriError(cri.runtime.containerStatus({ containerId }), 'UNAVAILABLE');
+    await expectCriError(cri.runtime.listPodSandbox({}), 'UNAVAILABLE');
+    const status = await cri.runtime.status({});
+    assert.equal(status.status?.conditions.find((c) => c.type === 'RuntimeReady')?.status, false);
+    await env.engine.start();
+
+    // The container ran on (live-restore) and is the same process; nothing of the refused pod exists.
+    assert.equal((await env.engine.docker.getContainer(containerId).inspect()).State.Pid, pid);
+    const after = (await cri.runtime.podSandboxStatus({ podSandboxId })).status;
+    assert.equal(after?.state, PodSandboxState.SANDBOX_READY);
+    assert.equal(after?.network?.ip, before?.network?.ip);
+    assert.equal((await cri.runtime.containerStatus({ containerId })).status?.state, ContainerState.CONTAINER_RUNNING);
+    assert.deepEqual(
+      (await cri.runtime.listPodSandbox({})).items.map((i) => i.metadata?.name),
+      ['live'],
+    );
+    await cri.runtime.removePodSandbox({ podSandboxId });
   });
 });
