@@ -13,13 +13,13 @@ import { berthImageOperations } from '../services/image-operations.ts';
 import { pullImage } from '../services/image-pull.ts';
 import { berthRuntimeOperations } from '../services/runtime-operations.ts';
 import { PodStreamBackend } from '../streaming/daemon/stream-backend.ts';
-import { StreamingServer } from '../streaming/daemon/streaming-server.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { defineCommand } from './command.ts';
 import { openImageSubsystem } from './daemon-images.ts';
 import { DaemonMetrics, serveMetrics } from './daemon-metrics.ts';
 import { openPodSubsystem, runtimeRoot } from './daemon-pods.ts';
 import { type ProbeResult, probeOciRuntime } from './daemon-runtime-probe.ts';
+import { startStreamingServer } from './daemon-streaming.ts';
 
 const DEFAULT_CONFIG_FILE = '/etc/berth/config.toml';
 
@@ -97,23 +97,16 @@ export async function runDaemon(config: Config, logger: Logger, configFile?: str
     images.service.puller = metrics.meteredPuller(images.service.puller);
     for (const [name, runtime] of pods.runtimes) pods.runtimes.set(name, metrics.meteredRuntime(name, runtime));
   }
-  const streaming = await StreamingServer.start({
-    address: config.streaming.address,
-    port: config.streaming.port,
-    tlsCert: config.streaming.tls_cert || undefined,
-    tlsKey: config.streaming.tls_key || undefined,
-    idleTimeoutMs: config.streaming.idle_timeout_ms,
-    tokenTtlMs: config.streaming.token_ttl_ms,
-    maxSessions: config.streaming.max_sessions,
-    maxBufferedBytes: config.streaming.max_buffered,
+  const streaming = await startStreamingServer(
+    config,
     logger,
-    backend: new PodStreamBackend({
+    new PodStreamBackend({
       store: pods.store,
       config,
       runtimeRoot: (handler) => runtimeRoot(config, handler),
       workDir: path.join(config.state, 'streaming'),
     }),
-  });
+  );
   const bindings = [
     ...criBindings({
       runtime: berthRuntimeOperations({

@@ -20,9 +20,9 @@ import { SandboxCheckpoints } from '../docker/sandbox-checkpoint.ts';
 import { failedPrecondition } from '../errors/errors.ts';
 import { CniPodNetwork } from '../network/pod-network.ts';
 import { detectCgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
-import { StreamingServer } from '../streaming/daemon/streaming-server.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { defineCommand } from './command.ts';
+import { startStreamingServer } from './daemon-streaming.ts';
 
 const DEFAULT_CONFIG_FILE = '/etc/berth/dockershim.toml';
 
@@ -80,18 +80,7 @@ export async function runDockershim(config: Config, logger: Logger, configFile?:
   const events = new DockerCriEvents({ engine, pods, logger, bufferSize: config.container_events_buffer });
   await events.start();
   const info = await engine.docker.info();
-  const streaming = await StreamingServer.start({
-    address: config.streaming.address,
-    port: config.streaming.port,
-    tlsCert: config.streaming.tls_cert || undefined,
-    tlsKey: config.streaming.tls_key || undefined,
-    idleTimeoutMs: config.streaming.idle_timeout_ms,
-    tokenTtlMs: config.streaming.token_ttl_ms,
-    maxSessions: config.streaming.max_sessions,
-    maxBufferedBytes: config.streaming.max_buffered,
-    logger,
-    backend: new DockerStreamBackend({ engine }),
-  });
+  const streaming = await startStreamingServer(config, logger, new DockerStreamBackend({ engine }));
   const runtime = dockerRuntimeOperations({
     engine,
     pods,

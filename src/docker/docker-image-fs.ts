@@ -1,11 +1,8 @@
-// ImageFsInfo of a Docker Engine: bytes and inodes its images take, walked (as `du` does) in the
-// storage driver's directories of the image layers and in the engine's image metadata, on the
-// engine's data root (the dockershim runs on the engine's node). A layer never changes: each is
-// walked once.
-import type { Stats } from 'node:fs';
+
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failedPrecondition, toBerthError } from '../errors/errors.ts';
+import { directoryUsage } from '../util/directory-usage.ts';
 import { type DockerEngine, dockerCall } from './docker-engine.ts';
 
 export interface ImageFsUsage {
@@ -28,30 +25,8 @@ function errnoCode(e: unknown): string | undefined {
 }
 
 async function walk(root: string, signal: AbortSignal): Promise<Usage> {
-  const seen = new Set<string>();
-  const usage = { bytes: 0, inodes: 0 };
-  const pending = [root];
-  while (pending.length > 0) {
-    signal.throwIfAborted();
-    const p = pending.pop()!;
-    let st: Stats;
-    try {
-      st = await lstat(p);
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') continue; // removed while we walk
-      throw e;
-    }
-    const id = `${st.dev}:${st.ino}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    usage.bytes += st.blocks * 512;
-    usage.inodes += 1;
-    if (st.isDirectory()) {
-      const names = await readdir(p).catch((e: unknown) => (errnoCode(e) === 'ENOENT' ? [] : Promise.reject(e)));
-      for (const name of names) pending.push(path.join(p, name));
-    }
-  }
-  return usage;
+  const u = await directoryUsage(root, { signal });
+  return { bytes: u.bytes, inodes: u.inodes };
 }
 
 /** The cache-ids of the engine's image layers (DATAROOT/image/DRIVER/layerdb/sha256/CHAINID/cache-id). */

@@ -1,27 +1,8 @@
 // The dockershim's stats (docker-stats.ts) as CRI ContainerStats and PodSandboxStats.
 import type Docker from 'dockerode';
+import { criCpuAndMemory, criNanos as ns, criUInt64 as u64 } from '../cri-api/cri-stats.ts';
 import { criLabels, parseContainerName, parseSandboxName } from './docker-labels.ts';
 import type { DockerContainerStats, DockerPodStats, NetworkStats } from './docker-stats.ts';
-
-const ns = (ms: number) => BigInt(Math.round(ms)) * 1_000_000n;
-const u64 = (v: number | undefined) => (v === undefined ? undefined : { value: BigInt(Math.max(0, Math.round(v))) });
-
-function cpuAndMemory(g: DockerContainerStats['cgroup']) {
-  if (!g) return {};
-  const timestamp = ns(g.timestamp);
-  return {
-    cpu: { timestamp, usageCoreNanoSeconds: u64(g.cpu.usageNs) },
-    memory: {
-      timestamp,
-      workingSetBytes: u64(g.memory.workingSetBytes),
-      availableBytes: u64(g.memory.availableBytes),
-      usageBytes: u64(g.memory.usageBytes),
-      rssBytes: u64(g.memory.rssBytes),
-      pageFaults: u64(g.memory.pageFaults),
-      majorPageFaults: u64(g.memory.majorPageFaults),
-    },
-  };
-}
 
 function attributesOf(i: Docker.ContainerInspectInfo, sandbox: boolean) {
   const { labels, annotations } = criLabels(i.Config.Labels);
@@ -32,7 +13,7 @@ function attributesOf(i: Docker.ContainerInspectInfo, sandbox: boolean) {
 export function criContainerStats(i: Docker.ContainerInspectInfo, s: DockerContainerStats, mountpoint: string) {
   return {
     attributes: attributesOf(i, false),
-    ...cpuAndMemory(s.cgroup),
+    ...criCpuAndMemory(s.cgroup),
     writableLayer: s.writable
       ? {
           timestamp: ns(s.writable.timestamp),
@@ -68,7 +49,7 @@ export function criPodSandboxStats(
   return {
     attributes: attributesOf(sandbox, true),
     linux: {
-      ...cpuAndMemory(pod.cgroup),
+      ...criCpuAndMemory(pod.cgroup),
       network: network(pod.network),
       process: pod.cgroup?.pids ? { timestamp: ns(pod.cgroup.timestamp), processCount: u64(pod.cgroup.pids.current) } : undefined,
       containers,

@@ -2,12 +2,13 @@
 // costs a CPU sample of a second per container and drives the engine's CPU up under
 // ListContainerStats): the cgroup of the container's init process, its writable layer on disk,
 // and the pod's network namespace as /proc/<pid>/net/dev shows it.
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isBerthError, toBerthError } from '../errors/errors.ts';
 import type { CgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
 import { type CgroupStats, readCgroupStats } from '../runtime/cgroups/cgroup-stats.ts';
 import { throwIfAborted } from '../util/abortable.ts';
+import { directoryUsage as walkDirectory } from '../util/directory-usage.ts';
 import { errnoCode } from '../util/errno.ts';
 
 /** What the stats need of a container's inspect (dockerode's ContainerInspectInfo has it). */
@@ -108,37 +109,8 @@ async function cgroupStatsAt(layout: CgroupLayout, cgroupPath: string | undefine
 
 /** Walks `dir` without following links, each inode once, visiting at most `maxInodes`. */
 export async function directoryUsage(dir: string, maxInodes = DEFAULT_MAX_INODES, signal?: AbortSignal): Promise<WritableLayerUsage> {
-  const seen = new Set<string>();
-  let bytes = 0;
-  let truncated = false;
-  const pending = [dir];
-  while (pending.length > 0) {
-    throwIfAborted(signal);
-    if (seen.size >= maxInodes) {
-      truncated = true;
-      break;
-    }
-    const p = pending.pop()!;
-    let st: Awaited<ReturnType<typeof lstat>>;
-    try {
-      st = await lstat(p);
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') continue; // removed while we walk
-      throw toBerthError(e);
-    }
-    const key = `${st.dev}:${st.ino}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    bytes += st.blocks * 512;
-    if (st.isDirectory()) {
-      const names = await readdir(p).catch((e: unknown) => {
-        if (errnoCode(e) === 'ENOENT') return [] as string[];
-        throw toBerthError(e);
-      });
-      for (const name of names) pending.push(path.join(p, name));
-    }
-  }
-  return { bytes, inodes: seen.size, timestamp: Date.now(), truncated };
+  const u = await walkDirectory(dir, { maxInodes, signal });
+  return { ...u, timestamp: Date.now() };
 }
 
 /**

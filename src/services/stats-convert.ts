@@ -1,32 +1,12 @@
 // berth's stats ⇄ CRI ContainerStats / PodSandboxStats.
+import { criCpuAndMemory, criNanos as ns, criUInt64 as u64 } from '../cri-api/cri-stats.ts';
 import type { ContainerStatsResult, PodStatsResult } from './stats.ts';
-
-const ns = (ms: number) => BigInt(Math.round(ms)) * 1_000_000n;
-const u64 = (v: number | undefined) => (v === undefined ? undefined : { value: BigInt(Math.max(0, Math.round(v))) });
-
-function cpuAndMemory(r: { cgroup?: ContainerStatsResult['cgroup'] }) {
-  const g = r.cgroup;
-  if (!g) return {};
-  const timestamp = ns(g.timestamp);
-  return {
-    cpu: { timestamp, usageCoreNanoSeconds: u64(g.cpu.usageNs) },
-    memory: {
-      timestamp,
-      workingSetBytes: u64(g.memory.workingSetBytes),
-      availableBytes: u64(g.memory.availableBytes),
-      usageBytes: u64(g.memory.usageBytes),
-      rssBytes: u64(g.memory.rssBytes),
-      pageFaults: u64(g.memory.pageFaults),
-      majorPageFaults: u64(g.memory.majorPageFaults),
-    },
-  };
-}
 
 export function criContainerStats(r: ContainerStatsResult, mountpoint: string) {
   const c = r.container;
   return {
     attributes: { id: c.id, metadata: c.metadata, labels: c.labels, annotations: c.annotations },
-    ...cpuAndMemory(r),
+    ...criCpuAndMemory(r.cgroup),
     writableLayer: r.writable
       ? { timestamp: ns(r.writable.timestamp), fsId: { mountpoint }, usedBytes: u64(r.writable.bytes), inodesUsed: u64(r.writable.inodes) }
       : undefined,
@@ -38,7 +18,7 @@ export function criPodSandboxStats(r: PodStatsResult, mountpoint: string) {
   return {
     attributes: { id: s.id, metadata: s.metadata, labels: s.labels, annotations: s.annotations },
     linux: {
-      ...cpuAndMemory(r),
+      ...criCpuAndMemory(r.cgroup),
       process: r.cgroup?.pids ? { timestamp: ns(r.cgroup.timestamp), processCount: u64(r.cgroup.pids.current) } : undefined,
       containers: r.containers.map((c) => criContainerStats(c, mountpoint)),
     },

@@ -8,12 +8,11 @@
 // before a snapshot is recorded and removed after it is forgotten, so a crash leaves at worst an
 // unreferenced directory, which `cleanup` removes.
 
-import type { Stats } from 'node:fs';
 import { existsSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { alreadyExists, failedPrecondition, internal, invalidArgument, notFound, toBerthError } from '../errors/errors.ts';
-import { throwIfAborted } from '../util/abortable.ts';
+import { directoryUsage } from '../util/directory-usage.ts';
 import { errnoCode } from '../util/errno.ts';
 import type { Mount, SnapshotInfo, SnapshotKind, Snapshotter, SnapshotUsage } from './snapshotter.ts';
 
@@ -338,32 +337,8 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async #walkUsage(id: number, signal?: AbortSignal): Promise<SnapshotUsage> {
-    const seen = new Set<string>();
-    let bytes = 0;
-    const pending = [this.fsPath(id)];
-    while (pending.length > 0) {
-      throwIfAborted(signal);
-      const p = pending.pop()!;
-      let st: Stats;
-      try {
-        st = await lstat(p);
-      } catch (e) {
-        if (errnoCode(e) === 'ENOENT') continue; // removed while we walk
-        throw toBerthError(e);
-      }
-      const id = `${st.dev}:${st.ino}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      bytes += st.blocks * 512;
-      if (st.isDirectory()) {
-        try {
-          for (const name of await readdir(p)) pending.push(path.join(p, name));
-        } catch (e) {
-          if (errnoCode(e) !== 'ENOENT') throw toBerthError(e);
-        }
-      }
-    }
-    return { bytes, inodes: seen.size };
+    const u = await directoryUsage(this.fsPath(id), { signal });
+    return { bytes: u.bytes, inodes: u.inodes };
   }
 
   /**
