@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { type DaemonRegistryConfig, startDaemon, type TestDaemon } from '../../support/daemon.ts';
 import type { TestRegistry } from '../../support/registry.ts';
 import { removeLink, restoreIptables, snapshotIptables } from './host-network-cleanup.ts';
-import { ipAllocationsOf, processesAndMountsOf, type RuntimeUnderTest, subnetPrefix } from './runtime-under-test.ts';
+import { conflist, ipAllocationsOf, processesAndMountsOf, type RuntimeUnderTest, subnetPrefix } from './runtime-under-test.ts';
 
 const run = promisify(execFile);
 const RUNC = '/usr/sbin/runc';
@@ -35,25 +35,6 @@ async function cgroupMounts(): Promise<string[]> {
     if (type === 'cgroup' || type === 'cgroup2') out.add(line.split(' ')[4]!);
   }
   return [...out];
-}
-
-function conflist(name: string, bridge: string, subnet: string, ipamDir: string): string {
-  const doc = {
-    cniVersion: '1.0.0',
-    name,
-    plugins: [
-      {
-        type: 'bridge',
-        bridge,
-        isGateway: true,
-        ipMasq: true,
-        hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir },
-      },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  };
-  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 async function removeAllSandboxes(daemon: TestDaemon): Promise<void> {

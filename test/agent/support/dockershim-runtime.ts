@@ -14,7 +14,7 @@ import { startDockershim } from '../../support/dockershim.ts';
 import type { TestRegistry } from '../../support/registry.ts';
 import { makeTempDir } from '../../support/tmp.ts';
 import { removeLink, restoreIptables, snapshotIptables } from './host-network-cleanup.ts';
-import { ipAllocationsOf, processesAndMountsOf, type RuntimeUnderTest, subnetPrefix } from './runtime-under-test.ts';
+import { conflist, ipAllocationsOf, processesAndMountsOf, type RuntimeUnderTest, subnetPrefix } from './runtime-under-test.ts';
 
 const run = promisify(execFile);
 
@@ -35,24 +35,7 @@ export async function startDockershimRuntime(registry: TestRegistry, options: { 
   const cniConfDir = path.join(tmp.path, 'cni');
   const ipamDir = path.join(tmp.path, 'ipam');
   await mkdir(cniConfDir, { recursive: true });
-  await writeFile(
-    path.join(cniConfDir, '10-node-dock.conflist'),
-    JSON.stringify({
-      cniVersion: '1.0.0',
-      name: network,
-      plugins: [
-        {
-          type: 'bridge',
-          bridge,
-          isGateway: true,
-          ipMasq: true,
-          hairpinMode: true,
-          ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir },
-        },
-        { type: 'portmap', capabilities: { portMappings: true } },
-      ],
-    }),
-  );
+  await writeFile(path.join(cniConfDir, '10-node-dock.conflist'), conflist(network, bridge, subnet, ipamDir));
   const engine = await startDockerEngine();
   const mirrors = [registry.url];
   let shim: Awaited<ReturnType<typeof startDockershim>>;
