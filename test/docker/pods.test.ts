@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { ContainerState, NamespaceMode, PodSandboxState } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
 import { type DockershimEnv, startDockershimEnv } from '../support/dockershim.ts';
-import { expectCriError, waitFor } from '../support/pod-fixtures.ts';
+import { expectCriError, run, sleep, waitFor } from '../support/pod-fixtures.ts';
 
 describe('berth dockershim: pods and containers on Docker Engine', { timeout: 300_000 }, () => {
   let env: DockershimEnv;
@@ -262,6 +262,36 @@ describe('berth dockershim: pods and containers on Docker Engine', { timeout: 30
       (await cri.runtime.listPodSandbox({})).items.map((i) => i.metadata?.name),
       ['live'],
     );
+    await cri.runtime.removePodSandbox({ podSandboxId });
+  });
+
+  test('an engine that stops in the middle of RunPodSandbox: UNAVAILABLE, and what it left is listed and removable', async () => {
+    const cri = env.cri();
+    const call = cri.runtime.runPodSandbox({ config: env.podConfig('midway') }).then(
+      (r) => ({ id: r.podSandboxId }),
+      (e: { fields?: Record<string, unknown> }) => ({ status: e.fields?.grpcStatus }),
+    );
+    await sleep(30); // the call is on its way: the engine goes while it works
+    await env.engine.halt();
+    const outcome = await call;
+    await env.engine.start();
+    if ('status' in outcome) assert.equal(outcome.status, 'UNAVAILABLE');
+    for (const s of (await cri.runtime.listPodSandbox({})).items) await cri.runtime.removePodSandbox({ podSandboxId: s.id });
+    assert.deepEqual(await env.engine.docker.listContainers({ all: true }), []);
+    assert.deepEqual(await readdir(path.join(env.root, 'sandbox')).catch(() => []), []);
+  });
+
+  test('the berth CLI against the dockershim socket, as against any CRI endpoint', async () => {
+    const cri = env.cri();
+    const config = env.podConfig('cli');
+    const { podSandboxId } = await cri.runtime.runPodSandbox({ config });
+    const berth = path.resolve(import.meta.dirname, '../../bin/berth');
+    const endpoint = `unix://${env.socket}`;
+    const pods = await run(berth, ['-r', endpoint, 'pods', '-o', 'json']);
+    assert.equal(pods.code, 0, pods.stderr);
+    assert.ok(pods.stdout.includes(podSandboxId), pods.stdout);
+    const version = await run(berth, ['-r', endpoint, 'version']);
+    assert.match(version.stdout, /RuntimeName:\s+docker/);
     await cri.runtime.removePodSandbox({ podSandboxId });
   });
 });
