@@ -6,9 +6,10 @@
 //     itself, which does not exist: the workload and sandbox images are loaded into the engine from
 //     the loopback registry beforehand (preloadImages), and its pull workload fails (null, noted).
 //   - cri-dockerd asks oom_score_adj -998 for every sandbox, which runc cannot set on a host
-//     without CAP_SYS_RESOURCE: the engine's default runtime is runc behind a wrapper that sends
-//     `create` and `exec` through test/support/runc-host-fit.ts (the spec fitted to the host, then
-//     the real runc) and every other runc call straight to runc.
+//     without CAP_SYS_RESOURCE: the engine's default runtime is runc behind a wrapper that sends a
+//     `create` whose spec asks a negative oom_score_adj through test/support/runc-host-fit.ts (the
+//     spec fitted to the host, then the real runc) and every other runc call straight to runc, so
+//     only a sandbox's create pays for the fitting (a Node.js start).
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CNI_BIN_DIR } from './berth.ts';
@@ -35,12 +36,26 @@ export interface CriDockerdSettings {
 export const PRELOADED_NOTE =
   'Docker has registry mirrors for docker.io only, so cri-dockerd pulls registry.bench.test from that host itself, which does not exist: the workload and sandbox images were loaded into its engine from the loopback registry beforehand, and its PullImage has no figure';
 
-/** The runc the engine runs: `create` and `exec` through runc-host-fit.ts, everything else straight to runc. */
+/**
+ * The runc the engine runs: a `create` whose bundle's spec asks a negative oom_score_adj (the
+ * containerd shim writes it compact: `"oomScoreAdj":-998`) goes through runc-host-fit.ts, every
+ * other call straight to runc.
+ */
 export function runcWrapper(node: string, script: string): string {
   return `#!/bin/sh
 # written by bench/cri-dockerd.ts
 case " $* " in
-  *" create "* | *" exec "*) exec ${node} --disable-warning=ExperimentalWarning ${script} "$@" ;;
+  *" create "*)
+    bundle=. prev=
+    for a in "$@"; do
+      case "$prev" in --bundle | -b) bundle=$a ;; esac
+      case "$a" in --bundle=*) bundle=\${a#--bundle=} ;; esac
+      prev=$a
+    done
+    if grep -q '"oomScoreAdj":-' "$bundle/config.json" 2>/dev/null; then
+      exec ${node} --disable-warning=ExperimentalWarning ${script} "$@"
+    fi
+    ;;
 esac
 exec ${RUNC_BINARY} "$@"
 `;
