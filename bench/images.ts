@@ -1,6 +1,8 @@
 // The images of the benchmark, built here and pushed to a registry on loopback:
 //   busybox:bench  the workload image (Debian's static busybox, three layers)
-//   pause:bench    the same layers with entrypoint `sleep 2147483647`: containerd's sandbox image
+//   pause:bench    the same layers with an entrypoint that sleeps and, as the real pause does, exits
+//                  on SIGTERM (a shell trap: a bare `sleep` as PID 1 ignores SIGTERM, so Docker's stop
+//                  of a sandbox would wait out its grace period): every runtime's sandbox image
 //   big:200mb      the pull workload: 10 gzip layers of 20 MB of seeded pseudo-random content
 //                  each (3 files of 5 MB and 1,250 files of 4 kB per layer), deterministic, so the
 //                  same bytes in every run and nearly incompressible (compressed ≈ unpacked size)
@@ -30,6 +32,9 @@ export interface BigImageShape {
 }
 
 export const BIG_IMAGE: BigImageShape = { layers: 10, layerBytes: 20_000_000, bigFilesPerLayer: 3, smallFileBytes: 4000 };
+
+/** The sandbox image's process: sleeps until SIGTERM or SIGINT, then exits at once (as registry.k8s.io/pause). */
+export const PAUSE_ENTRYPOINT = ['/bin/sh', '-c', "trap 'exit 0' TERM INT; sleep 2147483647 & wait"];
 
 export interface BenchImages {
   registry: TestRegistry;
@@ -150,7 +155,7 @@ export async function prepareImages(shape: BigImageShape = BIG_IMAGE): Promise<B
   const registry = await startRegistry();
   try {
     await pushImage(registry, 'busybox:bench', workloadImage());
-    await pushImage(registry, 'pause:bench', workloadImage({ config: { Entrypoint: ['/bin/sleep', '2147483647'], Cmd: null } }));
+    await pushImage(registry, 'pause:bench', workloadImage({ config: { Entrypoint: PAUSE_ENTRYPOINT, Cmd: null } }));
     const bigInfo = await pushBigImage(registry, 'big:200mb', shape);
     return {
       registry,

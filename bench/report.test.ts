@@ -14,10 +14,39 @@ test('the results have every metric of issue 5 with berth, containerd and their 
     berth: runWith({ pod_start_p50_ms: 90, pull_200mb_s: null }),
   });
   assert.deepEqual(Object.keys(table), [...METRIC_NAMES]);
-  assert.deepEqual(table.pod_start_p50_ms, { berth: 90, containerd: 200, ratio: 0.45 });
-  assert.deepEqual(table.pull_200mb_s, { berth: null, containerd: 4, ratio: null });
-  assert.deepEqual(table.exec_sync_p50_ms, { berth: null, containerd: null, ratio: null });
+  assert.deepEqual(table.pod_start_p50_ms, { berth: 90, containerd: 200, ratio: 0.45, ratios: { berth: 0.45 } });
+  assert.deepEqual(table.pull_200mb_s, { berth: null, containerd: 4, ratio: null, ratios: { berth: null } });
+  assert.deepEqual(table.exec_sync_p50_ms, { berth: null, containerd: null, ratio: null, ratios: { berth: null } });
   assert.equal(ratioOf(1, 0), null);
+});
+
+test('any number of runtimes: each beside containerd with its ratio; berth and containerd keep their keys when not run', () => {
+  const table = metricTable(
+    {
+      'cri-dockerd': runWith({ pod_start_p50_ms: 400, pull_200mb_s: null }),
+      dockershim: runWith({ pod_start_p50_ms: 300 }),
+      containerd: runWith({ pod_start_p50_ms: 200 }),
+    },
+    ['dockershim', 'cri-dockerd', 'containerd'],
+  );
+  assert.deepEqual(table.pod_start_p50_ms, {
+    berth: null,
+    containerd: 200,
+    dockershim: 300,
+    'cri-dockerd': 400,
+    ratio: null,
+    ratios: { dockershim: 1.5, 'cri-dockerd': 2 },
+  });
+  assert.deepEqual(table.pull_200mb_s.ratios, { dockershim: null, 'cri-dockerd': null });
+  const rendered = renderTable(table, goalResults(table), ['containerd', 'dockershim', 'cri-dockerd']).split('\n');
+  assert.match(
+    rendered[0] ?? '',
+    /\| metric +\| unit +\| containerd +\| dockershim +\| dockershim\/containerd +\| cri-dockerd +\| cri-dockerd\/containerd +\| goal/,
+  );
+  assert.match(rendered[2] ?? '', /\| pod_start_p50_ms +\| ms +\| 200 +\| 300 +\| 1\.5 +\| 400 +\| 2 +\| /);
+  // Without containerd there is nothing to divide by.
+  const alone = metricTable({ dockershim: runWith({ pod_start_p50_ms: 300 }) });
+  assert.deepEqual(alone.pod_start_p50_ms.ratios, { dockershim: null });
 });
 
 test('goals: met, missed, and unknown without a figure', () => {

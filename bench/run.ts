@@ -1,12 +1,14 @@
-// Side-by-side benchmark of berth and containerd (issue 5): the same workloads, through berth's
-// own CRI client, against each runtime in turn, on the same machine and in the same run.
+// Side-by-side benchmark of berth daemon, berth dockershim and containerd (issues 5 and 11), and
+// cri-dockerd when its binary is given: the same workloads, through berth's own CRI client, against
+// each runtime in turn, on the same machine and in the same run.
 //
 //   npm run bench                 # full run: 3 rounds (about 12 minutes), writes bench/results/<date>-<commit>.json
 //   npm run bench -- --quick      # 1 round, small counts (about 2 minutes), writes bench/results/quick.json
 //   npm run bench -- --help
 //
 // Needs root. Installs its Debian packages when missing (bench/install-deps.sh), starts a
-// registry on loopback, containerd and berth daemon with temporary configs, and removes all of
+// registry on loopback, containerd, berth daemon, and berth dockershim and cri-dockerd each on a
+// Docker Engine of its own, all with temporary configs, and removes all of
 // it again — pods, processes, mounts, network namespaces, bridges, iptables rules, cgroups,
 // directories — also after a failure or Ctrl-C. A run killed outright (SIGKILL) is cleaned up
 // by the next run. A full run needs a committed tree (bench/revision.ts): its figures are the
@@ -22,6 +24,9 @@ import { freePort } from '../test/support/ports.ts';
 import { startBerth } from './berth.ts';
 import { berthPullTimeline } from './berth-pull-timeline.ts';
 import { CONTAINERD_BINARY, RUNC_BINARY, startContainerd } from './containerd.ts';
+import { startCriDockerd } from './cri-dockerd.ts';
+import { DOCKERD_BINARY } from './docker-engine.ts';
+import { startDockershim } from './dockershim.ts';
 import { tryRun } from './host.ts';
 import { type BenchImages, prepareImages } from './images.ts';
 import { connectInspector, type InspectorClient } from './inspector.ts';
@@ -33,6 +38,7 @@ import { describeRevision, isCommitted, keptResultPath, type Revision, readRevis
 import {
   type CleanupReport,
   cleanFootprint,
+  isRuntimeName,
   type RuntimeFootprint,
   type RuntimeName,
   type RuntimeUnderTest,
@@ -48,7 +54,10 @@ const RUN_DIR_PREFIX = 'berth-bench-';
 const USAGE = `usage: npm run bench -- [options]
 
   --quick               small counts for a quick look (writes bench/results/quick.json)
-  --runtimes LIST       runtimes to run, in order (default containerd,berth)
+  --runtimes LIST       runtimes to run, in order: containerd, berth, dockershim, cri-dockerd
+                        (default containerd,berth,dockershim, and cri-dockerd when its binary is given)
+  --cri-dockerd PATH    the cri-dockerd binary to run (or env BERTH_BENCH_CRI_DOCKERD); it is never
+                        built or downloaded here
   --seq-pods N          workload 1: pods started one after another (50; quick 10)
   --conc-pods N         workload 2: pods started at --concurrency (100; quick 16)
   --concurrency N       workload 2 concurrency (8)
@@ -70,6 +79,8 @@ const USAGE = `usage: npm run bench -- [options]
 interface Options {
   quick: boolean;
   runtimes: RuntimeName[];
+  /** The cri-dockerd executable, when given. */
+  criDockerd: string | undefined;
   settings: WorkloadSettings;
   /** Undefined: the default for the kind of run and the revision (see resultPath). */
   out: string | undefined;
@@ -85,7 +96,8 @@ function parseOptions(argv: string[]): Options | undefined {
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
-      runtimes: { type: 'string', default: 'containerd,berth' },
+      runtimes: { type: 'string' },
+      'cri-dockerd': { type: 'string' },
       'seq-pods': { type: 'string' },
       'conc-pods': { type: 'string' },
       concurrency: { type: 'string' },
@@ -110,11 +122,17 @@ function parseOptions(argv: string[]): Options | undefined {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${key} must be an integer ≥ ${min}, got ${String(raw)}`);
     return n;
   };
-  const runtimes = (values.runtimes ?? '').split(',').map((r) => r.trim());
-  for (const r of runtimes) if (r !== 'containerd' && r !== 'berth') throw new Error(`--runtimes: unknown runtime ${r}`);
+  const criDockerd = values['cri-dockerd'] ?? (process.env.BERTH_BENCH_CRI_DOCKERD || undefined);
+  const defaultRuntimes = `containerd,berth,dockershim${criDockerd === undefined ? '' : ',cri-dockerd'}`;
+  const runtimes = (values.runtimes ?? defaultRuntimes).split(',').map((r) => r.trim());
+  for (const r of runtimes) if (!isRuntimeName(r)) throw new Error(`--runtimes: unknown runtime ${r}`);
+  if (new Set(runtimes).size !== runtimes.length) throw new Error('--runtimes: a runtime is named twice');
+  if (runtimes.includes('cri-dockerd') && criDockerd === undefined)
+    throw new Error('--runtimes: cri-dockerd needs its binary: --cri-dockerd PATH (or BERTH_BENCH_CRI_DOCKERD)');
   return {
     quick,
     runtimes: runtimes as RuntimeName[],
+    criDockerd: criDockerd === undefined ? undefined : path.resolve(criDockerd),
     install: values['no-install'] !== true,
     out: values.out === undefined ? undefined : path.resolve(values.out),
     allowUncommitted: values['allow-uncommitted'] === true,
@@ -182,7 +200,7 @@ async function cleanStaleRuns(): Promise<void> {
   }
 }
 
-/** Two /16 subnets of 10.0.0.0/8 that no interface or route of the host uses. */
+/** `count` /16 subnets of 10.0.0.0/8 that no interface or route of the host uses. */
 async function freeSubnets(count: number): Promise<string[]> {
   const used = `${await tryRun('ip', ['-4', '-o', 'addr', 'show'])}\n${await tryRun('ip', ['-4', 'route', 'show', 'table', 'all'])}`;
   const out: string[] = [];
@@ -195,8 +213,10 @@ async function freeSubnets(count: number): Promise<string[]> {
   return out;
 }
 
+const SHORT_NAMES: Record<RuntimeName, string> = { containerd: 'ctr', berth: 'brt', dockershim: 'dks', 'cri-dockerd': 'crd' };
+
 function footprintFor(name: RuntimeName, runDir: string, runId: string, subnet: string): RuntimeFootprint {
-  const short = name === 'containerd' ? 'ctr' : 'brt';
+  const short = SHORT_NAMES[name];
   return {
     name,
     dir: path.join(runDir, name),
@@ -252,10 +272,11 @@ async function runRuntime(
   log(`${tag}: starting (subnet ${footprint.subnet}, bridge ${footprint.bridge})`);
   let rt: RuntimeUnderTest;
   try {
-    rt =
-      name === 'containerd'
-        ? await startContainerd({ footprint, registryUrl: images.registry.url, sandboxImage: images.sandbox })
-        : await startBerth({ footprint, registryUrl: images.registry.url, sandboxImage: images.sandbox, inspectPort });
+    const common = { footprint, registryUrl: images.registry.url, sandboxImage: images.sandbox };
+    if (name === 'containerd') rt = await startContainerd(common);
+    else if (name === 'berth') rt = await startBerth({ ...common, inspectPort });
+    else if (name === 'dockershim') rt = await startDockershim(common);
+    else rt = await startCriDockerd({ ...common, binary: options.criDockerd as string, workloadImage: images.workload });
   } catch (e) {
     log(`${tag}: did not start: ${(e as Error).message}`);
     return { run: emptyRun(`${name} did not start: ${(e as Error).message.split('\n')[0]}`), cleanup: await cleanFootprint(footprint) };
@@ -352,6 +373,7 @@ async function main(): Promise<number> {
     const install = spawnSync(path.join(REPO_ROOT, 'bench', 'install-deps.sh'), { stdio: 'inherit' });
     if (install.status !== 0) return 1;
   }
+  const onDocker = options.runtimes.some((r) => r === 'dockershim' || r === 'cri-dockerd');
   for (const file of [
     CONTAINERD_BINARY,
     RUNC_BINARY,
@@ -359,6 +381,8 @@ async function main(): Promise<number> {
     '/usr/lib/cni/bridge',
     '/usr/bin/docker-registry',
     '/bin/busybox',
+    ...(onDocker ? [DOCKERD_BINARY] : []),
+    ...(options.criDockerd !== undefined && options.runtimes.includes('cri-dockerd') ? [options.criDockerd] : []),
   ]) {
     if (!existsSync(file)) {
       process.stderr.write(`bench: ${file} is missing (bench/install-deps.sh installs it)\n`);
@@ -463,7 +487,7 @@ async function main(): Promise<number> {
   }
 
   machine.loadAverage.end = loadAverage();
-  const metrics = metricTable(runs);
+  const metrics = metricTable(runs, options.runtimes);
   const goals = goalResults(metrics);
   const notes: Record<string, string[]> = {};
   for (const name of options.runtimes) notes[name] = runs[name]?.notes ?? [];
@@ -480,13 +504,14 @@ async function main(): Promise<number> {
     method: {
       quick: options.quick,
       runtimes: options.runtimes,
+      criDockerd: options.criDockerd ?? null,
       rounds: options.rounds,
       settings,
       profiled: options.profile,
       startedAt: new Date(started).toISOString(),
       durationS: round((Date.now() - started) / 1000, 1),
       description:
-        'Each runtime in turn (same run, same machine, same registry on loopback, same CNI bridge conflist on its own bridge and subnet, runc with cgroupfs), driven by berth’s CRI client. Latencies are nearest-rank percentiles of wall time measured by the client. See docs/BENCHMARKS.md.',
+        'Each runtime in turn (same run, same machine, same registry on loopback, same CNI bridge conflist on its own bridge and subnet, runc with cgroupfs), driven by berth’s CRI client; berth dockershim and cri-dockerd each on a private Docker Engine whose dockerd and containerd count as the runtime’s daemon. Latencies are nearest-rank percentiles of wall time measured by the client. See docs/BENCHMARKS.md.',
     },
     notes,
     cleanup,
@@ -499,7 +524,13 @@ async function main(): Promise<number> {
   const biome = path.join(REPO_ROOT, 'node_modules', '.bin', 'biome');
   if (existsSync(biome)) spawnSync(biome, ['format', '--write', out], { cwd: REPO_ROOT, stdio: 'ignore' });
 
-  process.stdout.write(`\n${renderTable(metrics, goals)}\n\n`);
+  process.stdout.write(
+    `\n${renderTable(
+      metrics,
+      goals,
+      options.runtimes.filter((r) => runs[r] !== undefined),
+    )}\n\n`,
+  );
   for (const name of options.runtimes) for (const note of notes[name] ?? []) process.stdout.write(`${name}: ${note}\n`);
   process.stdout.write(`\nresults: ${path.relative(process.cwd(), out)}\n`);
   if (revision.changedDuringRun) process.stdout.write('the checkout changed during the run: these figures are of no one commit\n');

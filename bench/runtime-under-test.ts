@@ -1,5 +1,5 @@
 // What the workloads see of a runtime (its CRI client, its processes, its network) and the
-// cleanup that both runtimes share: remove every sandbox through the CRI, stop the daemon, then
+// cleanup that every runtime shares: remove every sandbox through the CRI, stop the daemon, then
 // undo on the host whatever is left (runc containers, monitors, network namespaces, mounts, the
 // bridge, iptables rules, cgroups, the directory).
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -25,9 +25,16 @@ import {
   unmountUnder,
 } from './host.ts';
 
-export type RuntimeName = 'containerd' | 'berth';
+/** Every runtime the benchmark knows, in the order its table shows them (containerd, the reference, first). */
+export const RUNTIME_NAMES = ['containerd', 'berth', 'dockershim', 'cri-dockerd'] as const;
 
-/** The registry host that image references name; both runtimes reach it through a mirror. */
+export type RuntimeName = (typeof RUNTIME_NAMES)[number];
+
+export function isRuntimeName(name: string): name is RuntimeName {
+  return (RUNTIME_NAMES as readonly string[]).includes(name);
+}
+
+/** The registry host that image references name; the runtimes reach it through a mirror (cri-dockerd cannot: see cri-dockerd.ts). */
 export const REGISTRY_HOST = 'registry.bench.test';
 
 /** Everything of one runtime that the benchmark made and must undo. */
@@ -49,6 +56,17 @@ export interface RuntimeUnderTest {
   readonly endpoint: string;
   readonly cri: CriClient;
   readonly daemonPid: number;
+  /**
+   * The processes counted as the daemon (idle RSS, daemon CPU): `daemonPid`, and for a shim on a
+   * Docker Engine also dockerd and its containerd, which the node pays for as much.
+   */
+  daemonPids(): Promise<number[]>;
+  /**
+   * Set when the runtime cannot pull the bench's images from the loopback registry (no mirror for
+   * REGISTRY_HOST): the workload and sandbox images were loaded into its store beforehand, and this
+   * says why. Its pull figure is then whatever its PullImage does (it fails offline: null, noted).
+   */
+  readonly preloadedImages?: string;
   /** The processes the runtime runs besides its workloads: the daemon, its shims or monitors. */
   overheadProcesses(): Promise<ProcInfo[]>;
   /** The cgroup parent of a pod, as the kubelet (cgroupfs driver) would give it. */
@@ -69,7 +87,7 @@ export function ruleOwner(footprint: RuntimeFootprint): RuleOwner {
   return { subnets: [footprint.subnet], bridges: [footprint.bridge], networks: [footprint.network] };
 }
 
-/** The bridge CNI conflist both runtimes get (each with its own name, bridge, subnet and IPAM dir). */
+/** The bridge CNI conflist every runtime gets (each with its own name, bridge, subnet and IPAM dir). */
 export function cniConflist(footprint: RuntimeFootprint): string {
   return `${JSON.stringify(
     {
@@ -159,12 +177,16 @@ export async function cleanFootprint(footprint: RuntimeFootprint): Promise<Clean
   return { undone, leftovers };
 }
 
-/** The runtime object both starters return. */
-export function runtimeUnderTest(
-  footprint: RuntimeFootprint,
-  daemon: DaemonProcess,
-  options: { afterStop?: () => Promise<void> } = {},
-): RuntimeUnderTest {
+export interface RuntimeOptions {
+  /** After the daemon stopped, before the host fallbacks (a Docker Engine under the shim stops here). */
+  afterStop?: () => Promise<void>;
+  /** More processes counted as the daemon (see RuntimeUnderTest.daemonPids). */
+  moreDaemonPids?: () => Promise<number[]>;
+  preloadedImages?: string;
+}
+
+/** The runtime object every starter returns. */
+export function runtimeUnderTest(footprint: RuntimeFootprint, daemon: DaemonProcess, options: RuntimeOptions = {}): RuntimeUnderTest {
   let stopping: Promise<CleanupReport> | undefined;
   return {
     name: footprint.name,
@@ -172,6 +194,8 @@ export function runtimeUnderTest(
     endpoint: daemon.endpoint,
     cri: daemon.cri,
     daemonPid: daemon.pid,
+    daemonPids: async () => [daemon.pid, ...((await options.moreDaemonPids?.()) ?? [])],
+    preloadedImages: options.preloadedImages,
     overheadProcesses: () => runtimeProcesses(daemon.pid, footprint.dir),
     cgroupParent: (podUid) => `${footprint.cgroupTop}/pod${podUid}`,
     logs: () => daemon.logs(),
