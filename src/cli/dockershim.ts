@@ -76,6 +76,7 @@ export async function runDockershim(config: Config, logger: Logger, configFile?:
     logs,
     logger,
   });
+  await pods.runtimes(); // the engine's default runtime, which pods report as the empty handler
   await pods.resumeLogs();
   const events = new DockerCriEvents({ engine, pods, logger, bufferSize: config.container_events_buffer });
   await events.start();

@@ -1,4 +1,3 @@
-
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { failedPrecondition, toBerthError } from '../errors/errors.ts';

@@ -137,6 +137,14 @@ export class DockerPods {
     return done ? podIps(parseCniResult(done.result!), 'eth0') : [];
   }
 
+  /** The sandboxes whose network is set up (one read of the CNI records, for a list). */
+  async networkedSandboxes(): Promise<Set<string>> {
+    const records = await listCachedAttachments({ binDirs: [], cacheDir: this.#o.cniCacheDir });
+    return new Set(
+      records.filter((r) => r.complete && r.result && podIps(parseCniResult(r.result), 'eth0').length > 0).map((r) => r.containerId),
+    );
+  }
+
   /** Ready while the sandbox runs and its network was set up (or it has the host's). */
   async networkReady(i: Docker.ContainerInspectInfo): Promise<boolean> {
     if (i.HostConfig.NetworkMode === 'host') return true;

@@ -132,15 +132,12 @@ export function dockerRuntimeOperations(deps: DockerRuntimeDeps): RuntimeOperati
 
     async listPodSandbox(request) {
       const f = request.filter;
-      const listed = await pods.listSandboxes({ id: f?.id || undefined, labels: f?.labelSelector });
-      await pods.runtimes(); // the engine's default runtime, to report handlers as they were asked
-      const items = await Promise.all(
-        listed.map(async (c) => {
-          const ready = c.HostConfig?.NetworkMode === 'host' || (await pods.sandboxIps(c.Id)).length > 0;
-          const inspect = { HostConfig: { Runtime: '' } };
-          return criSandboxFromListing(c, ready, pods.runtimeHandlerOf(inspect as never));
-        }),
-      );
+      const [listed, networked] = await Promise.all([
+        pods.listSandboxes({ id: f?.id || undefined, labels: f?.labelSelector }),
+        pods.networkedSandboxes(),
+      ]);
+      // The listing carries no runtime: the handler is in PodSandboxStatus (as with cri-dockerd).
+      const items = listed.map((c) => criSandboxFromListing(c, c.HostConfig?.NetworkMode === 'host' || networked.has(c.Id), ''));
       return { items: f?.state ? items.filter((s) => s.state === f.state!.state) : items };
     },
 
