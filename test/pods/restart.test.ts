@@ -189,7 +189,8 @@ describe('daemon restarts', { timeout: 180_000 }, () => {
     const stopped = await containerStatus(running);
     assert.equal(stopped.state, ContainerState.CONTAINER_EXITED);
     assert.equal(stopped.exitCode, 137, 'killed');
-    assert.ok(!pidAlive(runningInfo.pid) && !pidAlive(runningInfo.conmonPid));
+    // conmon exits just after it recorded the exit that StopContainer waited for.
+    await waitFor('the container and its conmon to be gone', () => !pidAlive(runningInfo.pid) && !pidAlive(runningInfo.conmonPid), 5000);
     // The stopped pod stays stopped; everything can be removed.
     assert.equal((await rt().podSandboxStatus({ podSandboxId: stoppedPod })).status?.state, PodSandboxState.SANDBOX_NOTREADY);
     for (const id of [shared, own, stoppedPod]) {
