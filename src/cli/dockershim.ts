@@ -70,6 +70,7 @@ export async function runDockershim(config: Config, logger: Logger, configFile?:
     network,
     cniCacheDir,
     checkpoints: new SandboxCheckpoints(root),
+    netnsRoot: path.join(root, 'netns'),
     sandboxImage: config.sandbox_image,
     ensureImage,
     seccompProfileRoot: config.seccomp_profile_root,

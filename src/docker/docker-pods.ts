@@ -7,6 +7,7 @@ import type { ContainerConfig, PodSandboxConfig } from '../cri-api/gen/runtime/v
 import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, unimplemented } from '../errors/errors.ts';
 import { listCachedAttachments } from '../network/cni.ts';
 import { parseCniResult, podIps } from '../network/cni-result.ts';
+import { pinNetworkNamespace, pinnedNetworkNamespace, podNamespacePaths, removePodNamespaces } from '../network/pod-namespaces.ts';
 import type { NetworkPod, PodNetwork } from '../network/pod-network.ts';
 import { withCleanup } from '../util/cleanup-stack.ts';
 import type { Logger } from '../util/logger.ts';
@@ -32,6 +33,8 @@ export interface DockerPodsOptions {
   /** The CNI attachment records of `network` (they hold the pods' IPs). */
   cniCacheDir: string;
   checkpoints: SandboxCheckpoints;
+  /** Where each pod's network namespace is pinned (a bind mount per pod). */
+  netnsRoot: string;
   sandboxImage: string;
   /** Pulls an image that is not on the engine (the sandbox image). */
   ensureImage(ref: string, signal?: AbortSignal): Promise<void>;
@@ -210,7 +213,9 @@ export class DockerPods {
       const inspect = await dockerCall(`inspect the sandbox ${id}`, () => created.inspect());
       if (config.dnsConfig) await this.#writeResolvConf(inspect.ResolvConfPath, config.dnsConfig);
       if (!hostNetwork) {
-        const pod = networkPodOf(id, checkpoint, config.metadata!.uid, `/proc/${inspect.State.Pid}/ns/net`);
+        const netns = await pinNetworkNamespace(this.#o.netnsRoot, id, inspect.State.Pid);
+        undo.push('unpin the network namespace', () => this.#unpinNetns(id));
+        const pod = networkPodOf(id, checkpoint, config.metadata!.uid, netns);
         undo.push('tear the network down', () => this.#o.network.tearDown(pod));
         await this.#o.network.setUp(pod, signal);
       }
@@ -234,10 +239,23 @@ export class DockerPods {
     );
   }
 
+  #unpinNetns(id: string): Promise<void> {
+    const paths = podNamespacePaths(this.#o.netnsRoot, id);
+    return removePodNamespaces({ dir: paths.dir, net: paths.net });
+  }
+
+  /**
+   * CNI DEL with the pinned namespace, which outlives the sandbox's process (its masquerade rules
+   * go only while the bridge plugin can look inside); without a pin (after a reboot), the
+   * process's, or none (the addresses are still released).
+   */
   async #tearDownNetwork(id: string, uid: string, pid: number): Promise<void> {
     const cp = await this.#o.checkpoints.read(id);
-    if (!cp || cp.data?.host_network) return;
-    await this.#o.network.tearDown(networkPodOf(id, cp, uid, pid > 0 ? `/proc/${pid}/ns/net` : ''));
+    if (cp && !cp.data?.host_network) {
+      const pinned = await pinnedNetworkNamespace(this.#o.netnsRoot, id);
+      await this.#o.network.tearDown(networkPodOf(id, cp, uid, pinned ?? (pid > 0 ? `/proc/${pid}/ns/net` : '')));
+    }
+    await this.#unpinNetns(id);
   }
 
   /** Stops every container of the pod, undoes its network (before the netns goes) and stops the sandbox. */

@@ -138,6 +138,27 @@ async function prepareRoot(root: string): Promise<string> {
 }
 
 /**
+ * Pins the network namespace of process `pid` (a Docker sandbox's pause process) onto
+ * <root>/<podId>/net, so that CNI DEL still finds the pod's addresses (and so its masquerade
+ * rules) after that process is gone; removePodNamespaces undoes it. Returns the pin's path.
+ */
+export async function pinNetworkNamespace(root: string, podId: string, pid: number): Promise<string> {
+  const paths = podNamespacePaths(await ensureNamespaceRoot(root), podId);
+  await mkdir(paths.dir, { recursive: true, mode: 0o711 });
+  await (await open(paths.net, 'a')).close(); // the mount point
+  await runChecked('mount', ['--bind', `/proc/${pid}/ns/net`, paths.net], { podId, pid });
+  return paths.net;
+}
+
+/** The pod's pinned network namespace, when it is mounted (not after a reboot). */
+export async function pinnedNetworkNamespace(root: string, podId: string): Promise<string | undefined> {
+  const file = podNamespacePaths(root, podId).net;
+  const real = await realpath(file).catch(() => undefined);
+  if (real === undefined) return undefined;
+  return ((await mountCounts([real])).get(real) ?? 0) > 0 ? real : undefined;
+}
+
+/**
  * Undoes ensureNamespaceRoot: unmounts the root's bind mount (for tests and uninstall). The pods'
  * namespaces under it must be removed first.
  */

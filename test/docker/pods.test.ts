@@ -2,10 +2,11 @@
 // them out, through the CRI socket.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { ContainerState, NamespaceMode, PodSandboxState } from '../../src/cri-api/gen/runtime/v1/api_pb.js';
+import { mountsUnder } from '../support/daemon.ts';
 import { type DockershimEnv, startDockershimEnv } from '../support/dockershim.ts';
 import { expectCriError, run, sleep, waitFor } from '../support/pod-fixtures.ts';
 
@@ -92,6 +93,8 @@ describe('berth dockershim: pods and containers on Docker Engine', { timeout: 30
     await cri.runtime.removePodSandbox({ podSandboxId: id }); // idempotent
     assert.equal((await env.engine.docker.listContainers({ all: true })).length, 0);
     assert.deepEqual(await readdir(path.join(env.root, 'sandbox')), []);
+    const netnsRoot = await realpath(path.join(env.root, 'netns'));
+    assert.deepEqual(await mountsUnder(netnsRoot), [netnsRoot], 'only the netns root is mounted: no pin left');
     const allocations = await readdir(path.join(env.dir, 'ipam', 'berth-dock-1')).catch(() => [] as string[]);
     assert.deepEqual(
       allocations.filter((f) => f.startsWith('10.')),
@@ -292,6 +295,19 @@ describe('berth dockershim: pods and containers on Docker Engine', { timeout: 30
     assert.ok(pods.stdout.includes(podSandboxId), pods.stdout);
     const version = await run(berth, ['-r', endpoint, 'version']);
     assert.match(version.stdout, /RuntimeName:\s+docker/);
+    await cri.runtime.removePodSandbox({ podSandboxId });
+  });
+
+  test("a sandbox whose process died behind the dockershim's back: its network is still undone", async () => {
+    const cri = env.cri();
+    const { podSandboxId } = await cri.runtime.runPodSandbox({ config: env.podConfig('killed') });
+    const nat = async () => (await run('iptables-save', ['-t', 'nat'])).stdout.split('\n').filter((l) => l.includes(podSandboxId));
+    assert.ok((await nat()).length > 0, 'the bridge plugin masquerades the pod');
+    await env.engine.docker.getContainer(podSandboxId).kill();
+    await waitFor('the sandbox to stop', async () => !(await env.engine.docker.getContainer(podSandboxId).inspect()).State.Running);
+    assert.equal((await cri.runtime.podSandboxStatus({ podSandboxId })).status?.state, PodSandboxState.SANDBOX_NOTREADY);
+    await cri.runtime.stopPodSandbox({ podSandboxId });
+    assert.deepEqual(await nat(), [], 'no NAT rule of the pod left');
     await cri.runtime.removePodSandbox({ podSandboxId });
   });
 });

@@ -168,7 +168,8 @@ export async function mountsUnder(...dirs: string[]): Promise<string[]> {
   return out.reverse();
 }
 
-async function unmountAll(points: string[]): Promise<void> {
+/** `umount -l` of each point, in the order given (deepest first from mountsUnder). */
+export async function unmountAll(points: string[]): Promise<void> {
   for (const point of points) {
     await new Promise<void>((resolve) => {
       const child = spawn('umount', ['-l', '--', point], { stdio: 'ignore' });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { type CriClient, connectCri } from '../../src/cri/cri-client.ts';
 import { sleep } from '../../src/util/sleep.ts';
 import { removeLink } from '../agent/support/host-network-cleanup.ts';
+import { mountsUnder, unmountAll } from './daemon.ts';
 import { startDockerEngine, type TestDockerEngine } from './docker-engine.ts';
 import { busyboxLikeImage, pushImage } from './image-builder.ts';
 import { BUSYBOX, type ContainerInit, IMAGE_HOST, PAUSE, type PodInit } from './pod-fixtures.ts';
@@ -195,6 +196,8 @@ export async function startDockershimEnv(options: DockershimEnvOptions): Promise
     await engine?.stop();
     await registry?.[Symbol.asyncDispose]();
     await removeLink(bridge).catch(() => {});
+    // The dockershim's netns root (a bind mount of itself, as berth daemon's) stays when it stops.
+    await unmountAll(await mountsUnder(dir));
     await tmp.remove();
   };
 
@@ -215,7 +218,7 @@ export async function startDockershimEnv(options: DockershimEnvOptions): Promise
             type: 'bridge',
             bridge,
             isGateway: true,
-            ipMasq: false,
+            ipMasq: true,
             hairpinMode: true,
             ipam: { type: 'host-local', ranges: [[{ subnet: `${subnetPrefix}0/24` }]], dataDir: path.join(dir, 'ipam') },
           },

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { mountsUnder, unmountAll } from '../../support/daemon.ts';
 import { startDockerEngine } from '../../support/docker-engine.ts';
 import { startDockershim } from '../../support/dockershim.ts';
 import type { TestRegistry } from '../../support/registry.ts';
@@ -71,6 +72,10 @@ export async function startDockershimRuntime(registry: TestRegistry, options: { 
       await engine.stop();
       await removeLink(bridge);
       await restoreIptables(iptablesBefore, subnet, bridge);
+      const netnsRoot = path.join(shim.root, 'netns');
+      const mounts = await mountsUnder(tmp.path);
+      forced.push(...mounts.filter((m) => m !== netnsRoot).map((m) => `mount ${m}`));
+      await unmountAll(mounts);
       await tmp.remove();
     })();
     return stopping;
