@@ -156,10 +156,10 @@ describe('a light VM under QEMU', () => {
     attached?.agent.disconnect();
   });
 
-  test('stop leaves no process, socket or file', async () => {
+  test('shutdown powers the guest off and leaves no process, socket or file', async () => {
     assert.ok(vm);
     const { pid, paths, stateDir } = vm;
-    await vm.stop();
+    assert.equal(await vm.shutdown(), 'powered-off');
     vm = undefined;
     // Gone, or a zombie that QEMU's parent (init, since QEMU daemonized) has yet to reap.
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
@@ -191,10 +191,38 @@ describe('a VM that cannot boot', () => {
       return true;
     });
     assert.equal(existsSync(stateDir), false);
-    const qemus = (await readdir('/proc')).filter((n) => /^\d+$/.test(n));
-    for (const pid of qemus) {
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      assert.ok(!cmdline.includes(stateDir), `QEMU ${pid} of the failed VM still runs`);
-    }
+    await assertNoQemuOf(stateDir);
+  });
+
+  test('an initramfs that is not one: the guest kernel panics, QEMU exits, vm-boot-failed with the console', async () => {
+    await using dir = await makeTempDir('berth-vm-');
+    const stateDir = join(dir.path, 'vm');
+    const initramfs = join(dir.path, 'initramfs.img');
+    await writeFile(initramfs, 'not a cpio archive\n'.repeat(100));
+    await assert.rejects(QemuVm.start({ stateDir, shareDir: dir.path, guest: { ...guest, initramfs }, accel: 'tcg' }), (e) => {
+      assert.ok(isBerthError(e, 'unavailable') && e.code === 'vm-boot-failed', String(e));
+      assert.match(e.message, /stopped before its agent answered[\s\S]*panic/i);
+      return true;
+    });
+    assert.equal(existsSync(stateDir), false);
+    await assertNoQemuOf(stateDir);
+  });
+
+  test('no QEMU binary: FAILED_PRECONDITION vm-qemu-missing, nothing left', async () => {
+    await using dir = await makeTempDir('berth-vm-');
+    const stateDir = join(dir.path, 'vm');
+    await assert.rejects(
+      QemuVm.start({ stateDir, shareDir: dir.path, guest, accel: 'tcg', qemuBinary: join(dir.path, 'no-qemu') }),
+      (e) => isBerthError(e, 'failed-precondition') && e.code === 'vm-qemu-missing',
+    );
+    assert.equal(existsSync(stateDir), false);
   });
 });
+
+/** No process on the host names `stateDir` in its command line (a QEMU of that VM). */
+async function assertNoQemuOf(stateDir: string): Promise<void> {
+  for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    assert.ok(!cmdline.includes(stateDir), `QEMU ${pid} of the failed VM still runs`);
+  }
+}

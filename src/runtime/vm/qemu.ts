@@ -85,11 +85,18 @@ export class QemuVm {
     await removeFiles(paths);
     const began = performance.now();
     const args = qemuArgs(options, accel, paths);
-    const { code, stderr } = await runQemu(qemu, args, signal);
-    const pid = await readPid(paths.pidFile);
-    if (code !== 0 || pid === undefined) {
+    const undo = async (): Promise<void> => {
+      const pid = await readPid(paths.pidFile);
       if (pid !== undefined) await killAndWait(pid, paths.socketPath);
       await removeFiles(paths, stateDir);
+    };
+    const { code, stderr } = await runQemu(qemu, args, signal).catch(async (e: unknown) => {
+      await undo(); // aborted while QEMU daemonized, or no QEMU at all
+      throw e;
+    });
+    const pid = await readPid(paths.pidFile);
+    if (code !== 0 || pid === undefined) {
+      await undo();
       throw unavailable('vm-boot-failed', `QEMU could not start the VM (exit ${code}): ${stderr.trim()}`, { fields: { exitCode: code } });
     }
     const vm = new QemuVm(stateDir, pid, accel);
@@ -125,6 +132,23 @@ export class QemuVm {
     this.agent.disconnect();
     await killAndWait(this.pid, this.paths.socketPath, graceMs);
     await removeFiles(this.paths, this.stateDir);
+  }
+
+  /**
+   * Asks the guest to power off (it syncs first), waits up to `graceMs`, then stops as `stop` does.
+   * Says whether the guest went by itself or had to be killed.
+   */
+  async shutdown(graceMs = 5000): Promise<'powered-off' | 'killed'> {
+    try {
+      await this.agent.request('shutdown', {}, { timeoutMs: graceMs });
+      const until = performance.now() + graceMs;
+      while (this.isRunning() && performance.now() < until) await sleep(20);
+    } catch (e) {
+      if (!isBerthError(e)) throw e; // no agent to ask: stop kills it
+    }
+    const how = this.isRunning() ? 'killed' : 'powered-off';
+    await this.stop();
+    return how;
   }
 
   async consoleText(): Promise<string> {
