@@ -98,6 +98,26 @@ describe('a light VM under QEMU', () => {
     await assert.rejects(vm.agent.state('c3'), (e) => isBerthError(e, 'not-found') && e.fields.agentCode === 'not-found');
   });
 
+  test("a process runc cannot start: run fails with runc's reason, and the ID is free again", async () => {
+    assert.ok(vm);
+    const bundle = await writeBundle(shareDir, 'broken', 'unused');
+    const configPath = join(shareDir, 'broken', 'config.json');
+    const config = JSON.parse(await readFile(configPath, 'utf8'));
+    config.process.args = ['/bin/no-such-program'];
+    await writeFile(configPath, JSON.stringify(config));
+    await assert.rejects(vm.agent.run({ containerId: 'broken', bundle }), (e) => {
+      assert.ok(isBerthError(e, 'internal') && e.code === 'vm-agent-refused' && e.fields.agentCode === 'run-failed', String(e));
+      assert.match(e.message, /no-such-program/);
+      return true;
+    });
+    await assert.rejects(vm.agent.state('broken'), (e) => isBerthError(e, 'not-found'));
+    config.process.args = ['/bin/sh', '-c', 'exit 0'];
+    await writeFile(configPath, JSON.stringify(config));
+    await vm.agent.run({ containerId: 'broken', bundle });
+    assert.equal(await vm.agent.wait('broken', 20_000), 0);
+    await vm.agent.delete('broken');
+  });
+
   test('exec inside a running container, then kill it: its exit code says the signal', async () => {
     assert.ok(vm);
     const bundle = await writeBundle(shareDir, 'sleeper', 'echo up; exec sleep 600');

@@ -43,6 +43,8 @@ interface Pending {
 }
 
 const SAFE_ID = /^[A-Za-z0-9_.-]+$/;
+// A reply longer than this without a newline is a guest gone wrong, not output: drop the connection.
+const MAX_LINE = 64 * 1024 * 1024;
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 export class AgentClient {
@@ -111,7 +113,7 @@ export class AgentClient {
           reject(error);
         },
       });
-      socket.write(`${JSON.stringify({ v: AGENT_PROTOCOL, id, op, ...params })}\n`);
+      socket.write(`${JSON.stringify({ ...params, v: AGENT_PROTOCOL, id, op })}\n`);
     });
   }
 
@@ -207,6 +209,10 @@ export class AgentClient {
 
   #onData(chunk: string): void {
     this.#buffered += chunk;
+    if (this.#buffered.length > MAX_LINE && !this.#buffered.includes('\n')) {
+      this.disconnect();
+      return;
+    }
     let nl = this.#buffered.indexOf('\n');
     while (nl >= 0) {
       const line = this.#buffered.slice(0, nl);
