@@ -228,6 +228,28 @@ describe('a VM that cannot boot', () => {
     await assertNoQemuOf(stateDir);
   });
 
+  test('a boot that takes longer than its timeout: DEADLINE_EXCEEDED vm-boot-timeout, nothing left', async () => {
+    await using dir = await makeTempDir('berth-vm-');
+    const stateDir = join(dir.path, 'vm');
+    await assert.rejects(
+      QemuVm.start({ stateDir, shareDir: dir.path, guest, accel: 'tcg', bootTimeoutMs: 300 }),
+      (e) => isBerthError(e, 'deadline-exceeded') && e.code === 'vm-boot-timeout',
+    );
+    assert.equal(existsSync(stateDir), false);
+    await assertNoQemuOf(stateDir);
+  });
+
+  test('a start cancelled early (while QEMU daemonizes or before): CANCELLED, nothing left', async () => {
+    await using dir = await makeTempDir('berth-vm-');
+    const stateDir = join(dir.path, 'vm');
+    const abort = new AbortController();
+    const started = QemuVm.start({ stateDir, shareDir: dir.path, guest, accel: 'tcg', signal: abort.signal });
+    setTimeout(() => abort.abort(), 50);
+    await assert.rejects(started, (e) => isBerthError(e, 'cancelled'));
+    assert.equal(existsSync(stateDir), false);
+    await assertNoQemuOf(stateDir);
+  });
+
   test('no QEMU binary: FAILED_PRECONDITION vm-qemu-missing, nothing left', async () => {
     await using dir = await makeTempDir('berth-vm-');
     const stateDir = join(dir.path, 'vm');

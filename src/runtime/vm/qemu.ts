@@ -90,10 +90,16 @@ export class QemuVm {
       if (pid !== undefined) await killAndWait(pid, paths.socketPath);
       await removeFiles(paths, stateDir);
     };
-    const { code, stderr } = await runQemu(qemu, args, signal).catch(async (e: unknown) => {
-      await undo(); // aborted while QEMU daemonized, or no QEMU at all
+    // No signal for the daemonizing QEMU: killing it mid-way would orphan the VM it forked. It
+    // returns within moments; an abort is honoured right after.
+    const { code, stderr } = await runQemu(qemu, args, undefined).catch(async (e: unknown) => {
+      await undo();
       throw e;
     });
+    if (signal?.aborted) {
+      await undo();
+      throwIfAborted(signal);
+    }
     const pid = await readPid(paths.pidFile);
     if (code !== 0 || pid === undefined) {
       await undo();
