@@ -85,6 +85,20 @@ describe('a light VM under QEMU', () => {
     assert.deepEqual([r.exitCode, r.stdout.toString().trim()], [0, expected]);
   });
 
+  test('exec in the guest: arguments as given, environment, output cut at a limit, a kill after a timeout', async () => {
+    assert.ok(vm);
+    const odd = ['with space', 'quote " and \' and \\', '$HOME `x` ;|&', 'é ✓'];
+    const echoed = await vm.agent.exec(['sh', '-c', 'for a; do echo "[$a]"; done; echo "$GREETING" >&2', 'sh', ...odd], {
+      env: ['GREETING=hello there'],
+    });
+    assert.equal(echoed.stdout.toString(), odd.map((a) => `[${a}]\n`).join(''));
+    assert.equal(echoed.stderr.toString(), 'hello there\n');
+    const cut = await vm.agent.exec(['sh', '-c', 'yes | head -c 5000'], { maxOutputBytes: 100 });
+    assert.deepEqual([cut.stdout.length, cut.truncated], [100, { stdout: true, stderr: false }]);
+    const killed = await vm.agent.exec(['sleep', '60'], { killAfterSeconds: 1 });
+    assert.equal(killed.exitCode, 128 + 9);
+  });
+
   test('a container from a 9p-shared busybox rootfs prints, exits 3, and the host sees 3', async () => {
     assert.ok(vm);
     const bundle = await writeBundle(shareDir, 'c3', 'echo hello from $(hostname); echo to stderr >&2; exit 3');
@@ -123,9 +137,12 @@ describe('a light VM under QEMU', () => {
     const bundle = await writeBundle(shareDir, 'sleeper', 'echo up; exec sleep 600');
     await vm.agent.run({ containerId: 'sleeper', bundle, stdout: `${bundle}/stdout` });
     assert.equal(await vm.agent.wait('sleeper', 0), undefined);
-    const r = await vm.agent.exec(['sh', '-c', 'echo in $(hostname); ps -o pid,comm; exit 5'], { containerId: 'sleeper' });
+    const r = await vm.agent.exec(['sh', '-c', 'echo in $(hostname) $FOO; ps -o pid,comm; exit 5'], {
+      containerId: 'sleeper',
+      env: ['FOO=bar baz'],
+    });
     assert.equal(r.exitCode, 5);
-    assert.match(r.stdout.toString(), /^in sleeper\n/);
+    assert.match(r.stdout.toString(), /^in sleeper bar baz\n/);
     assert.match(r.stdout.toString(), /^\s*1 sleep$/m, 'the container has its own PID namespace in the guest');
     await vm.agent.kill('sleeper', 'KILL');
     assert.equal(await vm.agent.wait('sleeper', 20_000), 128 + 9);

@@ -15,9 +15,12 @@ export interface AgentRequestOptions {
 }
 
 export interface AgentExecResult {
+  /** 128+N when killed by signal N (137 when `killAfterSeconds` fired). */
   exitCode: number;
   stdout: Buffer;
   stderr: Buffer;
+  /** Output past `maxOutputBytes` was cut in the guest. */
+  truncated: { stdout: boolean; stderr: boolean };
 }
 
 export interface AgentExecOptions extends AgentRequestOptions {
@@ -25,6 +28,10 @@ export interface AgentExecOptions extends AgentRequestOptions {
   containerId?: string;
   /** The guest kills the command after this many seconds. */
   killAfterSeconds?: number;
+  /** `NAME=value` entries added to the environment. */
+  env?: readonly string[];
+  /** Keep at most this many bytes of stdout and of stderr each. */
+  maxOutputBytes?: number;
 }
 
 export interface AgentRunRequest {
@@ -134,11 +141,15 @@ export class AgentClient {
     const params: Record<string, unknown> = { argv: argv.map(b64) };
     if (options.containerId !== undefined) params.cid = checkId(options.containerId);
     if (options.killAfterSeconds !== undefined) params.timeout = Math.max(1, Math.ceil(options.killAfterSeconds));
+    if (options.env !== undefined && options.env.length > 0) params.env = options.env.map(b64);
+    if (options.maxOutputBytes !== undefined) params.max = Math.max(0, Math.floor(options.maxOutputBytes));
     const r = await this.request('exec', params, options);
+    const truncated = (r.truncated ?? {}) as { stdout?: unknown; stderr?: unknown };
     return {
       exitCode: Number(r.exitCode),
       stdout: Buffer.from(String(r.stdout), 'base64'),
       stderr: Buffer.from(String(r.stderr), 'base64'),
+      truncated: { stdout: truncated.stdout === true, stderr: truncated.stderr === true },
     };
   }
 

@@ -31,18 +31,33 @@ container_dir() {
   dir="$STATE/c/$cid"
 }
 
+list() { printf '%s' "$req" | sed -n "s/.*\"$1\":\[\([^]]*\)\].*/\1/p" | tr -d '"' | tr ',' ' '; }
+
+# exec: argv and env (NAME=value) base64 each; in a container through runc exec. Output past
+# "max" bytes is cut (and said so); "timeout" seconds kill the command (exit 137).
 op_exec() {
+  argv=$(list argv); env=$(list env); cid=$(str cid)
+  [ -n "$argv" ] || { fail bad-request "argv is empty"; return; }
   set --
-  for e in $(printf '%s' "$req" | sed -n 's/.*"argv":\[\([^]]*\)\].*/\1/p' | tr -d '"' | tr ',' ' '); do
-    set -- "$@" "$(b64 "$e")"
-  done
-  [ $# -gt 0 ] || { fail bad-request "argv is empty"; return; }
-  cid=$(str cid)
-  if [ -n "$cid" ]; then container_dir || return; set -- $RUNC exec "$cid" "$@"; fi
-  t=$(num timeout); out=$(mktemp) err=$(mktemp)
+  if [ -n "$cid" ]; then
+    container_dir || return
+    set -- $RUNC exec
+    for e in $env; do set -- "$@" --env "$(b64 "$e")"; done
+    set -- "$@" "$cid"
+  elif [ -n "$env" ]; then
+    set -- env
+    for e in $env; do set -- "$@" "$(b64 "$e")"; done
+  fi
+  for a in $argv; do set -- "$@" "$(b64 "$a")"; done
+  t=$(num timeout); max=$(num max); out=$(mktemp) err=$(mktemp)
   if [ -n "$t" ]; then timeout -s KILL "$t" "$@" >"$out" 2>"$err" </dev/null; else "$@" >"$out" 2>"$err" </dev/null; fi
   code=$?
-  ok "\"exitCode\":$code,\"stdout\":\"$(base64 -w 0 "$out")\",\"stderr\":\"$(base64 -w 0 "$err")\""
+  cut_out=false cut_err=false
+  if [ -n "$max" ]; then
+    [ "$(wc -c <"$out")" -gt "$max" ] && cut_out=true && head -c "$max" "$out" >"$out.cut" && mv "$out.cut" "$out"
+    [ "$(wc -c <"$err")" -gt "$max" ] && cut_err=true && head -c "$max" "$err" >"$err.cut" && mv "$err.cut" "$err"
+  fi
+  ok "\"exitCode\":$code,\"stdout\":\"$(base64 -w 0 "$out")\",\"stderr\":\"$(base64 -w 0 "$err")\",\"truncated\":{\"stdout\":$cut_out,\"stderr\":$cut_err}"
   rm -f "$out" "$err"
 }
 
