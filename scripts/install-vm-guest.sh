@@ -51,8 +51,18 @@ trap 'rm -rf "$work"' EXIT
 deb=$(ls "$dir/debs/${kernel_pkg}_"*.deb 2>/dev/null | head -1 || true)
 if [ -z "$deb" ] || ! dpkg-deb -f "$deb" Version | grep -qxF "$kernel_ver"; then
   rm -f "$dir/debs/${kernel_pkg}_"*.deb
-  # apt-get download writes into the current directory; as root it warns that _apt cannot.
-  (cd "$dir/debs" && apt-get download -q "$kernel_pkg" 2>&1 | grep -v 'unsandboxed' || true)
+  # apt-get download writes into the current directory (as root it warns that _apt cannot read it).
+  if ! (cd "$dir/debs" && apt-get download -q "$kernel_pkg" >"$work/download.log" 2>&1); then
+    # Stale package lists name a version the mirror no longer has: update them and start over once.
+    if [ -z "${BERTH_VM_GUEST_RETRY:-}" ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      rm -rf "$work"
+      BERTH_VM_GUEST_RETRY=1 exec "$0" "$dir"
+    fi
+    cat "$work/download.log" >&2
+    echo "install-vm-guest: cannot download $kernel_pkg" >&2
+    exit 1
+  fi
   deb=$(ls "$dir/debs/${kernel_pkg}_"*.deb)
 fi
 dpkg-deb -x "$deb" "$work/kernel"
