@@ -8,6 +8,9 @@ cd "$top"
 source "$top/scripts/lib/debs.sh"
 ensure_debs berth runc crun conmon containernetworking-plugins iproute2 iptables util-linux mount attr coreutils perl-base ca-certificates openssl apparmor
 
+# The guest of the `vm` runtime handler: QEMU, a kernel and an initramfs under /var/lib/berth/vm.
+"$top/scripts/install-vm-guest.sh"
+
 # Node.js 24 comes from the npm package `node`; npm ci is skipped when the lock file is unchanged.
 stamp=node_modules/.berth-lock
 if [ ! -x node_modules/node/bin/node ] || ! cmp -s package-lock.json "$stamp"; then

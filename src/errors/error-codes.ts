@@ -449,6 +449,21 @@ export const ERROR_CODES = {
     meaning: "the dockershim cannot read the Docker data root (not on the engine's node)",
   },
   'docker-log-path-missing': { kind: 'failed-precondition', meaning: 'the container has no CRI log path label: no log to reopen' },
+  // vm runtime handler (src/runtime/vm)
+  'vm-guest-missing': {
+    kind: 'failed-precondition',
+    meaning: 'the VM kernel or initramfs is not there (scripts/install-vm-guest.sh builds them)',
+  },
+  'vm-qemu-missing': { kind: 'failed-precondition', meaning: 'qemu-system-x86_64 is not installed' },
+  'vm-boot-failed': { kind: 'unavailable', meaning: 'QEMU refused to start the VM, or the VM stopped before its agent answered' },
+  'vm-boot-timeout': { kind: 'deadline-exceeded', meaning: "the VM's agent did not answer within the boot timeout" },
+  'vm-agent-unavailable': { kind: 'unavailable', meaning: "the VM agent's socket cannot be reached or closed under a request" },
+  'vm-agent-timeout': { kind: 'deadline-exceeded', meaning: 'the VM agent did not answer a request in time' },
+  'vm-agent-refused': {
+    kind: ['internal', 'not-found', 'already-exists', 'invalid-argument'],
+    meaning: 'the VM agent answered a request with an error (its code in fields.agentCode)',
+  },
+  'vm-bad-request': { kind: 'invalid-argument', meaning: 'a VM agent request with an ID or argument the protocol cannot carry' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
