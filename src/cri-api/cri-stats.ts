@@ -23,3 +23,13 @@ export function criCpuAndMemory(g: CgroupStats | undefined) {
     },
   };
 }
+
+/** A filesystem's use (ImageFsInfo) as the CRI's FilesystemUsage. */
+export function criFilesystemUsage(u: { timestampNs: bigint; mountpoint: string; bytes: number; inodes: number }) {
+  return {
+    timestamp: u.timestampNs,
+    fsId: { mountpoint: u.mountpoint },
+    usedBytes: { value: BigInt(u.bytes) },
+    inodesUsed: { value: BigInt(u.inodes) },
+  };
+}

@@ -1,5 +1,6 @@
 // The dockershim's CRI ImageService: images are the Docker Engine's, under the names the kubelet
 // asked for (mirrored pulls included, see docker-image-names.ts).
+import { criFilesystemUsage } from '../cri-api/cri-stats.ts';
 import type { ImageOperations } from '../cri-api/operations.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import { type ImageReference, parseReference } from '../oci/reference.ts';
@@ -153,13 +154,7 @@ export function dockerImageOperations(deps: DockerImageDeps): ImageOperations {
 
     async imageFsInfo(_request, context) {
       const u = await imageFs.usage(context.signal);
-      const usage = {
-        timestamp: u.timestampNs,
-        fsId: { mountpoint: u.mountpoint },
-        usedBytes: { value: BigInt(u.bytes) },
-        inodesUsed: { value: BigInt(u.inodes) },
-      };
-      return { imageFilesystems: [usage], containerFilesystems: [] };
+      return { imageFilesystems: [criFilesystemUsage(u)], containerFilesystems: [] };
     },
   };
 }

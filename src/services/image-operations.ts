@@ -1,6 +1,7 @@
 // berth's CRI ImageService: CRI requests ⇄ berth's image services.
 
 import { fromCriAuth } from '../cri-api/cri-auth-input.ts';
+import { criFilesystemUsage } from '../cri-api/cri-stats.ts';
 import type { ImageOperations } from '../cri-api/operations.ts';
 import { invalidArgument } from '../errors/errors.ts';
 import type { ImageRecord } from '../image/image-store.ts';
@@ -56,13 +57,7 @@ export function berthImageOperations(deps: ImageDeps, pinned: string[] = []): Im
 
     async imageFsInfo() {
       const u = await imageFsInfo(deps);
-      const usage = {
-        timestamp: u.timestampNs,
-        fsId: { mountpoint: u.mountpoint },
-        usedBytes: { value: BigInt(u.bytes) },
-        inodesUsed: { value: BigInt(u.inodes) },
-      };
-      return { imageFilesystems: [usage], containerFilesystems: [] };
+      return { imageFilesystems: [criFilesystemUsage(u)], containerFilesystems: [] };
     },
   };
 }
