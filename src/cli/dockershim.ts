@@ -88,7 +88,7 @@ export async function runDockershim(config: Config, logger: Logger, configFile?:
     pods,
     network,
     streaming,
-    execSync: (id, cmd, timeoutMs, signal) => dockerExecSync(engine, id, cmd, timeoutMs, signal),
+    execSync: (container, cmd, timeoutMs, signal) => dockerExecSync(engine, container, cmd, timeoutMs, signal),
     stats: { cgroups: await detectCgroupLayout(), imageFs: info.DockerRootDir },
     verboseConfig: config,
   });

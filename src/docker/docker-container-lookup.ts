@@ -14,7 +14,11 @@ export async function inspectContainer(engine: DockerEngine, id: string): Promis
 }
 
 export async function runningContainer(engine: DockerEngine, id: string): Promise<Docker.ContainerInspectInfo> {
-  const info = await inspectContainer(engine, id);
+  return checkRunning(await inspectContainer(engine, id), id);
+}
+
+/** `info` when it runs; FAILED_PRECONDITION otherwise. */
+export function checkRunning(info: Docker.ContainerInspectInfo, id: string): Docker.ContainerInspectInfo {
   if (!info.State.Running || info.State.Paused) {
     throw failedPrecondition('container-not-running', `container ${id} is not running (state: ${info.State.Status})`, {
       fields: { id, state: info.State.Status },

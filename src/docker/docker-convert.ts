@@ -13,11 +13,13 @@ export function nanos(time: string | undefined): bigint {
   return seconds * 1_000_000_000n + fraction;
 }
 
-function hostModes(hc: Docker.HostConfig | undefined) {
+/** A sandbox's namespace modes, as Docker keeps them (a sandbox's own PID namespace reads as the pod's). */
+function sandboxModes(hc: Docker.HostConfig | undefined) {
   return {
     network: hc?.NetworkMode === 'host' ? NamespaceMode.NODE : NamespaceMode.POD,
-    pid: hc?.PidMode === 'host' ? NamespaceMode.NODE : hc?.PidMode?.startsWith('container:') ? NamespaceMode.POD : NamespaceMode.CONTAINER,
+    pid: hc?.PidMode === 'host' ? NamespaceMode.NODE : NamespaceMode.POD,
     ipc: hc?.IpcMode === 'host' ? NamespaceMode.NODE : NamespaceMode.POD,
+    targetId: '',
   };
 }
 
@@ -33,7 +35,7 @@ export function sandboxState(v: Pick<SandboxView, 'inspect' | 'networkReady'>): 
   return v.inspect.State.Running && v.networkReady ? PodSandboxState.SANDBOX_READY : PodSandboxState.SANDBOX_NOTREADY;
 }
 
-export function criSandboxFromInspect(v: SandboxView) {
+function criSandboxFromInspect(v: SandboxView) {
   const { labels, annotations } = criLabels(v.inspect.Config.Labels);
   const md = parseSandboxName(v.inspect.Name) ?? { name: '', namespace: '', uid: '', attempt: 0 };
   return {
@@ -50,20 +52,10 @@ export function criSandboxFromInspect(v: SandboxView) {
 export function criSandboxStatus(v: SandboxView) {
   const base = criSandboxFromInspect(v);
   const [ip = '', ...additional] = base.state === PodSandboxState.SANDBOX_READY ? v.ips : [];
-  const modes = hostModes(v.inspect.HostConfig);
   return {
     ...base,
     network: { ip, additionalIps: additional.map((a) => ({ ip: a })) },
-    linux: {
-      namespaces: {
-        options: {
-          network: modes.network,
-          pid: modes.pid === NamespaceMode.NODE ? NamespaceMode.NODE : NamespaceMode.POD,
-          ipc: modes.ipc,
-          targetId: '',
-        },
-      },
-    },
+    linux: { namespaces: { options: sandboxModes(v.inspect.HostConfig) } },
   };
 }
 

@@ -113,7 +113,7 @@ export interface ContainerCreateInput {
   oomScoreAdjFloor: number;
 }
 
-export async function containerCreateOptions(input: ContainerCreateInput): Promise<CreateOptions & { logPath: string }> {
+export async function containerCreateOptions(input: ContainerCreateInput): Promise<CreateOptions> {
   const { config, sandboxId, sandbox } = input;
   if (!config.metadata?.name) throw invalidArgument('bad-metadata', 'the container config needs metadata with a name');
   if (config.metadata.name.includes('_'))
@@ -134,7 +134,6 @@ export async function containerCreateOptions(input: ContainerCreateInput): Promi
   const resources = c.resources;
   const envs = c.envs ?? [];
   return {
-    logPath,
     name: containerName(input.pod, { name: config.metadata.name, attempt: config.metadata.attempt }),
     Image: config.image.image,
     Labels: dockerLabels(config.labels, config.annotations, containerInternalLabels(sandboxId, logPath)),

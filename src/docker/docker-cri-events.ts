@@ -70,13 +70,7 @@ export class DockerCriEvents {
   async #sandboxStatus(id: string) {
     const { pods } = this.#o;
     try {
-      const inspect = await pods.inspectSandbox(id);
-      return criSandboxStatus({
-        inspect,
-        ips: await pods.sandboxIps(inspect.Id),
-        networkReady: await pods.networkReady(inspect),
-        runtimeHandler: pods.runtimeHandlerOf(inspect),
-      });
+      return criSandboxStatus(await pods.sandboxView(await pods.inspectSandbox(id)));
     } catch (e) {
       if (isBerthError(e, 'not-found')) return undefined; // deleted
       throw e;

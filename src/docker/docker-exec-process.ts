@@ -14,7 +14,7 @@ import { killProcessTree, killSession } from '../runtime/oci/proc.ts';
 import type { TerminalSize } from '../streaming/remote-command.ts';
 import type { StreamProcess } from '../streaming/run-remote-command.ts';
 import { sleep } from '../util/sleep.ts';
-import { runningContainer } from './docker-container-lookup.ts';
+import { checkRunning, runningContainer } from './docker-container-lookup.ts';
 import { type DockerEngine, dockerCall, isDockerNotFound } from './docker-engine.ts';
 import { type HijackedSocket, hijackedClosed, hijackedInput, hijackedOutput } from './docker-hijacked-stream.ts';
 
@@ -26,6 +26,8 @@ export interface DockerExecOptions {
   tty: boolean;
   /** The terminal size to start with (TTY only). */
   size?: TerminalSize;
+  /** The container as its caller just inspected it (ExecSync): not looked up again. */
+  inspected?: Docker.ContainerInspectInfo;
 }
 
 /** An exec always ends with an exit code. */
@@ -60,7 +62,7 @@ async function killExecProcess(pid: number, containerId: string): Promise<void> 
 }
 
 export async function startDockerExec(engine: DockerEngine, containerId: string, options: DockerExecOptions): Promise<DockerExecProcess> {
-  const info = await runningContainer(engine, containerId);
+  const info = options.inspected ? checkRunning(options.inspected, containerId) : await runningContainer(engine, containerId);
   const id = info.Id;
   const create: Docker.ExecCreateOptions = {
     Cmd: options.cmd,

@@ -2,6 +2,8 @@
 // bound berth's own ExecSync keeps (the reply must fit in the CRI server's 16 MiB message), a cut
 // stream marked as such; on timeout or abort the process and what it started are killed, and a
 // timeout is DEADLINE_EXCEEDED (the kubelet takes that code as a probe timeout).
+
+import type Docker from 'dockerode';
 import { deadlineExceeded, invalidArgument, toBerthError } from '../errors/errors.ts';
 import { BoundedBuffer } from '../runtime/oci/run-command.ts';
 import type { DockerEngine } from './docker-engine.ts';
@@ -20,16 +22,19 @@ export interface DockerExecSyncResult {
   exitCode: number;
 }
 
+/** `container`: its ID, or what its caller just inspected of it (not looked up again). */
 export async function dockerExecSync(
   engine: DockerEngine,
-  containerId: string,
+  container: string | Docker.ContainerInspectInfo,
   cmd: string[],
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<DockerExecSyncResult> {
+  const containerId = typeof container === 'string' ? container : container.Id;
+  const inspected = typeof container === 'string' ? undefined : container;
   if (cmd.length === 0) throw invalidArgument('bad-command', 'ExecSync needs a command');
   if (signal?.aborted) throw toBerthError(signal.reason);
-  const proc = await startDockerExec(engine, containerId, { cmd, stdin: false, stdout: true, stderr: true, tty: false });
+  const proc = await startDockerExec(engine, containerId, { cmd, stdin: false, stdout: true, stderr: true, tty: false, inspected });
   const stdout = new BoundedBuffer(DOCKER_EXEC_SYNC_MAX_OUTPUT);
   const stderr = new BoundedBuffer(DOCKER_EXEC_SYNC_MAX_OUTPUT);
   proc.stdout?.on('data', (d: Buffer) => stdout.push(d));

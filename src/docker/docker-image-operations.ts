@@ -52,6 +52,8 @@ export function dockerImageOperations(deps: DockerImageDeps): ImageOperations {
   const { engine, registries } = deps;
   const imageFs = new DockerImageFs(engine);
   const pinned = new Set((deps.pinnedImages ?? []).map((r) => parseOrUndefined(r)?.string() ?? r));
+  /** The user of each listed image, by image ID. */
+  const users = new Map<string, string | undefined>();
 
   const inspect = async (name: string): Promise<DockerImage | undefined> => {
     try {
@@ -97,7 +99,25 @@ export function dockerImageOperations(deps: DockerImageDeps): ImageOperations {
         return { images: found ? [criImage(found)] : [] };
       }
       const summaries = await dockerCall('list images', () => engine.docker.listImages());
-      const images = await Promise.all(summaries.map((s) => inspect(s.Id)));
+      // The list has all but the user, which an image ID never changes: inspected once per ID.
+      const listed = new Set(summaries.map((s) => s.Id));
+      for (const id of users.keys()) if (!listed.has(id)) users.delete(id);
+      const images = await Promise.all(
+        summaries.map(async (s): Promise<DockerImage | undefined> => {
+          if (!users.has(s.Id)) {
+            const inspected = await inspect(s.Id);
+            if (inspected === undefined) return undefined; // removed meanwhile
+            users.set(s.Id, inspected.Config?.User);
+          }
+          return {
+            Id: s.Id,
+            RepoTags: s.RepoTags ?? [],
+            RepoDigests: s.RepoDigests ?? [],
+            Size: s.Size,
+            Config: { User: users.get(s.Id) },
+          };
+        }),
+      );
       return { images: images.flatMap((i) => (i ? [criImage(i)] : [])) };
     },
 

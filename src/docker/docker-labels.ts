@@ -15,8 +15,6 @@ const CONTAINER_NAME_LABEL = 'io.kubernetes.container.name';
 const ANNOTATION_PREFIX = 'annotation.';
 const INTERNAL = new Set([TYPE_LABEL, SANDBOX_ID_LABEL, LOG_PATH_LABEL, CRI_LABEL_KEYS_LABEL]);
 
-export type DockerObjectType = 'podsandbox' | 'container';
-
 /** The name of the infra container, as cri-dockerd spells it. */
 export const SANDBOX_CONTAINER_NAME = 'POD';
 

@@ -5,12 +5,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import type { ContainerConfig, PodSandboxConfig } from '../cri-api/gen/runtime/v1/api_pb.js';
 import { alreadyExists, failedPrecondition, invalidArgument, isBerthError, notFound, unimplemented } from '../errors/errors.ts';
-import { listCachedAttachments } from '../network/cni.ts';
+import { type CniCacheRecord, listCachedAttachments } from '../network/cni.ts';
 import { parseCniResult, podIps } from '../network/cni-result.ts';
 import { pinNetworkNamespace, pinnedNetworkNamespace, podNamespacePaths, removePodNamespaces } from '../network/pod-namespaces.ts';
 import type { NetworkPod, PodNetwork } from '../network/pod-network.ts';
 import { withCleanup } from '../util/cleanup-stack.ts';
 import type { Logger } from '../util/logger.ts';
+import type { SandboxView } from './docker-convert.ts';
 import { containerCreateOptions, sandboxCreateOptions } from './docker-create-config.ts';
 import { type DockerEngine, dockerCall, engineMessage, isDockerNotFound } from './docker-engine.ts';
 import { LOG_PATH_LABEL, parseSandboxName, SANDBOX_ID_LABEL, TYPE_LABEL } from './docker-labels.ts';
@@ -47,8 +48,19 @@ const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
 /** The grace a sandbox's pause process gets (cri-dockerd's). */
 const SANDBOX_STOP_SECONDS = 10;
 
-async function ownOomScoreAdj(): Promise<number> {
-  return Number((await readFile('/proc/self/oom_score_adj', 'utf8').catch(() => '0')).trim()) || 0;
+let ownOomScoreAdj: Promise<number> | undefined;
+/** The dockershim's own oom_score_adj (the floor a pod's may be raised to): read once, it does not change. */
+function oomScoreAdjFloor(): Promise<number> {
+  ownOomScoreAdj ??= readFile('/proc/self/oom_score_adj', 'utf8').then(
+    (t) => Number(t.trim()) || 0,
+    () => 0,
+  );
+  return ownOomScoreAdj;
+}
+
+/** The pod IPs of a finished CNI ADD; none for an ADD that did not finish. */
+function recordIps(r: CniCacheRecord): string[] {
+  return r.complete && r.result ? podIps(parseCniResult(r.result), 'eth0') : [];
 }
 
 function networkPodOf(id: string, cp: Pick<SandboxCheckpoint, 'name' | 'namespace' | 'data'>, uid: string, netnsPath: string): NetworkPod {
@@ -67,11 +79,20 @@ function networkPodOf(id: string, cp: Pick<SandboxCheckpoint, 'name' | 'namespac
   };
 }
 
-/** Docker's 409 for a name in use is the CRI's ALREADY_EXISTS, as berth daemon answers a taken name. */
+/**
+ * Docker's 409 for a name in use is the CRI's ALREADY_EXISTS, as berth daemon answers a taken
+ * name; its 404 for the image is NOT_FOUND `image-not-found` (no image lookup before each create).
+ */
 async function createNamed(docker: Docker, options: Docker.ContainerCreateOptions, what: string): Promise<Docker.Container> {
   try {
     return await docker.createContainer(options);
   } catch (e) {
+    if (isDockerNotFound(e) && /no such image/i.test(engineMessage(e))) {
+      throw notFound('image-not-found', `${what}: image ${options.Image} is not on the node`, {
+        cause: e,
+        fields: { image: options.Image },
+      });
+    }
     if ((e as { statusCode?: number }).statusCode === 409) {
       throw alreadyExists('name-reserved', `${what}: the name ${options.name} is taken (${engineMessage(e)})`, {
         cause: e,
@@ -136,22 +157,20 @@ export class DockerPods {
   /** The IPs CNI gave the pod, first IPv4; empty for host network or before set-up. */
   async sandboxIps(id: string): Promise<string[]> {
     const records = await listCachedAttachments({ binDirs: [], cacheDir: this.#o.cniCacheDir }, id);
-    const done = records.find((r) => r.complete && r.result);
-    return done ? podIps(parseCniResult(done.result!), 'eth0') : [];
+    return records.map(recordIps).find((ips) => ips.length > 0) ?? [];
   }
 
   /** The sandboxes whose network is set up (one read of the CNI records, for a list). */
   async networkedSandboxes(): Promise<Set<string>> {
     const records = await listCachedAttachments({ binDirs: [], cacheDir: this.#o.cniCacheDir });
-    return new Set(
-      records.filter((r) => r.complete && r.result && podIps(parseCniResult(r.result), 'eth0').length > 0).map((r) => r.containerId),
-    );
+    return new Set(records.filter((r) => recordIps(r).length > 0).map((r) => r.containerId));
   }
 
-  /** Ready while the sandbox runs and its network was set up (or it has the host's). */
-  async networkReady(i: Docker.ContainerInspectInfo): Promise<boolean> {
-    if (i.HostConfig.NetworkMode === 'host') return true;
-    return (await this.sandboxIps(i.Id)).length > 0;
+  /** What PodSandboxStatus shows of a sandbox: its IPs, whether its network is ready, its handler (one read of its CNI record). */
+  async sandboxView(inspect: Docker.ContainerInspectInfo): Promise<SandboxView> {
+    const hostNetwork = inspect.HostConfig.NetworkMode === 'host';
+    const ips = hostNetwork ? [] : await this.sandboxIps(inspect.Id);
+    return { inspect, ips, networkReady: hostNetwork || ips.length > 0, runtimeHandler: this.runtimeHandlerOf(inspect) };
   }
 
   runtimeHandlerOf(i: Pick<Docker.ContainerInspectInfo, 'HostConfig'>): string {
@@ -177,7 +196,7 @@ export class DockerPods {
       image: this.#o.sandboxImage,
       runtime,
       seccompProfileRoot: this.#o.seccompProfileRoot,
-      oomScoreAdjFloor: await ownOomScoreAdj(),
+      oomScoreAdjFloor: await oomScoreAdjFloor(),
     });
     await this.#o.ensureImage(this.#o.sandboxImage, signal);
     const hostNetwork = options.HostConfig?.NetworkMode === 'host';
@@ -321,24 +340,15 @@ export class DockerPods {
     if (!sandbox.State.Running) {
       throw failedPrecondition('sandbox-not-ready', `pod ${pod.namespace}/${pod.name} is not running`, { fields: { id: sandboxId } });
     }
-    const { logPath: _logPath, ...options } = await containerCreateOptions({
+    const options = await containerCreateOptions({
       sandboxId: sandbox.Id,
       sandbox,
       pod,
       config,
       sandboxConfig,
       seccompProfileRoot: this.#o.seccompProfileRoot,
-      oomScoreAdjFloor: await ownOomScoreAdj(),
+      oomScoreAdjFloor: await oomScoreAdjFloor(),
     });
-    const image = options.Image!;
-    const found = await this.#docker
-      .getImage(image)
-      .inspect()
-      .then(
-        () => true,
-        (e: unknown) => (isDockerNotFound(e) ? false : Promise.reject(e)),
-      );
-    if (!found) throw notFound('image-not-found', `image ${image} is not on the node`, { fields: { image } });
     const created = await createNamed(
       this.#docker,
       options,

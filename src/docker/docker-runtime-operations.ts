@@ -1,19 +1,19 @@
 // The dockershim's CRI RuntimeService: CRI requests ⇄ DockerPods, one short entry per RPC.
-import { CgroupDriver, ContainerState, PodSandboxState } from '../cri-api/gen/runtime/v1/api_pb.js';
+import type Docker from 'dockerode';
+import { CgroupDriver, PodSandboxState } from '../cri-api/gen/runtime/v1/api_pb.js';
 import type { RuntimeOperations } from '../cri-api/operations.ts';
 import { invalidArgument, isBerthError } from '../errors/errors.ts';
 import type { PodNetwork } from '../network/pod-network.ts';
 import type { CgroupLayout } from '../runtime/cgroups/cgroup-layout.ts';
-import type { PodStore } from '../store/pod-store.ts';
-import { attachRequest, execRequest, portForwardRequest, type StreamingUrls } from '../streaming/daemon/stream-requests.ts';
 import {
-  containerState,
-  criContainerFromListing,
-  criContainerStatus,
-  criSandboxFromListing,
-  criSandboxStatus,
-  sandboxState,
-} from './docker-convert.ts';
+  attachRequest,
+  type ContainerLookup,
+  execRequest,
+  portForwardRequest,
+  type SandboxLookup,
+  type StreamingUrls,
+} from '../streaming/daemon/stream-requests.ts';
+import { criContainerFromListing, criContainerStatus, criSandboxFromListing, criSandboxStatus, sandboxState } from './docker-convert.ts';
 import type { DockerEngine } from './docker-engine.ts';
 import type { DockerPods } from './docker-pods.ts';
 import { dockerContainerCgroupStats, dockerPodStats, sumCgroupStats } from './docker-stats.ts';
@@ -27,9 +27,9 @@ export interface DockerRuntimeDeps {
   network: PodNetwork;
   /** Exec, Attach and PortForward answer UNIMPLEMENTED without it. */
   streaming?: StreamingUrls;
-  /** ExecSync answers UNIMPLEMENTED without it. */
+  /** ExecSync answers UNIMPLEMENTED without it; `container` is the container as just inspected. */
   execSync?(
-    containerId: string,
+    container: Docker.ContainerInspectInfo,
     cmd: string[],
     timeoutMs: number,
     signal: AbortSignal,
@@ -45,14 +45,12 @@ function need(value: string, what: string): string {
   return value;
 }
 
-/** A one-entry lookup for the streaming request checks, from what Docker says of the container. */
-function lookupOf(id: string, running: boolean): Pick<PodStore, 'findContainer' | 'findSandbox'> {
-  const lookup = {
+/** A one-entry lookup for the streaming request checks, from what Docker says of the object. */
+function lookupOf(id: string, running: boolean): ContainerLookup & SandboxLookup {
+  return {
     findContainer: () => ({ id, state: running ? 'running' : 'exited' }),
     findSandbox: () => ({ id, state: running ? 'ready' : 'notready' }),
   };
-  // The checks read only the ID and state of what they look up.
-  return lookup as unknown as Pick<PodStore, 'findContainer' | 'findSandbox'>;
 }
 
 export function dockerRuntimeOperations(deps: DockerRuntimeDeps): RuntimeOperations {
@@ -112,12 +110,7 @@ export function dockerRuntimeOperations(deps: DockerRuntimeDeps): RuntimeOperati
 
     async podSandboxStatus(request) {
       const inspect = await pods.inspectSandbox(need(request.podSandboxId, 'pod_sandbox_id'));
-      const view = {
-        inspect,
-        ips: await pods.sandboxIps(inspect.Id),
-        networkReady: await pods.networkReady(inspect),
-        runtimeHandler: pods.runtimeHandlerOf(inspect),
-      };
+      const view = await pods.sandboxView(inspect);
       const info: Record<string, string> = request.verbose
         ? {
             info: JSON.stringify({
@@ -203,28 +196,25 @@ export function dockerRuntimeOperations(deps: DockerRuntimeDeps): RuntimeOperati
   if (deps.execSync) {
     const execSync = deps.execSync;
     ops.execSync = async (request, context) => {
+      // One inspect: the type check here, the running check in the exec (FAILED_PRECONDITION).
       const inspect = await pods.inspectContainer(need(request.containerId, 'container_id'));
-      if (containerState(inspect.State) !== ContainerState.CONTAINER_RUNNING)
-        execRequest(lookupOf(inspect.Id, false), { ...request, stdout: true, stdin: false, stderr: true, tty: false });
-      const r = await execSync(inspect.Id, request.cmd, Number(request.timeout) * 1000, context.signal);
+      const r = await execSync(inspect, request.cmd, Number(request.timeout) * 1000, context.signal);
       return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
     };
   }
   if (deps.stats) {
     const { cgroups, imageFs } = deps.stats;
-    const containerStats = async (id: string) => {
+    const measured = async (id: string) => {
       const inspect = await pods.inspectContainer(id);
-      return criContainerStats(inspect, await dockerContainerCgroupStats(cgroups, inspect), imageFs);
+      return { inspect, stats: await dockerContainerCgroupStats(cgroups, inspect) };
+    };
+    const containerStats = async (id: string) => {
+      const m = await measured(id);
+      return criContainerStats(m.inspect, m.stats, imageFs);
     };
     const podStats = async (id: string) => {
       const sandbox = await pods.inspectSandbox(id);
-      const listed = await pods.listContainers({ sandboxId: sandbox.Id });
-      const raw = await Promise.all(
-        listed.map(async (c) => {
-          const inspect = await pods.inspectContainer(c.Id);
-          return { inspect, stats: await dockerContainerCgroupStats(cgroups, inspect) };
-        }),
-      );
+      const raw = await Promise.all((await pods.listContainers({ sandboxId: sandbox.Id })).map((c) => measured(c.Id)));
       const pod = await dockerPodStats(cgroups, sandbox);
       // A pod without a cgroup parent of its own: its figures are those of its sandbox and containers.
       pod.cgroup ??= sumCgroupStats([await dockerContainerCgroupStats(cgroups, sandbox), ...raw.map((r) => r.stats)]);
@@ -267,7 +257,7 @@ export function dockerRuntimeOperations(deps: DockerRuntimeDeps): RuntimeOperati
     };
     ops.portForward = async (request) => {
       const inspect = await pods.inspectSandbox(need(request.podSandboxId, 'pod_sandbox_id'));
-      const ready = sandboxState({ inspect, networkReady: await pods.networkReady(inspect) }) === PodSandboxState.SANDBOX_READY;
+      const ready = sandboxState(await pods.sandboxView(inspect)) === PodSandboxState.SANDBOX_READY;
       return { url: streaming.portForwardUrl(portForwardRequest(lookupOf(inspect.Id, ready), request)) };
     };
   }

@@ -1,15 +1,14 @@
-// Shared by the dockershim's streaming tests: a real Docker Engine with the busybox-like test
-// image pulled from a registry on loopback, containers made with dockerode as the dockershim
-// would make them (a sandbox with network mode none, workloads beside it), and berth's streaming
+// Shared by the dockershim's streaming tests: the engine and image of docker-fixtures.ts, plain
+// containers of that image (a sandbox is one with network mode none), and berth's streaming
 // server in front of the DockerStreamBackend.
 import type Docker from 'dockerode';
-import { connectDockerEngine, type DockerEngine } from '../../src/docker/docker-engine.ts';
+import type { DockerEngine } from '../../src/docker/docker-engine.ts';
 import { DockerStreamBackend } from '../../src/docker/docker-stream-backend.ts';
 import { StreamingServer } from '../../src/streaming/daemon/streaming-server.ts';
 import { silentLogger } from '../../src/util/logger.ts';
-import { startDockerEngine, type TestDockerEngine } from '../support/docker-engine.ts';
-import { busyboxLikeImage, pushImage } from '../support/image-builder.ts';
-import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import type { TestDockerEngine } from '../support/docker-engine.ts';
+import type { TestRegistry } from '../support/registry.ts';
+import { startDockerTestEnv } from './docker-fixtures.ts';
 
 export interface DockerStreamEnv {
   engine: TestDockerEngine;
@@ -23,55 +22,44 @@ export interface DockerStreamEnv {
   stop(): Promise<void>;
 }
 
-function pull(docker: Docker, ref: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    docker.pull(ref, (err: Error | null, stream: NodeJS.ReadableStream) => {
-      if (err) {
-        reject(err);
-        return;
-      }
-      docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve()));
-    });
-  });
-}
-
 export async function startDockerStreamEnv(): Promise<DockerStreamEnv> {
-  const parts: { stop(): Promise<void> }[] = [];
-  const stop = async (): Promise<void> => {
-    for (const p of parts.reverse()) await p.stop().catch(() => {});
-  };
+  const base = await startDockerTestEnv();
+  let server: StreamingServer;
   try {
-    const registry = await startRegistry();
-    parts.push(registry);
-    const engine = await startDockerEngine();
-    parts.push(engine);
-    const pushed = await pushImage(registry, 'library/busybox:1', busyboxLikeImage({ format: 'docker' }));
-    await pull(engine.docker, pushed.reference);
-    const docker = await connectDockerEngine(engine.host);
-    const server = await StreamingServer.start({
+    server = await StreamingServer.start({
       address: '127.0.0.1',
       port: 0,
       idleTimeoutMs: 0,
       tokenTtlMs: 60_000,
-      backend: new DockerStreamBackend({ engine: docker }),
+      backend: new DockerStreamBackend({ engine: base.connection }),
       logger: silentLogger(),
     });
-    parts.push({ stop: () => server.close() });
-    let n = 0;
-    const run = async (script: string, options: Docker.ContainerCreateOptions = {}): Promise<string> => {
-      const c = await engine.docker.createContainer({
-        Image: pushed.reference,
-        name: `berth-stream-${++n}`,
-        Cmd: ['sh', '-c', script],
-        ...options,
-        HostConfig: { NetworkMode: 'none', ...options.HostConfig },
-      });
-      await c.start();
-      return c.id;
-    };
-    return { engine, docker, registry, image: pushed.reference, server, run, stop };
   } catch (e) {
-    await stop();
+    await base.cleanUp();
     throw e;
   }
+  let n = 0;
+  const run = async (script: string, options: Docker.ContainerCreateOptions = {}): Promise<string> => {
+    const c = await base.engine.docker.createContainer({
+      Image: base.image,
+      name: `berth-stream-${++n}`,
+      Cmd: ['sh', '-c', script],
+      ...options,
+      HostConfig: { NetworkMode: 'none', ...options.HostConfig },
+    });
+    await c.start();
+    return c.id;
+  };
+  return {
+    engine: base.engine,
+    docker: base.connection,
+    registry: base.registry,
+    image: base.image,
+    server,
+    run,
+    async stop() {
+      await server.close().catch(() => {});
+      await base.cleanUp();
+    },
+  };
 }

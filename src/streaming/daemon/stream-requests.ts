@@ -1,7 +1,15 @@
 // What Exec, Attach and PortForward accept, checked the way the kubelet's streaming server and the
 // CRI runtimes check them, and what a token keeps until the client connects.
 import { failedPrecondition, invalidArgument } from '../../errors/errors.ts';
-import type { PodStore } from '../../store/pod-store.ts';
+import type { ContainerRecord, SandboxRecord } from '../../store/pod-store.ts';
+
+/** What the checks look up: berth's pod store, or a backend's own view of one object (the dockershim's). */
+export interface ContainerLookup {
+  findContainer(id: string): Pick<ContainerRecord, 'id' | 'state'>;
+}
+export interface SandboxLookup {
+  findSandbox(id: string): Pick<SandboxRecord, 'id' | 'state'>;
+}
 
 export interface ExecStreamRequest {
   kind: 'exec';
@@ -51,7 +59,7 @@ function checkIo(what: string, r: IoFlags): void {
   if (!r.stdin && !r.stdout && !r.stderr) throw invalidArgument('no-streams', `${what}: one of stdin, stdout, or stderr must be set`);
 }
 
-function runningContainer(store: Pick<PodStore, 'findContainer'>, id: string): string {
+function runningContainer(store: ContainerLookup, id: string): string {
   if (!id) throw invalidArgument('missing-id', 'missing required container_id');
   const c = store.findContainer(id);
   if (c.state !== 'running') {
@@ -62,10 +70,7 @@ function runningContainer(store: Pick<PodStore, 'findContainer'>, id: string): s
   return c.id;
 }
 
-export function execRequest(
-  store: Pick<PodStore, 'findContainer'>,
-  r: { containerId: string; cmd: string[] } & IoFlags,
-): ExecStreamRequest {
+export function execRequest(store: ContainerLookup, r: { containerId: string; cmd: string[] } & IoFlags): ExecStreamRequest {
   if (!r.containerId) throw invalidArgument('missing-id', 'missing required container_id');
   if (r.cmd.length === 0) throw invalidArgument('bad-command', 'Exec needs a command');
   checkIo('Exec', r);
@@ -73,17 +78,14 @@ export function execRequest(
   return { kind: 'exec', containerId, cmd: [...r.cmd], stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, tty: r.tty };
 }
 
-export function attachRequest(store: Pick<PodStore, 'findContainer'>, r: { containerId: string } & IoFlags): AttachStreamRequest {
+export function attachRequest(store: ContainerLookup, r: { containerId: string } & IoFlags): AttachStreamRequest {
   if (!r.containerId) throw invalidArgument('missing-id', 'missing required container_id');
   checkIo('Attach', r);
   const containerId = runningContainer(store, r.containerId);
   return { kind: 'attach', containerId, stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, tty: r.tty };
 }
 
-export function portForwardRequest(
-  store: Pick<PodStore, 'findSandbox'>,
-  r: { podSandboxId: string; port: number[] },
-): PortForwardStreamRequest {
+export function portForwardRequest(store: SandboxLookup, r: { podSandboxId: string; port: number[] }): PortForwardStreamRequest {
   if (!r.podSandboxId) throw invalidArgument('missing-id', 'missing required pod_sandbox_id');
   const s = store.findSandbox(r.podSandboxId);
   if (s.state !== 'ready') {
