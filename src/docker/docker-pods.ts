@@ -292,11 +292,7 @@ export class DockerPods {
     }
     const md = parseSandboxName(inspect.Name);
     await this.#tearDownNetwork(id, md?.uid ?? '', inspect.State.Running ? inspect.State.Pid : 0);
-    if (inspect.State.Running) {
-      await dockerCall(`stop the sandbox ${id}`, () => this.#docker.getContainer(id).stop({ t: SANDBOX_STOP_SECONDS })).catch((e) => {
-        if (!isBerthError(e) || e.code !== 'docker-conflict') throw e; // 304: stopped meanwhile
-      });
-    }
+    if (inspect.State.Running) await this.#stop(inspect.Id, SANDBOX_STOP_SECONDS);
   }
 
   /** Removes the pod's containers, its sandbox and checkpoint; a pod that is gone already is no error. */
@@ -368,12 +364,16 @@ export class DockerPods {
   /** Stops with `timeout` seconds of grace (the image's stop signal, then SIGKILL); a stopped container is no error. */
   async stopContainer(id: string, timeout: number): Promise<void> {
     const i = await this.inspectContainer(id);
-    if (!i.State.Running) return;
+    if (i.State.Running) await this.#stop(i.Id, Math.max(0, Math.floor(timeout)));
+  }
+
+  /** `docker stop` with `seconds` of grace; stopped (304) or gone (404) meanwhile is no error. */
+  async #stop(id: string, seconds: number): Promise<void> {
     await this.#docker
-      .getContainer(i.Id)
-      .stop({ t: Math.max(0, Math.floor(timeout)) })
+      .getContainer(id)
+      .stop({ t: seconds })
       .catch((e: { statusCode?: number }) => {
-        if (e.statusCode !== 304 && !isDockerNotFound(e)) return dockerCall(`stop container ${id}`, () => Promise.reject(e));
+        if (e.statusCode !== 304 && !isDockerNotFound(e)) return dockerCall(`stop ${id}`, () => Promise.reject(e));
       });
   }
 
