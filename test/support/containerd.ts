@@ -27,6 +27,7 @@ import {
   snapshotIptables,
   splitRule,
 } from '../agent/support/host-network-cleanup.ts';
+import { bridgeConflist } from './cni-conflist.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -166,25 +167,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     [plugins."io.containerd.grpc.v1.cri".registry]
       [plugins."io.containerd.grpc.v1.cri".registry.mirrors]
 ${mirrors}`;
-}
-
-function bridgeConflist(network: string, bridge: string, subnet: string, ipamDir: string, portmap: boolean): string {
-  const conflist = {
-    cniVersion: '1.0.0',
-    name: network,
-    plugins: [
-      {
-        type: 'bridge',
-        bridge,
-        isGateway: true,
-        ipMasq: true,
-        hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir },
-      },
-      ...(portmap ? [{ type: 'portmap', capabilities: { portMappings: true } }] : []),
-    ],
-  };
-  return `${JSON.stringify(conflist, null, 2)}\n`;
 }
 
 async function tryRun(file: string, args: string[]): Promise<string> {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { type CriClient, connectCri } from '../../src/cri/cri-client.ts';
 import { sleep } from '../../src/util/sleep.ts';
 import { removeLink } from '../agent/support/host-network-cleanup.ts';
+import { bridgeConflist } from './cni-conflist.ts';
 import { mountsUnder, unmountAll } from './daemon.ts';
 import { startDockerEngine, type TestDockerEngine } from './docker-engine.ts';
 import { busyboxLikeImage, pushImage } from './image-builder.ts';
@@ -210,21 +211,7 @@ export async function startDockershimEnv(options: DockershimEnvOptions): Promise
     await mkdir(logRoot, { recursive: true });
     await writeFile(
       path.join(cniDir, '10-berth-dock.conflist'),
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: `berth-dock-${n}`,
-        plugins: [
-          {
-            type: 'bridge',
-            bridge,
-            isGateway: true,
-            ipMasq: true,
-            hairpinMode: true,
-            ipam: { type: 'host-local', ranges: [[{ subnet: `${subnetPrefix}0/24` }]], dataDir: path.join(dir, 'ipam') },
-          },
-          { type: 'portmap', capabilities: { portMappings: true }, snat: true },
-        ],
-      }),
+      bridgeConflist(`berth-dock-${n}`, bridge, `${subnetPrefix}0/24`, path.join(dir, 'ipam')),
     );
     shim = await startDockershim({
       dir,

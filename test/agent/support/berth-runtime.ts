@@ -10,10 +10,11 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { bridgeConflist } from '../../support/cni-conflist.ts';
 import { type DaemonRegistryConfig, startDaemon, type TestDaemon } from '../../support/daemon.ts';
 import type { TestRegistry } from '../../support/registry.ts';
 import { removeLink, restoreIptables, snapshotIptables } from './host-network-cleanup.ts';
-import { conflist, ipAllocationsOf, processesAndMountsOf, type RuntimeUnderTest, subnetPrefix } from './runtime-under-test.ts';
+import { ipAllocationsOf, processesAndMountsOf, type RuntimeUnderTest, subnetPrefix } from './runtime-under-test.ts';
 
 const run = promisify(execFile);
 const RUNC = '/usr/sbin/runc';
@@ -99,7 +100,7 @@ export async function startBerthRuntime(registry: TestRegistry, options: BerthRu
     logLevel: 'info',
   });
   const ipamDir = path.join(daemon.dir, 'ipam');
-  await writeFile(path.join(daemon.dir, 'cni', '10-berth-node-test.conflist'), conflist(network, bridge, subnet, ipamDir));
+  await writeFile(path.join(daemon.dir, 'cni', '10-berth-node-test.conflist'), bridgeConflist(network, bridge, subnet, ipamDir));
   const daemonDir = daemon.dir;
   // The pods' cgroup parent (the provider's cgroupParent): what is below it is this runtime's only.
   const cgroupParent = `/berth-node-test-${process.pid}`;

@@ -9,13 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { bridgeConflist } from '../../support/cni-conflist.ts';
 import { mountsUnder, unmountAll } from '../../support/daemon.ts';
 import { startDockerEngine } from '../../support/docker-engine.ts';
 import { startDockershim } from '../../support/dockershim.ts';
 import type { TestRegistry } from '../../support/registry.ts';
 import { makeTempDir } from '../../support/tmp.ts';
 import { removeLink, restoreIptables, snapshotIptables } from './host-network-cleanup.ts';
-import { conflist, ipAllocationsOf, processesAndMountsOf, type RuntimeUnderTest, subnetPrefix } from './runtime-under-test.ts';
+import { ipAllocationsOf, processesAndMountsOf, type RuntimeUnderTest, subnetPrefix } from './runtime-under-test.ts';
 
 const run = promisify(execFile);
 
@@ -36,7 +37,7 @@ export async function startDockershimRuntime(registry: TestRegistry, options: { 
   const cniConfDir = path.join(tmp.path, 'cni');
   const ipamDir = path.join(tmp.path, 'ipam');
   await mkdir(cniConfDir, { recursive: true });
-  await writeFile(path.join(cniConfDir, '10-node-dock.conflist'), conflist(network, bridge, subnet, ipamDir));
+  await writeFile(path.join(cniConfDir, '10-node-dock.conflist'), bridgeConflist(network, bridge, subnet, ipamDir));
   const engine = await startDockerEngine();
   const mirrors = [registry.url];
   let shim: Awaited<ReturnType<typeof startDockershim>>;

@@ -69,23 +69,3 @@ export async function ipAllocationsOf(ipamNetworkDir: string, sandboxIds: string
   }
   return found;
 }
-
-/** The runtimes' CNI network: bridge (masquerading, host-local IPAM in `ipamDir`) and portmap. */
-export function conflist(name: string, bridge: string, subnet: string, ipamDir: string): string {
-  const doc = {
-    cniVersion: '1.0.0',
-    name,
-    plugins: [
-      {
-        type: 'bridge',
-        bridge,
-        isGateway: true,
-        ipMasq: true,
-        hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDir },
-      },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  };
-  return `${JSON.stringify(doc, null, 2)}\n`;
-}
