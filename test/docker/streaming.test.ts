@@ -294,9 +294,9 @@ describe('port-forward', { timeout: 120_000 }, () => {
       await waitFor('the web server in the sandbox', async () =>
         /hello-web/.test((await roundTrip(web, 'GET /index.html HTTP/1.0\r\n\r\n')).toString()),
       );
-      // A MiB each way stalled 1 run in 3 here (a known defect of port-forward into a Docker
-      // sandbox, not found yet): kept below one SPDY window until it is.
-      const blobs = [0, 1].map(() => randomBytes(48 * 1024));
+      // A MiB each way, two at once: more than the SPDY and relay windows, so each side must keep
+      // reading control frames while a stream's reader is full.
+      const blobs = [0, 1].map(() => randomBytes(1024 * 1024));
       const echoes = await Promise.all(blobs.map((b) => roundTrip(echo, b)));
       for (const [i, e] of echoes.entries()) assert.ok(e.equals(blobs[i]!), `echo ${i}: ${e.length} bytes back`);
       assert.equal((await relaysIn(sandbox)).length, 1, 'one relay, in the sandbox network');

@@ -56,9 +56,31 @@ test('consumed data is acknowledged once half a window is due, the stream only w
   assert.deepEqual(updates, [[1, 8 * 1024]]);
   updates.length = 0;
   fc.consumed(1, 8 * 1024, false);
-  assert.deepEqual(updates, [], 'no stream update after the peer finished; the session has 16 KiB of 32 KiB due');
-  fc.consumed(1, 16 * 1024, false);
+  assert.deepEqual(updates, [], 'no stream update after the peer finished');
+});
+
+test('the session window is acknowledged as data arrives, read or not, on any stream', () => {
+  const { fc, updates } = flow(16 * 1024);
+  fc.addStream(1);
+  assert.equal(fc.received(1, 16 * 1024), true);
+  assert.equal(fc.received(7, 16 * 1024 - 1), true, 'a stream already gone');
+  assert.deepEqual(updates, []);
+  fc.received(7, 1);
   assert.deepEqual(updates, [[0, 32 * 1024]]);
+});
+
+test('a stream opened once the peer showed flow control may not be sent past its window', () => {
+  const { fc } = flow(16 * 1024);
+  fc.addStream(1);
+  fc.onWindowUpdate(0, 1); // the peer shows flow control
+  fc.addStream(3);
+  assert.equal(fc.controlled(1), false, 'opened before: held back by pausing the connection instead');
+  assert.equal(fc.controlled(3), true);
+  assert.equal(fc.received(1, 100 * 1024), true);
+  assert.equal(fc.received(3, 16 * 1024), true, 'the whole window');
+  fc.consumed(3, 8 * 1024, true); // credits 8 KiB
+  assert.equal(fc.received(3, 8 * 1024), true);
+  assert.equal(fc.received(3, 1), false, 'one byte past the window');
 });
 
 test('closing wakes every waiting writer', () => {

@@ -1,8 +1,10 @@
 // SPDY/3.1 flow control of one session: the send windows (the session's and each stream's) that
-// writers take room from and wait on, and the WINDOW_UPDATEs owed to the peer as readers consume
-// what it sent. The send windows are enforced only once the peer has shown that it does flow
-// control (a SETTINGS INITIAL_WINDOW_SIZE or a WINDOW_UPDATE): spdystream, i.e. every Kubernetes
-// client and kubelet, never sends WINDOW_UPDATE and would stall otherwise.
+// writers take room from and wait on, and the WINDOW_UPDATEs owed to the peer: a stream's as its
+// reader consumes what the peer sent, the session's as soon as data arrives (each stream's window
+// bounds what waits unread, and one slow reader must not hold up the others). Both are enforced
+// only once the peer has shown that it does flow control (a SETTINGS INITIAL_WINDOW_SIZE or a
+// WINDOW_UPDATE): spdystream, i.e. every Kubernetes client and kubelet, never sends WINDOW_UPDATE
+// and would stall otherwise.
 import { DEFAULT_WINDOW } from './spdy-frames.ts';
 
 export interface FlowControlOptions {
@@ -16,6 +18,10 @@ interface StreamWindows {
   send: number;
   /** Received and consumed, not yet acknowledged. */
   unacked: number;
+  /** What the peer may still send before our next WINDOW_UPDATE. */
+  receive: number;
+  /** Opened once the peer had shown flow control: its window bounds what waits unread. */
+  controlled: boolean;
 }
 
 export class FlowControl {
@@ -33,7 +39,15 @@ export class FlowControl {
 
   /** A stream opened by either side; its send window starts at the peer's initial window. */
   addStream(id: number): void {
-    this.#streams.set(id, { send: this.#peerInitialWindow, unacked: 0 });
+    this.#streams.set(id, { send: this.#peerInitialWindow, unacked: 0, receive: this.#o.receiveWindow, controlled: this.#enforced });
+  }
+
+  /**
+   * Whether the peer keeps stream `id` within the window we give it: it had shown flow control
+   * when the stream opened. Other streams need the reader's backpressure on the whole connection.
+   */
+  controlled(id: number): boolean {
+    return this.#streams.get(id)?.controlled ?? false;
   }
 
   removeStream(id: number): void {
@@ -80,23 +94,33 @@ export class FlowControl {
   }
 
   /**
-   * A reader consumed `bytes` of stream `id`: acknowledged once half a window is due (the stream's
-   * only while the peer may still send on it).
+   * `bytes` of DATA arrived on stream `id`; the session's share is acknowledged once half a window
+   * is due. False when the peer sent past the window of a stream it controls.
    */
-  consumed(id: number, bytes: number, peerMaySend: boolean): void {
-    if (bytes <= 0) return;
+  received(id: number, bytes: number): boolean {
+    if (bytes <= 0) return true;
     const stream = this.#streams.get(id);
-    if (stream) {
-      stream.unacked += bytes;
-      if (stream.unacked >= this.#o.receiveWindow / 2 && peerMaySend) {
-        this.#o.sendWindowUpdate(id, stream.unacked);
-        stream.unacked = 0;
-      }
-    }
+    if (stream) stream.receive -= bytes;
     this.#sessionUnacked += bytes;
     if (this.#sessionUnacked >= DEFAULT_WINDOW / 2) {
       this.#o.sendWindowUpdate(0, this.#sessionUnacked);
       this.#sessionUnacked = 0;
+    }
+    return !(stream?.controlled === true && stream.receive < 0);
+  }
+
+  /**
+   * A reader consumed `bytes` of stream `id`: acknowledged once half a window is due, and only
+   * while the peer may still send on it.
+   */
+  consumed(id: number, bytes: number, peerMaySend: boolean): void {
+    const stream = this.#streams.get(id);
+    if (!stream || bytes <= 0) return;
+    stream.unacked += bytes;
+    if (stream.unacked >= this.#o.receiveWindow / 2 && peerMaySend) {
+      this.#o.sendWindowUpdate(id, stream.unacked);
+      stream.receive += stream.unacked;
+      stream.unacked = 0;
     }
   }
 

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { text } from 'node:stream/consumers';
 import { after, describe, test } from 'node:test';
-import { encodeControlFrame, GoAwayStatus, RstStatus } from './spdy-frames.ts';
+import { encodeControlFrame, encodeDataFrame, GoAwayStatus, RstStatus } from './spdy-frames.ts';
 import { SpdySession, type SpdySessionOptions } from './spdy-session.ts';
 import type { SpdyStream } from './spdy-stream.ts';
 
@@ -131,6 +131,51 @@ describe('SpdySession', () => {
     s.end(down);
     assert.ok((await atServer).equals(up));
     assert.ok((await atClient).equals(down));
+    client.destroy();
+    server.destroy();
+  });
+
+  test('between two sides that do flow control, a stream nobody reads holds up neither the other streams nor control frames', async () => {
+    const { client, server } = await pair();
+    const incoming = nextStream(server);
+    const stalled = client.openStream({ n: ['stalled'] });
+    const unread = await incoming;
+    const next = nextStream(server);
+    const live = client.openStream({ n: ['live'] });
+    const echo = await next;
+    echo.pipe(echo); // the server echoes the live stream
+    const big = Buffer.alloc(1024 * 1024, 7);
+    stalled.write(big); // only a window's worth can go: nothing reads it
+    const data = randomBytes(512 * 1024);
+    const parts: Buffer[] = [];
+    live.on('data', (d: Buffer) => parts.push(d));
+    live.end(data);
+    await once(live, 'end');
+    assert.ok(Buffer.concat(parts).equals(data), 'the live stream went both ways in full');
+    assert.ok((await client.ping()) >= 0, 'a PING is answered');
+    assert.ok(unread.readableLength <= 64 * 1024, `the unread stream holds ${unread.readableLength} bytes, at most its window`);
+    // Reading releases the rest.
+    let got = 0;
+    unread.on('data', (d: Buffer) => (got += d.length));
+    stalled.end();
+    await once(unread, 'end');
+    assert.equal(got, big.length);
+    client.destroy();
+    server.destroy();
+  });
+
+  test('a peer that shows flow control and then sends past a window gets the stream reset (FLOW_CONTROL_ERROR)', async () => {
+    const { client, server, clientSocket } = await pair();
+    const incoming = nextStream(server);
+    const stream = client.openStream({});
+    const s = await incoming;
+    s.on('data', () => {}); // read or not, the window is the limit
+    const reset = once(stream, 'reset');
+    // Frames written straight to the socket, past the session's flow control: 128 KiB in a 64 KiB window.
+    clientSocket.write(encodeDataFrame(stream.id, Buffer.alloc(128 * 1024), false));
+    assert.deepEqual(await reset, [RstStatus.FLOW_CONTROL_ERROR]);
+    await closed(s);
+    assert.equal(server.streamCount, 0);
     client.destroy();
     server.destroy();
   });

@@ -3,9 +3,11 @@
 // with SYN_REPLY, data in DATA frames, half-close with FIN, abort with RST_STREAM, PING, GOAWAY.
 //
 // Each SpdyStream is a Node Duplex: what the peer sends is readable, what is written goes out in
-// DATA frames, end() sends FIN. Backpressure: a stream whose reader falls behind pauses the whole
-// connection (as spdystream's blocking frame handler does), and writers wait for the socket to
-// drain. Flow control is spdy-flow-control.ts's; the streams are spdy-stream.ts's.
+// DATA frames, end() sends FIN. Backpressure: with a peer that does flow control, each stream's
+// window (credited as its reader consumes); with one that does not (spdystream), a stream whose
+// reader falls behind pauses the whole connection, as spdystream's blocking frame handler does.
+// Writers wait for the socket to drain. Flow control is spdy-flow-control.ts's; the streams are
+// spdy-stream.ts's.
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
@@ -111,16 +113,15 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     socket.on('close', () => this.#enqueueIn({ closed: undefined }));
     socket.on('drain', () => this.#onDrain());
     this.#touch();
-    // Announce the stream window; spdystream ignores SETTINGS, flow-controlled peers need it.
-    if (this.#receiveWindow !== DEFAULT_WINDOW) {
-      this.#send(
-        encodeControlFrame({
-          type: 'settings',
-          flags: 0,
-          entries: [{ id: SettingsId.INITIAL_WINDOW_SIZE, flags: 0, value: this.#receiveWindow }],
-        }),
-      );
-    }
+    // Announce the stream window, the default too: a peer that does flow control learns at once
+    // that this side does (before any stream opens). spdystream ignores SETTINGS.
+    this.#send(
+      encodeControlFrame({
+        type: 'settings',
+        flags: 0,
+        entries: [{ id: SettingsId.INITIAL_WINDOW_SIZE, flags: 0, value: this.#receiveWindow }],
+      }),
+    );
   }
 
   get closed(): boolean {
@@ -329,6 +330,9 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       consumed: (bytes, peerMaySend) => {
         if (!this.#closed) this.#flow.consumed(id, bytes, peerMaySend);
       },
+      get flowControlled() {
+        return session.#flow.controlled(id);
+      },
       pause: () => {
         this.#pausedBy.add(id);
         this.#socket.pause();
@@ -442,6 +446,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         return;
       }
       case 'data': {
+        // Counted against the windows even when dropped: the peer counted it against its own.
+        const withinWindow = this.#flow.received(frame.streamId, frame.data.length);
         const peer = this.#streams.get(frame.streamId);
         if (!peer) {
           // Data for a stream that is gone (reset, or both sides finished) is dropped, as spdystream does.
@@ -449,6 +455,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         }
         if (peer.remoteFinished) {
           peer.stream.reset(RstStatus.STREAM_ALREADY_CLOSED);
+          return;
+        }
+        if (!withinWindow) {
+          peer.stream.reset(RstStatus.FLOW_CONTROL_ERROR);
           return;
         }
         if (frame.data.length > 0) peer.onData(frame.data);

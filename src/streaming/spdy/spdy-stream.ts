@@ -22,6 +22,8 @@ export interface StreamTransport {
   waitForRoom(retry: () => void): void;
   /** The reader took `bytes` of received data. */
   consumed(bytes: number, peerMaySend: boolean): void;
+  /** The peer keeps this stream within its window (so a full reader need not stop the connection). */
+  readonly flowControlled: boolean;
   /** Stops (and resumes) reading the connection for this stream's full reader. */
   pause(): void;
   resume(): void;
@@ -78,6 +80,9 @@ export class SpdyStream extends Duplex {
   #remoteFinished = false;
   #resetStatus: number | undefined;
   #resetByPeer = false;
+  /** Bytes pushed to the reader, and how many of them the peer has been told were consumed. */
+  #pushed = 0;
+  #credited = 0;
 
   /** For the session: a new stream, and the handle through which the peer's frames reach it. */
   static open(transport: StreamTransport, id: number, headers: SpdyHeaders, initiatedLocally: boolean): PeerSide {
@@ -145,6 +150,20 @@ export class SpdyStream extends Duplex {
 
   override _read(): void {
     this.#transport.resume();
+  }
+
+  /** Every way of consuming a Readable goes through read(): what left the buffer is credited. */
+  override read(size?: number): unknown {
+    const chunk: unknown = super.read(size);
+    this.#credit();
+    return chunk;
+  }
+
+  #credit(): void {
+    const consumed = this.#pushed - this.readableLength - this.#credited;
+    if (consumed <= 0) return;
+    this.#credited += consumed;
+    this.#transport.consumed(consumed, !this.#remoteFinished);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -223,9 +242,12 @@ export class SpdyStream extends Duplex {
 
   #onData(data: Buffer): void {
     if (this.destroyed || this.readableEnded) return;
+    this.#pushed += data.length;
     const more = this.push(data);
-    this.#transport.consumed(data.length, !this.#remoteFinished);
-    if (!more) this.#transport.pause();
+    this.#credit();
+    // A peer that keeps to the window cannot overfill the reader; one that does not (spdystream)
+    // is held back by not reading the connection, as spdystream's own blocking handler does.
+    if (!more && !this.#transport.flowControlled) this.#transport.pause();
   }
 
   #onRemoteFin(): void {
